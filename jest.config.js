@@ -1,6 +1,6 @@
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: "node",
+  testEnvironment: "<rootDir>/test/helpers/environment.js",
   roots: ["<rootDir>/test"],
   transform: { "^.+\\.ts$": ["@swc/jest"] },
   testTimeout: 120000,

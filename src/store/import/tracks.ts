@@ -1,0 +1,132 @@
+import type { Store } from "../store";
+import { csvLine } from "../sql";
+import { bumpCatalogVersion, getEmbeddingDim, setEmbeddingDim } from "../catalog";
+import { parseColumnMap, type ColumnMap } from "./columns";
+import { BadRows, emptyReport, type BadRow, type ImportOptions, type ImportReport } from "./report";
+import { readRecords, type FileFormat, type SourceRecord, type UnreadableRecord } from "./source";
+import { parseEmbedding, parseId, ValueError } from "./values";
+
+export const TRACK_FIELDS = ["id", "title", "artist", "genre", "embedding"] as const;
+
+export interface TrackRow {
+  line: number;
+  externalId: string;
+  title: string | null;
+  artist: string | null;
+  genre: string | null;
+  embedding: ArrayLike<number> | null;
+}
+
+export async function importTracksFile(
+  store: Store,
+  file: string,
+  format: FileFormat,
+  options: ImportOptions & { map?: string } = {},
+): Promise<ImportReport> {
+  const map = parseColumnMap(options.map, TRACK_FIELDS);
+  const records = readRecords(file, format, (p) => options.onProgress?.({ rows: 0, ...p }));
+  return loadTracks(store, trackRows(records, map), { file, ...options });
+}
+
+export async function* trackRows(
+  records: AsyncIterable<SourceRecord | UnreadableRecord>,
+  map: ColumnMap,
+): AsyncGenerator<TrackRow | BadRow> {
+  const text = (v: unknown) => (v === undefined || v === null || v === "" ? null : String(v));
+  for await (const record of records) {
+    if ("message" in record) {
+      yield record;
+      continue;
+    }
+    const { line, values } = record;
+    try {
+      const id = values[map.id.column];
+      if (id === undefined) {
+        throw new ValueError(`missing column "${map.id.column}" for the track id; expected an id column (or --map id=COLUMN)`);
+      }
+      let embedding: number[] | null;
+      try {
+        embedding = parseEmbedding(values[map.embedding.column]);
+      } catch (err) {
+        throw new ValueError(`embedding: ${(err as Error).message}`);
+      }
+      yield {
+        line,
+        externalId: parseId(id, "track"),
+        title: text(values[map.title.column]),
+        artist: text(values[map.artist.column]),
+        genre: text(values[map.genre.column]),
+        embedding,
+      };
+    } catch (err) {
+      if (!(err instanceof ValueError)) throw err;
+      yield { line, message: err.message };
+    }
+  }
+}
+
+/**
+ * Upserts tracks in one transaction through COPY. Every embedding must have the
+ * catalogue's dimension (set by the first import that carries embeddings).
+ */
+export async function loadTracks(store: Store, rows: AsyncIterable<TrackRow | BadRow>, options: ImportOptions = {}): Promise<ImportReport> {
+  const started = Date.now();
+  const report = emptyReport(options.file ?? "tracks");
+  const bad = new BadRows(report, options);
+  const batchSize = options.batchSize ?? 5_000;
+  await store.transaction(async (tx) => {
+    let dim = await getEmbeddingDim(tx);
+    const dimWasSet = dim !== null;
+    const before = await countTracks(tx);
+    await tx.query(`CREATE TEMP TABLE track_stage (
+      line int, external_id text, title text, artist text, genre text, embedding real[]) ON COMMIT DROP`);
+    let batch: string[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      await tx.copyCsv("track_stage", ["line", "external_id", "title", "artist", "genre", "embedding"], batch.join(""));
+      // Last row wins when a file repeats an id; a missing value keeps what is stored.
+      const changed = await tx.execute(`
+        INSERT INTO track (external_id, title, artist, genre, embedding)
+        SELECT DISTINCT ON (external_id) external_id, title, artist, genre, embedding
+          FROM track_stage ORDER BY external_id, line DESC
+        ON CONFLICT (external_id) DO UPDATE SET
+          title = COALESCE(EXCLUDED.title, track.title),
+          artist = COALESCE(EXCLUDED.artist, track.artist),
+          genre = COALESCE(EXCLUDED.genre, track.genre),
+          embedding = COALESCE(EXCLUDED.embedding, track.embedding)`);
+      report.inserted += changed;
+      report.duplicates += batch.length - changed;
+      await tx.query("TRUNCATE track_stage");
+      batch = [];
+      options.onProgress?.({ rows: report.rows });
+    };
+    for await (const row of rows) {
+      report.rows++;
+      if ("message" in row) bad.add(row);
+      else if (row.embedding && dim !== null && row.embedding.length !== dim) {
+        bad.add({
+          line: row.line,
+          message: `embedding has ${row.embedding.length} values; expected ${dim} (the catalogue's dimension)`,
+        });
+      } else if (!bad.failed) {
+        if (row.embedding && dim === null) dim = row.embedding.length;
+        batch.push(csvLine([row.line, row.externalId, row.title, row.artist, row.genre, row.embedding]));
+        if (batch.length >= batchSize) await flush();
+      }
+      if (bad.mustStop) break;
+    }
+    bad.throwIfFailed();
+    await flush();
+    if (dim !== null && !dimWasSet) await setEmbeddingDim(tx, dim);
+    const after = await countTracks(tx);
+    report.tracksCreated = after - before;
+    report.tracksUpdated = report.inserted - report.tracksCreated;
+    if (report.inserted > 0) await bumpCatalogVersion(tx);
+  });
+  report.seconds = (Date.now() - started) / 1000;
+  return report;
+}
+
+async function countTracks(tx: { query<T>(sql: string): Promise<T[]> }): Promise<number> {
+  return Number((await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM track"))[0].n);
+}

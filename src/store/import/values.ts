@@ -1,0 +1,69 @@
+/** Parsers for imported values; each throws a message saying what was expected. */
+
+export class ValueError extends Error {}
+
+const TIMESTAMP_HELP = "expected an ISO 8601 time (2026-10-01T12:00:00Z) or Unix seconds/milliseconds";
+
+/** Numbers below 1e11 are Unix seconds (until year 5138), larger ones milliseconds. */
+export function parseTimestamp(raw: unknown): Date {
+  if (typeof raw === "number" || (typeof raw === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(raw))) {
+    const n = Number(raw);
+    const ms = Math.abs(n) < 1e11 ? n * 1000 : n;
+    if (Number.isFinite(ms)) return new Date(Math.round(ms));
+  } else if (typeof raw === "string" && /^\d{4}-\d{2}-\d{2}/.test(raw.trim())) {
+    const ms = Date.parse(raw.trim());
+    if (Number.isFinite(ms)) return new Date(ms);
+  }
+  throw new ValueError(`unparsable timestamp ${show(raw)}; ${TIMESTAMP_HELP}`);
+}
+
+const TRUE = new Set(["true", "t", "1", "yes", "y"]);
+const FALSE = new Set(["false", "f", "0", "no", "n", ""]);
+
+export function parseBoolean(raw: unknown): boolean {
+  if (raw === undefined || raw === null) return false;
+  if (typeof raw === "boolean") return raw;
+  const text = String(raw).trim().toLowerCase();
+  if (TRUE.has(text)) return true;
+  if (FALSE.has(text)) return false;
+  throw new ValueError(`expected a boolean (true/false, 1/0, yes/no), got ${show(raw)}`);
+}
+
+export function parseNumber(raw: unknown): number {
+  const n = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN;
+  if (!Number.isFinite(n)) throw new ValueError(`expected a number, got ${show(raw)}`);
+  return n;
+}
+
+export function parseOptionalInt(raw: unknown): number | null {
+  if (raw === undefined || raw === null || raw === "") return null;
+  const n = parseNumber(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1) throw new ValueError(`expected a non-negative integer, got ${show(raw)}`);
+  return n;
+}
+
+/** An embedding as a JSON array, a {..} array literal, or numbers separated by spaces, commas, ; or |. */
+export function parseEmbedding(raw: unknown): number[] | null {
+  if (raw === undefined || raw === null || raw === "") return null;
+  let parts: unknown[];
+  if (Array.isArray(raw)) parts = raw;
+  else if (typeof raw === "string") {
+    const text = raw.trim();
+    parts = (text.startsWith("[") || text.startsWith("{") ? text.slice(1, -1) : text).split(/[\s,;|]+/).filter(Boolean);
+  } else throw new ValueError(`expected an embedding (a list of numbers), got ${show(raw)}`);
+  const values = parts.map(Number);
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new ValueError(`embedding value ${bad + 1} is ${show(parts[bad])}; expected a finite number`);
+  return values;
+}
+
+export function parseId(raw: unknown, what: string): string {
+  if (typeof raw === "number" && Number.isFinite(raw)) return String(raw);
+  if (typeof raw === "string" && raw.trim() !== "") return raw.trim();
+  throw new ValueError(`missing ${what} id; expected a non-empty string`);
+}
+
+export function show(raw: unknown): string {
+  const text = typeof raw === "string" ? JSON.stringify(raw) : raw === undefined ? "nothing" : JSON.stringify(raw);
+  return text.length > 60 ? text.slice(0, 57) + "..." : text;
+}

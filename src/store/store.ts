@@ -1,0 +1,157 @@
+import fs from "node:fs";
+import { PGlite, type Transaction } from "@electric-sql/pglite";
+import { vector } from "@electric-sql/pglite/vector";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import { PrismaClient } from "../generated/prisma/client";
+import { storeConfigFromEnv, redactUrl, type StoreConfig } from "./config";
+import { migrate } from "./migrate";
+import type { Backend, SqlClient } from "./sql";
+
+/** One open database: Prisma for typed access, raw SQL and COPY for bulk work. */
+export interface Store {
+  readonly backend: Backend;
+  /** Where the data lives, safe to print (no password). */
+  readonly location: string;
+  readonly prisma: PrismaClient;
+  /** Whether the pgvector extension is available (PGlite: yes; Debian's PostgreSQL: no). */
+  readonly hasVector: boolean;
+  readonly sql: SqlClient;
+  /** The embedded database itself (PGlite backend only). */
+  readonly pglite?: PGlite;
+  /** Runs fn in one transaction: all of it commits, or none of it. */
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Apply pending migrations (default true). */
+  migrate?: boolean;
+  /** PGlite only: start from this data directory dump (tests clone a migrated template). */
+  pgliteTemplate?: Blob;
+}
+
+export async function openStore(config: StoreConfig = storeConfigFromEnv(), options: OpenOptions = {}): Promise<Store> {
+  const store =
+    config.backend === "pglite" ? await openPglite(config.location, options.pgliteTemplate) : await openPostgres(config.location);
+  try {
+    if (options.migrate !== false) await migrate(store);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+async function openPglite(dataDir: string, template?: Blob): Promise<Store> {
+  const inMemory = dataDir.startsWith("memory://");
+  if (!inMemory) fs.mkdirSync(dataDir, { recursive: true });
+  // relaxedDurability: the embedded store trades fsync-per-commit for bulk-import speed;
+  // a crash can lose the last moments of writes, never corrupt committed history.
+  const db = await PGlite.create({
+    dataDir: inMemory ? undefined : dataDir,
+    extensions: { vector },
+    relaxedDurability: true,
+    loadDataDir: template,
+  });
+  await db.exec("CREATE EXTENSION IF NOT EXISTS vector");
+  const client = (q: PGlite | Transaction): SqlClient => ({
+    async query<T>(sql: string, params?: unknown[]) {
+      return (await q.query<T>(sql, params)).rows;
+    },
+    async execute(sql: string, params?: unknown[]) {
+      return (await q.query(sql, params)).affectedRows ?? 0;
+    },
+    async copyCsv(table: string, columns: readonly string[], csv: string) {
+      await q.query(`COPY ${table} (${columns.join(", ")}) FROM '/dev/blob' WITH (FORMAT csv)`, [], {
+        blob: new Blob([csv]),
+      });
+    },
+  });
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
+  return {
+    backend: "pglite",
+    location: dataDir,
+    pglite: db,
+    prisma,
+    hasVector: true,
+    sql: client(db),
+    transaction: (fn) => db.transaction((tx) => fn(client(tx))),
+    async close() {
+      await prisma.$disconnect();
+      if (!db.closed) await db.close();
+    },
+  };
+}
+
+async function openPostgres(url: string): Promise<Store> {
+  const pool = new pg.Pool({ connectionString: url, max: 8 });
+  const client = (q: pg.Pool | pg.PoolClient): SqlClient => ({
+    async query<T>(sql: string, params?: unknown[]) {
+      return (await q.query(sql, params)).rows as T[];
+    },
+    async execute(sql: string, params?: unknown[]) {
+      return (await q.query(sql, params)).rowCount ?? 0;
+    },
+    async copyCsv(table: string, columns: readonly string[], csv: string) {
+      const conn = "release" in q ? q : await q.connect();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const stream = conn.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN WITH (FORMAT csv)`));
+          stream.on("finish", resolve);
+          stream.on("error", reject);
+          stream.end(csv);
+        });
+      } finally {
+        if (conn !== q) (conn as pg.PoolClient).release();
+      }
+    },
+  });
+  try {
+    await pool.query("SELECT 1");
+  } catch (err) {
+    await pool.end();
+    throw new Error(`cannot connect to ${redactUrl(url)}: ${(err as Error).message}`);
+  }
+  const hasVector = await tryEnableVector(pool);
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    backend: "postgres",
+    location: redactUrl(url),
+    prisma,
+    hasVector,
+    sql: client(pool),
+    async transaction(fn) {
+      const conn = await pool.connect();
+      try {
+        await conn.query("BEGIN");
+        const result = await fn(client(conn));
+        await conn.query("COMMIT");
+        return result;
+      } catch (err) {
+        await conn.query("ROLLBACK").catch(() => undefined);
+        throw err;
+      } finally {
+        conn.release();
+      }
+    },
+    async close() {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+/** pgvector is used where the server has it installed; otherwise search runs in-process. */
+async function tryEnableVector(pool: pg.Pool): Promise<boolean> {
+  const available = await pool.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
+  if (available.rowCount === 0) return false;
+  try {
+    await pool.query("CREATE EXTENSION IF NOT EXISTS vector");
+    return true;
+  } catch {
+    return false;
+  }
+}
