@@ -46,7 +46,10 @@ describe(`import (${backendName})`, () => {
     const r = await importEventsFile(store, jsonl, "jsonl");
     expect(r).toMatchObject({ inserted: 1, usersCreated: 0, badRows: 0 });
 
-    const events = await store.prisma.listeningEvent.findMany({ include: { user: true, track: true }, orderBy: [{ user: { externalId: "asc" } }, { playedAt: "asc" }] });
+    const events = await store.prisma.listeningEvent.findMany({
+      include: { user: true, track: true },
+      orderBy: [{ user: { externalId: "asc" } }, { playedAt: "asc" }],
+    });
     expect(events.map((e) => [e.user.externalId, e.track.externalId])).toEqual([
       ["u1", "t1"],
       ["u1", "t2"],

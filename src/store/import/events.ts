@@ -53,14 +53,15 @@ export async function importEventsFile(
 
 /** Turns raw records into typed plays, or bad rows saying what is wrong and what was expected. */
 export async function* eventRows(
-  records: AsyncIterable<SourceRecord | UnreadableRecord>,
+  records: AsyncIterable<(SourceRecord | UnreadableRecord)[]>,
   map: ColumnMap,
-): AsyncGenerator<EventRow | BadRow> {
-  for await (const record of records) {
-    if ("message" in record) {
-      yield record;
-      continue;
-    }
+): AsyncGenerator<(EventRow | BadRow)[]> {
+  for await (const chunk of records) yield chunk.map((record) => toEventRow(record, map));
+}
+
+function toEventRow(record: SourceRecord | UnreadableRecord, map: ColumnMap): EventRow | BadRow {
+  {
+    if ("message" in record) return record;
     const { line, values } = record;
     try {
       const field = (name: string): unknown => {
@@ -76,7 +77,7 @@ export async function* eventRows(
         return raw;
       };
       const context = field("context");
-      yield {
+      return {
         line,
         user: parseId(field("user"), "user"),
         track: parseId(field("track"), "track"),
@@ -90,7 +91,7 @@ export async function* eventRows(
       };
     } catch (err) {
       if (!(err instanceof ValueError)) throw err;
-      yield { line, message: err.message };
+      return { line, message: err.message };
     }
   }
 }
@@ -118,7 +119,7 @@ const STAGE_COLUMNS = ["user_ext", "track_ext", "played_at", "skipped", "liked",
  */
 export async function loadEvents(
   store: Store,
-  rows: AsyncIterable<EventRow | BadRow>,
+  rows: AsyncIterable<readonly (EventRow | BadRow)[]>,
   options: EventImportOptions = {},
 ): Promise<ImportReport> {
   const started = Date.now();
@@ -134,40 +135,54 @@ export async function loadEvents(
       user_ext text, track_ext text, played_at timestamptz, skipped bool, liked bool,
       added_to_playlist bool, restarted bool, ms_played int, context text) ON COMMIT DROP`);
     let batch: string[] = [];
+    // One batch loads while the next is parsed: on a server the database works in
+    // its own process, so parsing and loading overlap.
+    let inFlight: Promise<void> | null = null;
     const flush = async () => {
+      if (inFlight) await inFlight;
+      inFlight = null;
       if (batch.length === 0) return;
-      await insertBatch(tx, batch.join(""), batch.length, report, !!options.createTracks);
+      const csv = batch.join("");
+      const count = batch.length;
       batch = [];
-      options.onProgress?.({ rows: report.rows });
+      inFlight = insertBatch(tx, csv, count, report, !!options.createTracks).then(() => options.onProgress?.({ rows: report.rows }));
+      inFlight.catch(() => undefined); // awaited at the next flush; this only marks it handled
     };
-    for await (const row of rows) {
-      report.rows++;
-      if ("message" in row) bad.add(row);
-      else if (knownTracks && !knownTracks.has(row.track)) {
-        bad.add({
-          line: row.line,
-          message: `unknown track ${show(row.track)}; expected a track already imported (rubato import tracks) or --create-tracks`,
-        });
-      } else if (!bad.failed) {
-        batch.push(
-          csvLine([
-            row.user,
-            row.track,
-            row.playedAt,
-            row.skipped,
-            row.liked,
-            row.addedToPlaylist,
-            row.restarted,
-            row.msPlayed,
-            row.context,
-          ]),
-        );
-        if (batch.length >= batchSize) await flush();
-      }
-      if (bad.mustStop) break;
+    try {
+      for await (const chunk of rows)
+        for (const row of chunk) {
+          report.rows++;
+          if ("message" in row) bad.add(row);
+          else if (knownTracks && !knownTracks.has(row.track)) {
+            bad.add({
+              line: row.line,
+              message: `unknown track ${show(row.track)}; expected a track already imported (rubato import tracks) or --create-tracks`,
+            });
+          } else if (!bad.failed) {
+            batch.push(
+              csvLine([
+                row.user,
+                row.track,
+                row.playedAt,
+                row.skipped,
+                row.liked,
+                row.addedToPlaylist,
+                row.restarted,
+                row.msPlayed,
+                row.context,
+              ]),
+            );
+            if (batch.length >= batchSize) await flush();
+          }
+          if (bad.mustStop) break;
+        }
+      bad.throwIfFailed();
+      await flush();
+      await flush();
+    } catch (err) {
+      await (inFlight as Promise<void> | null)?.catch(() => undefined);
+      throw err;
     }
-    bad.throwIfFailed();
-    await flush();
     if (report.tracksCreated > 0) await bumpCatalogVersion(tx);
   });
   report.seconds = (Date.now() - started) / 1000;
@@ -194,7 +209,7 @@ async function insertBatch(tx: SqlClient, csv: string, count: number, report: Im
       FROM event_stage s
       JOIN app_user u ON u.external_id = s.user_ext
       JOIN track t ON t.external_id = s.track_ext
-    ON CONFLICT (user_id, played_at, track_id) DO NOTHING`);
+    ON CONFLICT ON CONSTRAINT listening_event_pkey DO NOTHING`);
   report.inserted += inserted;
   report.duplicates += count - inserted;
   await tx.query("TRUNCATE event_stage");

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
-import { parse } from "csv-parse";
+import Papa from "papaparse";
 
 export type FileFormat = "csv" | "tsv" | "jsonl";
 
@@ -30,74 +30,110 @@ export function detectFormat(file: string, explicit?: string): FileFormat {
   throw new Error(`${file}: cannot tell the format from the extension "${path.extname(file)}"; pass --format csv|tsv|jsonl`);
 }
 
-/** Streams a CSV, TSV (with header row) or JSON-lines file record by record, in constant memory. */
+/** Streams a CSV, TSV (with header row) or JSON-lines file in chunks of records, in constant memory. */
 export async function* readRecords(
   file: string,
   format: FileFormat,
   onProgress?: (p: SourceProgress) => void,
-): AsyncGenerator<SourceRecord | UnreadableRecord> {
+): AsyncGenerator<(SourceRecord | UnreadableRecord)[]> {
   const totalBytes = fs.statSync(file).size;
   const input = fs.createReadStream(file, { highWaterMark: 1 << 20 });
   input.on("data", () => onProgress?.({ bytesRead: input.bytesRead, totalBytes }));
   if (format === "jsonl") {
     let line = 0;
+    let chunk: (SourceRecord | UnreadableRecord)[] = [];
     for await (const text of readline.createInterface({ input, crlfDelay: Infinity })) {
       line++;
       if (!text.trim()) continue;
-      let values: unknown;
-      try {
-        values = JSON.parse(text);
-      } catch (err) {
-        yield { line, message: `not valid JSON (${(err as Error).message}); expected one JSON object per line` };
-        continue;
+      chunk.push(parseJsonLine(text, line));
+      if (chunk.length >= 5000) {
+        yield chunk;
+        chunk = [];
       }
-      if (!values || typeof values !== "object" || Array.isArray(values)) {
-        yield { line, message: "expected a JSON object per line" };
-        continue;
-      }
-      yield { line, values: values as Record<string, unknown> };
     }
+    if (chunk.length) yield chunk;
     return;
   }
-  const unreadable: UnreadableRecord[] = [];
-  let headerWidth = 0;
-  const parser = input.pipe(
-    parse({
-      columns: (header: string[]) => {
-        headerWidth = header.length;
-        return header.map((h) => h.trim());
-      },
-      skip_records_with_error: true,
-      on_skip: (err) => {
-        const e = err as (Error & { lines?: number; record?: unknown[] }) | undefined;
-        if (!e) return;
-        const fields = Array.isArray(e.record) ? e.record.length : undefined;
-        unreadable.push({
-          line: e.lines ?? 0,
-          message:
-            fields !== undefined && /record length/i.test(e.message)
-              ? `has ${fields} fields; expected ${headerWidth} as in the header`
-              : `cannot be read: ${e.message}`,
-        });
-      },
-      delimiter: format === "tsv" ? "\t" : ",",
-      info: true,
-      bom: true,
-      skip_empty_lines: true,
-      relax_quotes: format === "tsv",
-      quote: format === "tsv" ? false : '"',
-    }),
-  );
+  yield* readDelimited(input, format === "tsv" ? "\t" : ",");
+}
+
+/**
+ * CSV/TSV through papaparse (several times faster than the alternatives we measured),
+ * paused after each chunk until the consumer has taken its rows, so memory stays flat.
+ * Line numbers are counted from the rows themselves: 1 + the newlines inside quoted fields.
+ */
+function parseJsonLine(text: string, line: number): SourceRecord | UnreadableRecord {
+  let values: unknown;
   try {
-    for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-      yield* unreadable.splice(0);
-      yield { line: rec.info.lines, values: rec.record };
-    }
-    yield* unreadable.splice(0);
+    values = JSON.parse(text);
   } catch (err) {
-    // Errors csv-parse cannot skip past (e.g. an unclosed quote) end the file here.
-    const e = err as Error & { lines?: number };
-    yield* unreadable.splice(0);
-    yield { line: e.lines ?? 0, message: `cannot be read: ${e.message}` };
+    return { line, message: `not valid JSON (${(err as Error).message}); expected one JSON object per line` };
+  }
+  if (!values || typeof values !== "object" || Array.isArray(values)) return { line, message: "expected a JSON object per line" };
+  return { line, values: values as Record<string, unknown> };
+}
+
+async function* readDelimited(input: NodeJS.ReadableStream, delimiter: string): AsyncGenerator<(SourceRecord | UnreadableRecord)[]> {
+  const queue: (SourceRecord | UnreadableRecord)[] = [];
+  let header: string[] | null = null;
+  let nextLine = 1;
+  let finished = false;
+  let failure: Error | null = null;
+  let parser: Papa.Parser | null = null;
+  let wake: (() => void) | null = null;
+  const signal = () => {
+    wake?.();
+    wake = null;
+  };
+  const take = (row: string[], rowError: string | undefined) => {
+    const line = nextLine;
+    for (const field of row) for (let i = field.indexOf("\n"); i >= 0; i = field.indexOf("\n", i + 1)) nextLine++;
+    nextLine++;
+    if (row.length === 1 && row[0] === "") return; // blank line
+    if (!header) {
+      header = row.map((h) => h.trim());
+      return;
+    }
+    if (rowError) queue.push({ line, message: `cannot be read: ${rowError}` });
+    else if (row.length !== header.length)
+      queue.push({ line, message: `has ${row.length} fields; expected ${header.length} as in the header` });
+    else {
+      const values: Record<string, string> = {};
+      for (let i = 0; i < header.length; i++) values[header[i]] = row[i];
+      queue.push({ line, values });
+    }
+  };
+  Papa.parse<string[]>(input as unknown as File, {
+    delimiter,
+    header: false,
+    skipEmptyLines: false,
+    quoteChar: delimiter === "\t" ? "\u0000" : '"',
+    chunk(results, p) {
+      parser = p;
+      const errors = new Map<number, string>();
+      for (const e of results.errors) if (e.row !== undefined) errors.set(e.row, e.message);
+      results.data.forEach((row, i) => take(row, errors.get(i)));
+      p.pause();
+      signal();
+    },
+    complete() {
+      finished = true;
+      signal();
+    },
+    error(err) {
+      failure = err;
+      signal();
+    },
+  });
+  for (;;) {
+    if (queue.length) {
+      yield queue.splice(0);
+      continue;
+    }
+    if (failure) throw failure;
+    if (finished) return;
+    const waiting = new Promise<void>((resolve) => (wake = resolve));
+    (parser as Papa.Parser | null)?.resume();
+    await waiting;
   }
 }

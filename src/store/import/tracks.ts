@@ -29,15 +29,17 @@ export async function importTracksFile(
 }
 
 export async function* trackRows(
-  records: AsyncIterable<SourceRecord | UnreadableRecord>,
+  records: AsyncIterable<(SourceRecord | UnreadableRecord)[]>,
   map: ColumnMap,
-): AsyncGenerator<TrackRow | BadRow> {
-  const text = (v: unknown) => (v === undefined || v === null || v === "" ? null : String(v));
-  for await (const record of records) {
-    if ("message" in record) {
-      yield record;
-      continue;
-    }
+): AsyncGenerator<(TrackRow | BadRow)[]> {
+  for await (const chunk of records) yield chunk.map((record) => toTrackRow(record, map));
+}
+
+const text = (v: unknown) => (v === undefined || v === null || v === "" ? null : String(v));
+
+function toTrackRow(record: SourceRecord | UnreadableRecord, map: ColumnMap): TrackRow | BadRow {
+  {
+    if ("message" in record) return record;
     const { line, values } = record;
     try {
       const id = values[map.id.column];
@@ -50,7 +52,7 @@ export async function* trackRows(
       } catch (err) {
         throw new ValueError(`embedding: ${(err as Error).message}`);
       }
-      yield {
+      return {
         line,
         externalId: parseId(id, "track"),
         title: text(values[map.title.column]),
@@ -60,7 +62,7 @@ export async function* trackRows(
       };
     } catch (err) {
       if (!(err instanceof ValueError)) throw err;
-      yield { line, message: err.message };
+      return { line, message: err.message };
     }
   }
 }
@@ -69,7 +71,11 @@ export async function* trackRows(
  * Upserts tracks in one transaction through COPY. Every embedding must have the
  * catalogue's dimension (set by the first import that carries embeddings).
  */
-export async function loadTracks(store: Store, rows: AsyncIterable<TrackRow | BadRow>, options: ImportOptions = {}): Promise<ImportReport> {
+export async function loadTracks(
+  store: Store,
+  rows: AsyncIterable<readonly (TrackRow | BadRow)[]>,
+  options: ImportOptions = {},
+): Promise<ImportReport> {
   const started = Date.now();
   const report = emptyReport(options.file ?? "tracks");
   const bad = new BadRows(report, options);
@@ -100,21 +106,22 @@ export async function loadTracks(store: Store, rows: AsyncIterable<TrackRow | Ba
       batch = [];
       options.onProgress?.({ rows: report.rows });
     };
-    for await (const row of rows) {
-      report.rows++;
-      if ("message" in row) bad.add(row);
-      else if (row.embedding && dim !== null && row.embedding.length !== dim) {
-        bad.add({
-          line: row.line,
-          message: `embedding has ${row.embedding.length} values; expected ${dim} (the catalogue's dimension)`,
-        });
-      } else if (!bad.failed) {
-        if (row.embedding && dim === null) dim = row.embedding.length;
-        batch.push(csvLine([row.line, row.externalId, row.title, row.artist, row.genre, row.embedding]));
-        if (batch.length >= batchSize) await flush();
+    for await (const chunk of rows)
+      for (const row of chunk) {
+        report.rows++;
+        if ("message" in row) bad.add(row);
+        else if (row.embedding && dim !== null && row.embedding.length !== dim) {
+          bad.add({
+            line: row.line,
+            message: `embedding has ${row.embedding.length} values; expected ${dim} (the catalogue's dimension)`,
+          });
+        } else if (!bad.failed) {
+          if (row.embedding && dim === null) dim = row.embedding.length;
+          batch.push(csvLine([row.line, row.externalId, row.title, row.artist, row.genre, row.embedding]));
+          if (batch.length >= batchSize) await flush();
+        }
+        if (bad.mustStop) break;
       }
-      if (bad.mustStop) break;
-    }
     bad.throwIfFailed();
     await flush();
     if (dim !== null && !dimWasSet) await setEmbeddingDim(tx, dim);

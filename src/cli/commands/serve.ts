@@ -1,0 +1,43 @@
+import type { Command } from "commander";
+import { startServer } from "../../api/server";
+import { DEFAULT_WORLD_SIZE } from "../../demo/world";
+import { log } from "../../log";
+import { loadDemoWorld } from "../../store/demo-data";
+import { storeStats } from "../../store/stats";
+import { openStore } from "../../store/store";
+
+export function registerServe(program: Command): void {
+  program
+    .command("serve")
+    .description("start the server (npm start): opens and migrates the store, loads the demo world when it is empty")
+    .option("--port <port>", "port to listen on", process.env.PORT ?? "4000")
+    .option("--host <host>", "address to bind", process.env.HOST ?? "127.0.0.1")
+    .option("--no-demo", "do not load the demo world into an empty store")
+    .action(async (opts: { port: string; host: string; demo: boolean }) => {
+      const started = Date.now();
+      const store = await openStore();
+      log.info({ backend: store.backend, location: store.location }, "store open");
+      const stats = await storeStats(store);
+      if (opts.demo && stats.events === 0 && stats.tracks === 0) {
+        log.info(DEFAULT_WORLD_SIZE, "empty store: loading the demo world");
+        const r = await loadDemoWorld(store, { ...DEFAULT_WORLD_SIZE, seed: 1 });
+        log.info(
+          { tracks: r.tracks.tracksCreated, events: r.events.inserted, users: r.events.usersCreated, seconds: r.events.seconds },
+          "demo world loaded",
+        );
+      }
+      const server = await startServer(store, Number(opts.port), opts.host);
+      log.info({ url: server.url, health: `${server.url}/health`, startupSeconds: (Date.now() - started) / 1000 }, "listening");
+      let closing = false;
+      const shutdown = async (signal: string) => {
+        if (closing) return;
+        closing = true;
+        log.info({ signal }, "shutting down");
+        await server.close();
+        await store.close();
+        process.exit(0);
+      };
+      process.on("SIGINT", () => void shutdown("SIGINT"));
+      process.on("SIGTERM", () => void shutdown("SIGTERM"));
+    });
+}

@@ -1,0 +1,24 @@
+import { Command } from "commander";
+import { registerData } from "./commands/data";
+import { registerImport } from "./commands/import";
+import { registerServe } from "./commands/serve";
+import { ImportFailed } from "../store/import/report";
+
+const program = new Command("rubato")
+  .description("Rubato: learn who a listener is from slow and fast signals (FS-VAE), served over GraphQL")
+  .version(require("../../package.json").version)
+  .addHelpText(
+    "after",
+    "\nThe store is PGlite in RUBATO_DATA_DIR (default ./.rubato) unless DATABASE_URL=postgres://... names a server.\n" +
+      "Examples:\n  rubato demo-data --users 500 --tracks 2000 --days 14\n  rubato import events plays.csv --create-tracks\n  rubato status",
+  );
+
+registerServe(program);
+registerImport(program);
+registerData(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ImportFailed) console.error(err.message);
+  else console.error(`rubato: ${(err as Error).message ?? err}`);
+  process.exitCode = 1;
+});

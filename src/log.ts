@@ -1,0 +1,7 @@
+import pino from "pino";
+
+/** Structured logs on stderr; RUBATO_LOG_LEVEL=debug|info|warn|error|silent. */
+export const log = pino(
+  { level: process.env.RUBATO_LOG_LEVEL ?? (process.env.NODE_ENV === "test" ? "silent" : "info"), base: undefined },
+  pino.destination(2),
+);
