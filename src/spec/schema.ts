@@ -1,0 +1,229 @@
+/**
+ * The one definition of a model spec: every field's type, default and
+ * documentation. Validation (parse.ts), error messages (errors.ts) and the
+ * reference page (reference.ts) all read this schema.
+ */
+import { z } from "zod";
+import { AGGREGATES, PER_PLAY_SIGNALS } from "../features/vocabulary";
+
+/** What a value must look like, in words: used in error messages and the docs. */
+export const labels = z.registry<{ label: string }>();
+
+function labelled<T extends z.ZodType>(schema: T, label: string): T {
+  labels.add(schema, { label });
+  return schema;
+}
+
+const SPEC_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+const nameLabel = "a spec name (lowercase letters, digits, '.', '_' or '-')";
+
+const specName = () => labelled(z.string().regex(SPEC_NAME), nameLabel);
+const posInt = () => labelled(z.number().int().positive(), "a positive integer");
+const nonNegInt = () => labelled(z.number().int().nonnegative(), "a non-negative integer");
+const nonNeg = () => labelled(z.number().nonnegative(), "a non-negative number");
+const positive = () => labelled(z.number().positive(), "a positive number");
+const fraction = () => labelled(z.number().min(0).max(1), "a number between 0 and 1");
+const dropout = () => labelled(z.number().min(0).lt(1), "a number in [0, 1)");
+const bool = () => labelled(z.boolean(), "true or false");
+const text = () => labelled(z.string(), "a string");
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return labelled(z.enum(values), `one of ${values.join(", ")}`);
+}
+
+/** A non-empty list of names from `values`, each at most once. */
+function listOf<const T extends readonly [string, ...string[]]>(values: T, what: string) {
+  const list = z
+    .array(oneOf(values))
+    .min(1)
+    .superRefine((items, ctx) => {
+      items.forEach((item, i) => {
+        if (items.indexOf(item) !== i) {
+          ctx.addIssue({ code: "custom", path: [i], input: item, message: `"${item}" is listed twice` });
+        }
+      });
+    });
+  return labelled(list, `a non-empty list of ${what}`);
+}
+
+/** A field with a default and a one-line doc. The default is not re-validated. */
+function field<T extends z.ZodType>(schema: T, dflt: z.util.NoUndefined<z.output<T>>, doc: string) {
+  return schema.default(dflt).describe(doc);
+}
+
+/** A nested mapping: unknown keys are errors; missing means "all defaults". */
+function section<S extends z.ZodRawShape>(shape: S, doc: string) {
+  const mapping = labelled(z.strictObject(shape), "a mapping");
+  // Every field inside has a default, so {} is a valid input.
+  return mapping.prefault({} as z.input<typeof mapping>).describe(doc);
+}
+
+const ACTIVATIONS = ["leaky_relu", "relu", "elu", "tanh", "sigmoid", "linear"] as const;
+
+function denseStack(doc: string, d: { layers: number; units: number }) {
+  return section(
+    {
+      type: field(oneOf(["dense"]), "dense", "layer type"),
+      layers: field(posInt(), d.layers, "number of stacked layers"),
+      units: field(posInt(), d.units, "units per layer"),
+      activation: field(oneOf(ACTIVATIONS), "leaky_relu", "activation after each layer"),
+      dropout: field(dropout(), 0.1, "dropout rate after each layer"),
+    },
+    doc,
+  );
+}
+
+export const MODEL_TYPES = ["fs-vae", "average", "popularity"] as const;
+export const LEARNED_TYPES = ["fs-vae"] as const;
+
+/**
+ * Defaults reproduce the paper's published configuration (models/fs-vae.yaml
+ * spells it out); models/fs-vae-quick.yaml shows settings that train in minutes.
+ */
+export const SpecSchema = labelled(
+  z.strictObject({
+    name: specName().describe("the spec's name; in a models directory it must match the file name"),
+    extends: field(
+      labelled(specName().nullable(), `${nameLabel}, or null`),
+      null,
+      "name of a parent spec to inherit from; this file then holds only overrides (mappings merge, lists replace)",
+    ),
+    description: field(text(), "", "free text shown in listings"),
+    type: field(
+      oneOf(MODEL_TYPES),
+      "fs-vae",
+      "fs-vae is learned; average and popularity are non-learned baselines that use only training.split and training.seed",
+    ),
+    features: section(
+      {
+        fast: section(
+          {
+            enabled: field(bool(), true, "use the fast (sequential) branch"),
+            window: field(posInt(), 5, "number of most recent plays in the sequence (w)"),
+            per_play: field(
+              listOf(PER_PLAY_SIGNALS, "per-play signals"),
+              ["track_embedding", "skipped", "daypart"],
+              "signals concatenated at each step, in this order",
+            ),
+            shuffle: field(bool(), false, "shuffle the order of the window's plays (Table 2 ablation)"),
+          },
+          "fast features: the last plays as a sequence",
+        ),
+        slow: section(
+          {
+            enabled: field(bool(), true, "use the slow (aggregate) branch"),
+            aggregates: field(
+              listOf(AGGREGATES, "aggregate names"),
+              ["plays", "likes", "playlist_adds", "skips", "restarts", "liked_plays"],
+              "counts over the whole history up to t, in this order",
+            ),
+            daypart_shares: field(bool(), false, "append the share of plays in each of the 4 dayparts"),
+            transform: field(
+              oneOf(["none", "log1p", "standardize"]),
+              "log1p",
+              "applied to the counts (not the shares); standardize uses training-split mean and deviation",
+            ),
+          },
+          "slow features: aggregates over the whole history",
+        ),
+      },
+      "inputs",
+    ),
+    encoders: section(
+      {
+        fast: section(
+          {
+            type: field(
+              oneOf(["lstm", "rnn", "mean"]),
+              "lstm",
+              "lstm or rnn over the sequence; mean averages the steps then applies dense layers (Aggregate Sequence baseline)",
+            ),
+            layers: field(posInt(), 2, "number of stacked layers"),
+            units: field(posInt(), 128, "units per layer"),
+            activation: field(oneOf(ACTIVATIONS), "leaky_relu", "activation of each layer's output"),
+            dropout: field(dropout(), 0.1, "dropout rate between layers"),
+          },
+          "sequential encoder over the fast features (z_s)",
+        ),
+        slow: denseStack("feed-forward encoder over the slow features (z_n)", { layers: 2, units: 64 }),
+      },
+      "one encoder per branch",
+    ),
+    latent: section(
+      {
+        size: field(posInt(), 80, "K: dimension of each branch's latent z"),
+        probabilistic: field(
+          bool(),
+          true,
+          "Gaussian z = mu + eps * sigma with prior N(0, I); false = deterministic z, no KL term",
+        ),
+        combine: field(
+          oneOf(["concat", "sum"]),
+          "concat",
+          "how z_s and z_n are joined: concat gives 2K when both branches are on, sum gives K",
+        ),
+        free_bits: field(
+          nonNeg(),
+          0,
+          "minimum KL per latent unit in nats; below it the KL has no gradient (against posterior collapse)",
+        ),
+        kl_warmup_steps: field(nonNegInt(), 0, "optimizer steps over which beta ramps linearly from 0"),
+      },
+      "latent variables",
+    ),
+    decoder: denseStack("maps z to the next track's embedding (a final linear layer of the embedding's width follows)", {
+      layers: 2,
+      units: 128,
+    }),
+    loss: section(
+      {
+        reconstruction: field(
+          oneOf(["mse", "gaussian_fixed", "gaussian_learned"]),
+          "mse",
+          "mse: sum of squared errors; gaussian_fixed: Gaussian NLL with fixed variance; gaussian_learned: variance learned per dimension",
+        ),
+        variance: field(
+          labelled(positive().nullable(), "a positive number, or null"),
+          null,
+          "variance for gaussian_fixed; null means 1",
+        ),
+        beta: field(nonNeg(), 0.5, "weight of the KL term (beta-VAE)"),
+      },
+      "training objective: reconstruction + beta * KL",
+    ),
+    training: section(
+      {
+        optimizer: field(oneOf(["adam", "sgd", "rmsprop"]), "adam", "optimizer"),
+        learning_rate: field(positive(), 1e-5, "learning rate"),
+        epochs: field(posInt(), 100, "maximum number of passes over the training split"),
+        batch_size: field(posInt(), 256, "examples per optimizer step"),
+        seed: field(nonNegInt(), 7, "seed for initialisation, shuffling and sampling"),
+        split: section(
+          {
+            by: field(
+              oneOf(["time", "user"]),
+              "time",
+              "time: cut each user's plays chronologically; user: assign whole users to one split",
+            ),
+            train: field(fraction(), 0.7, "fraction for training"),
+            validation: field(fraction(), 0.2, "fraction for validation (early stopping)"),
+            test: field(fraction(), 0.1, "fraction for the reported metrics"),
+          },
+          "how examples are split; the three fractions must sum to 1",
+        ),
+        early_stopping: section(
+          {
+            patience: field(nonNegInt(), 5, "epochs without validation improvement before stopping; 0 disables"),
+          },
+          "stop when the validation loss stops improving",
+        ),
+      },
+      "optimisation",
+    ),
+  }),
+  "a mapping",
+);
+
+/** A resolved spec: parent merged, every default applied. */
+export type ModelSpec = z.output<typeof SpecSchema>;
+export type ModelType = ModelSpec["type"];
