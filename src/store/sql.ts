@@ -12,6 +12,8 @@ export type Backend = "pglite" | "postgres";
 /** Encodes one value as a CSV field for COPY ... (FORMAT csv): empty unquoted = NULL. */
 export function csvField(value: unknown): string {
   if (value === null || value === undefined) return "";
+  if (typeof value === "boolean") return value ? "t" : "f";
+  if (typeof value === "number") return String(value);
   let text: string;
   if (value instanceof Date) text = value.toISOString();
   else if (Array.isArray(value) || ArrayBuffer.isView(value)) text = pgArray(value as ArrayLike<number>);
@@ -26,5 +28,7 @@ export function pgArray(values: ArrayLike<number>): string {
 }
 
 export function csvLine(values: readonly unknown[]): string {
-  return values.map(csvField).join(",") + "\n";
+  let line = csvField(values[0]);
+  for (let i = 1; i < values.length; i++) line += "," + csvField(values[i]);
+  return line + "\n";
 }

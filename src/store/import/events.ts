@@ -62,11 +62,11 @@ export async function* eventRows(
 function toEventRow(record: SourceRecord | UnreadableRecord, map: ColumnMap): EventRow | BadRow {
   {
     if ("message" in record) return record;
-    const { line, values } = record;
+    const { line } = record;
     try {
       const field = (name: string): unknown => {
         const rule = map[name];
-        const raw = values[rule.column];
+        const raw = record.get(rule.column);
         if (raw === undefined) {
           if (!REQUIRED.has(name)) return undefined;
           throw new ValueError(

@@ -8,7 +8,31 @@ export type FileFormat = "csv" | "tsv" | "jsonl";
 /** One input record: its 1-based line in the file and its raw values by column name. */
 export interface SourceRecord {
   line: number;
-  values: Record<string, unknown>;
+  /** The raw value of a column, or undefined when the record has no such column. */
+  get(column: string): unknown;
+}
+
+/** A CSV/TSV row: the fields plus the header's column positions, shared by all rows. */
+class DelimitedRecord implements SourceRecord {
+  constructor(
+    readonly line: number,
+    private readonly fields: string[],
+    private readonly columns: ReadonlyMap<string, number>,
+  ) {}
+  get(column: string): unknown {
+    const i = this.columns.get(column);
+    return i === undefined ? undefined : this.fields[i];
+  }
+}
+
+class JsonRecord implements SourceRecord {
+  constructor(
+    readonly line: number,
+    private readonly values: Record<string, unknown>,
+  ) {}
+  get(column: string): unknown {
+    return Object.prototype.hasOwnProperty.call(this.values, column) ? this.values[column] : undefined;
+  }
 }
 
 /** A record that could not be read at all (malformed CSV or JSON). */
@@ -70,12 +94,13 @@ function parseJsonLine(text: string, line: number): SourceRecord | UnreadableRec
     return { line, message: `not valid JSON (${(err as Error).message}); expected one JSON object per line` };
   }
   if (!values || typeof values !== "object" || Array.isArray(values)) return { line, message: "expected a JSON object per line" };
-  return { line, values: values as Record<string, unknown> };
+  return new JsonRecord(line, values as Record<string, unknown>);
 }
 
 async function* readDelimited(input: NodeJS.ReadableStream, delimiter: string): AsyncGenerator<(SourceRecord | UnreadableRecord)[]> {
   const queue: (SourceRecord | UnreadableRecord)[] = [];
   let header: string[] | null = null;
+  let columns: Map<string, number> = new Map();
   let nextLine = 1;
   let finished = false;
   let failure: Error | null = null;
@@ -92,16 +117,13 @@ async function* readDelimited(input: NodeJS.ReadableStream, delimiter: string): 
     if (row.length === 1 && row[0] === "") return; // blank line
     if (!header) {
       header = row.map((h) => h.trim());
+      columns = new Map(header.map((name, i) => [name, i]));
       return;
     }
     if (rowError) queue.push({ line, message: `cannot be read: ${rowError}` });
     else if (row.length !== header.length)
       queue.push({ line, message: `has ${row.length} fields; expected ${header.length} as in the header` });
-    else {
-      const values: Record<string, string> = {};
-      for (let i = 0; i < header.length; i++) values[header[i]] = row[i];
-      queue.push({ line, values });
-    }
+    else queue.push(new DelimitedRecord(line, row, columns));
   };
   Papa.parse<string[]>(input as unknown as File, {
     delimiter,

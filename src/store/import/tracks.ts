@@ -40,24 +40,24 @@ const text = (v: unknown) => (v === undefined || v === null || v === "" ? null :
 function toTrackRow(record: SourceRecord | UnreadableRecord, map: ColumnMap): TrackRow | BadRow {
   {
     if ("message" in record) return record;
-    const { line, values } = record;
+    const { line } = record;
     try {
-      const id = values[map.id.column];
+      const id = record.get(map.id.column);
       if (id === undefined) {
         throw new ValueError(`missing column "${map.id.column}" for the track id; expected an id column (or --map id=COLUMN)`);
       }
       let embedding: number[] | null;
       try {
-        embedding = parseEmbedding(values[map.embedding.column]);
+        embedding = parseEmbedding(record.get(map.embedding.column));
       } catch (err) {
         throw new ValueError(`embedding: ${(err as Error).message}`);
       }
       return {
         line,
         externalId: parseId(id, "track"),
-        title: text(values[map.title.column]),
-        artist: text(values[map.artist.column]),
-        genre: text(values[map.genre.column]),
+        title: text(record.get(map.title.column)),
+        artist: text(record.get(map.artist.column)),
+        genre: text(record.get(map.genre.column)),
         embedding,
       };
     } catch (err) {
