@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["src/generated/**", "node_modules/**", ".rubato/**", "coverage/**"] },
+  { ignores: ["src/generated/**", "node_modules/**", ".rubato/**", "coverage/**", "scratch/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -10,5 +10,5 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
-  { files: ["bin/**/*.js", "*.js"], languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", process: "readonly", __dirname: "readonly" } }, rules: { "@typescript-eslint/no-require-imports": "off" } },
+  { files: ["bin/**/*.js", "*.js", "test/**/*.js"], languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", process: "readonly", __dirname: "readonly" } }, rules: { "@typescript-eslint/no-require-imports": "off" } },
 );

@@ -3,10 +3,11 @@ import { registerData } from "./commands/data";
 import { registerImport } from "./commands/import";
 import { registerServe } from "./commands/serve";
 import { ImportFailed } from "../store/import/report";
+import { version } from "../../package.json";
 
 const program = new Command("rubato")
   .description("Rubato: learn who a listener is from slow and fast signals (FS-VAE), served over GraphQL")
-  .version(require("../../package.json").version)
+  .version(version)
   .addHelpText(
     "after",
     "\nThe store is PGlite in RUBATO_DATA_DIR (default ./.rubato) unless DATABASE_URL=postgres://... names a server.\n" +

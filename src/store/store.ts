@@ -113,7 +113,7 @@ async function openPostgres(url: string): Promise<Store> {
     await pool.query("SELECT 1");
   } catch (err) {
     await pool.end();
-    throw new Error(`cannot connect to ${redactUrl(url)}: ${(err as Error).message}`);
+    throw new Error(`cannot connect to ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
   }
   const hasVector = await tryEnableVector(pool);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });

@@ -42,3 +42,35 @@ describe("rubato CLI (PGlite)", () => {
     expect(err.stderr).toContain('--users expects a positive integer, got "ten"');
   });
 });
+
+describe("rubato serve (npm start)", () => {
+  it("loads the demo world into an empty store, serves /health, and shuts down cleanly on SIGTERM", async () => {
+    const { spawn } = await import("node:child_process");
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "rubato-serve-"));
+    const child = spawn("node", [bin, "serve", "--port", "0", "--demo-users", "25", "--demo-tracks", "80", "--demo-days", "2"], {
+      env: { ...process.env, RUBATO_DATA_DIR: dataDir, DATABASE_URL: "", RUBATO_LOG_LEVEL: "info" },
+    });
+    try {
+      let stderr = "";
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stderr.on("data", (d: Buffer) => {
+          stderr += d.toString();
+          const m = /"url":"(http:\/\/[^"]+)"/.exec(stderr);
+          if (m) resolve(m[1]);
+        });
+        child.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+      });
+      expect(stderr).toContain("empty store: loading the demo world");
+      const health = (await (await fetch(`${url}/health`)).json()) as { database: { events: number } };
+      expect(health).toMatchObject({ status: "ok", database: { backend: "pglite", tracks: 80 } });
+      expect(health.database.events).toBeGreaterThan(0);
+      const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(stderr).toContain('"signal":"SIGTERM"');
+    } finally {
+      child.kill("SIGKILL");
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

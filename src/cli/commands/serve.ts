@@ -13,14 +13,18 @@ export function registerServe(program: Command): void {
     .option("--port <port>", "port to listen on", process.env.PORT ?? "4000")
     .option("--host <host>", "address to bind", process.env.HOST ?? "127.0.0.1")
     .option("--no-demo", "do not load the demo world into an empty store")
-    .action(async (opts: { port: string; host: string; demo: boolean }) => {
+    .option("--demo-users <n>", "size of the demo world loaded into an empty store", String(DEFAULT_WORLD_SIZE.users))
+    .option("--demo-tracks <n>", "", String(DEFAULT_WORLD_SIZE.tracks))
+    .option("--demo-days <n>", "", String(DEFAULT_WORLD_SIZE.days))
+    .action(async (opts: { port: string; host: string; demo: boolean; demoUsers: string; demoTracks: string; demoDays: string }) => {
       const started = Date.now();
       const store = await openStore();
       log.info({ backend: store.backend, location: store.location }, "store open");
       const stats = await storeStats(store);
       if (opts.demo && stats.events === 0 && stats.tracks === 0) {
-        log.info(DEFAULT_WORLD_SIZE, "empty store: loading the demo world");
-        const r = await loadDemoWorld(store, { ...DEFAULT_WORLD_SIZE, seed: 1 });
+        const size = { users: Number(opts.demoUsers), tracks: Number(opts.demoTracks), days: Number(opts.demoDays), seed: 1 };
+        log.info(size, "empty store: loading the demo world");
+        const r = await loadDemoWorld(store, size);
         log.info(
           { tracks: r.tracks.tracksCreated, events: r.events.inserted, users: r.events.usersCreated, seconds: r.events.seconds },
           "demo world loaded",
