@@ -131,7 +131,9 @@ export async function* streamHistories(store: Store, options: HistoryOptions = {
     const p = [...params];
     const conds = [...where];
     if (after)
-      conds.push(`(e.user_id, e.played_at, e.track_id) > ($${p.push(after.user_id)}, $${p.push(new Date(after.ms).toISOString())}::timestamptz, $${p.push(after.track_id)})`);
+      conds.push(
+        `(e.user_id, e.played_at, e.track_id) > ($${p.push(after.user_id)}, $${p.push(new Date(after.ms).toISOString())}::timestamptz, $${p.push(after.track_id)})`,
+      );
     return store.sql.query<EventRow>(
       `SELECT e.user_id, e.track_id, ${MS_SQL} AS ms, ${FLAGS_SQL} AS flags
          FROM listening_event e ${conds.length ? `WHERE ${conds.join(" AND ")}` : ""}
@@ -161,18 +163,32 @@ export async function* streamHistories(store: Store, options: HistoryOptions = {
   if (cols.length) yield cols.take(user, name);
 }
 
+/** Number of plays streamHistories would yield: an exact capacity for buildDataset. */
+export async function countEvents(store: Store, options: Pick<HistoryOptions, "upTo" | "userIds"> = {}): Promise<number> {
+  const [{ n }] = await store.sql.query<{ n: string | number }>(
+    `SELECT count(*) AS n FROM listening_event
+      WHERE ($1::timestamptz IS NULL OR played_at <= $1::timestamptz) AND ($2::int[] IS NULL OR user_id = ANY($2::int[]))`,
+    [options.upTo?.toISOString() ?? null, options.userIds ? [...options.userIds] : null],
+  );
+  return Number(n);
+}
+
 /** External ids of the users in a page of rows. */
 async function externalIds(sql: SqlClient, rows: EventRow[]): Promise<Map<number, string>> {
   if (rows.length === 0) return new Map();
   const ids = [...new Set(rows.map((r) => r.user_id))];
-  const found = await sql.query<{ id: number; external_id: string }>("SELECT id, external_id FROM app_user WHERE id = ANY($1::int[])", [ids]);
+  const found = await sql.query<{ id: number; external_id: string }>("SELECT id, external_id FROM app_user WHERE id = ANY($1::int[])", [
+    ids,
+  ]);
   return new Map(found.map((u) => [u.id, u.external_id]));
 }
 
 /** Resolves a user given by internal id (number) or external id (string). */
 async function resolveUser(store: Store, user: number | string): Promise<{ id: number; external_id: string } | null> {
   const [row] = await store.sql.query<{ id: number; external_id: string }>(
-    typeof user === "number" ? "SELECT id, external_id FROM app_user WHERE id = $1" : "SELECT id, external_id FROM app_user WHERE external_id = $1",
+    typeof user === "number"
+      ? "SELECT id, external_id FROM app_user WHERE id = $1"
+      : "SELECT id, external_id FROM app_user WHERE external_id = $1",
     [user],
   );
   return row ?? null;

@@ -1,0 +1,11 @@
+export {
+  evaluatePredictions,
+  ranks,
+  aggregateMetrics,
+  formatMeanStd,
+  METRIC_NAMES,
+  type Metrics,
+  type MetricName,
+  type MeanStd,
+} from "./metrics";
+export { baselinePredictions, popularityVector, BASELINES, type BaselineKind, type BaselineOptions } from "./baselines";

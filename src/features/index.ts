@@ -1,0 +1,27 @@
+export * from "./vocabulary";
+export {
+  FLAG,
+  RAW_COUNTS,
+  RAW_INDEX,
+  daypartOfMs,
+  markLikedTracks,
+  historyFrom,
+  type RawCount,
+  type UserHistory,
+  type Catalogue,
+  type ServingHistory,
+} from "./history";
+export {
+  addPlay,
+  newCounts,
+  slowRaw,
+  transformSlow,
+  fitFeatureStats,
+  fastFeatures,
+  writeTarget,
+  hashSeed,
+  permutation,
+  type FeatureStats,
+} from "./features";
+export { buildDataset, SPLITS, type Dataset, type BuildOptions, type SplitName } from "./dataset";
+export { featuresForServing, type ServingFeatures } from "./serving";

@@ -1,0 +1,69 @@
+/**
+ * One user's features at serving time, from the same functions as the
+ * training rows (features.ts): for the same user and time they are equal to
+ * the dataset's row.
+ */
+import type { ModelSpec } from "../spec/schema";
+import { specDimensions } from "../spec/dimensions";
+import { addPlay, fastFeatures, newCounts, slowRaw, transformSlow, type FeatureStats } from "./features";
+import { RAW_INDEX, markLikedTracks, type Catalogue, type ServingHistory, type UserHistory } from "./history";
+
+export interface ServingFeatures {
+  /** [w, d_s] (empty when the fast branch is disabled). */
+  fast: Float32Array;
+  /** [w]. */
+  mask: Float32Array;
+  /** [d_n] (empty when the slow branch is disabled). */
+  slow: Float32Array;
+  /** Time of the last play used (ms). */
+  time: number;
+  /** Number of plays at or before asOf. */
+  plays: number;
+}
+
+/**
+ * Features of one user as of `asOf` (default: after the last play): the last
+ * play at or before asOf is play i. Accepts either a full history (counts are
+ * accumulated here) or a `ServingHistory` from the store (last plays + counts
+ * from SQL). Returns null when the user has no play at or before asOf.
+ */
+export function featuresForServing(
+  input: UserHistory | ServingHistory,
+  catalogue: Catalogue,
+  spec: ModelSpec,
+  stats: FeatureStats,
+  asOf?: Date | number,
+): ServingFeatures | null {
+  const limit = asOf === undefined ? Infinity : typeof asOf === "number" ? asOf : asOf.getTime();
+  let h: UserHistory;
+  let counts: Float64Array;
+  if ("counts" in input) {
+    h = input.history;
+    counts = input.counts;
+  } else {
+    let len = input.playedAt.length;
+    while (len > 0 && input.playedAt[len - 1] > limit) len--;
+    h = {
+      ...input,
+      trackIndex: input.trackIndex.subarray(0, len),
+      playedAt: input.playedAt.subarray(0, len),
+      flags: input.flags.slice(0, len),
+    };
+    markLikedTracks(h);
+    counts = newCounts();
+    for (let i = 0; i < len; i++) addPlay(counts, h, i);
+  }
+  const end = h.playedAt.length - 1;
+  if (end < 0) return null;
+  const dims = specDimensions(spec, catalogue.dim);
+  const w = spec.features.fast.enabled ? spec.features.fast.window : 0;
+  const fast = new Float32Array(w * dims.fastStep);
+  const mask = new Float32Array(w);
+  const slow = new Float32Array(dims.slow);
+  if (w) fastFeatures(fast, 0, mask, 0, h, end, spec, catalogue);
+  if (dims.slow) {
+    slowRaw(slow, 0, counts, spec);
+    transformSlow(slow, 0, spec, stats);
+  }
+  return { fast, mask, slow, time: h.playedAt[end], plays: counts[RAW_INDEX.plays] };
+}
