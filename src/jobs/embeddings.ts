@@ -1,0 +1,79 @@
+import type { Catalogue } from "../features/history";
+import type { FeatureStats } from "../features/features";
+import { featuresForServing } from "../features/serving";
+import type { ModelSpec } from "../spec/schema";
+import { streamHistories } from "../store/history";
+import { csvLine, pgArray } from "../store/sql";
+import type { Store } from "../store/store";
+
+export type EmbedBatch = (
+  n: number,
+  fast: Float32Array,
+  mask: Float32Array,
+  slow: Float32Array,
+) => Promise<{ mu: Float32Array; sigma: Float32Array | null }>;
+
+/**
+ * Every user's latent state (mu, sigma) as of the data cut-off, through the
+ * serving feature path, embedded in batches and loaded with COPY.
+ */
+export async function storeUserEmbeddings(
+  store: Store,
+  runId: string,
+  spec: ModelSpec,
+  stats: FeatureStats,
+  catalogue: Catalogue,
+  cutoff: Date | null,
+  embed: EmbedBatch,
+  batchSize = 1024,
+): Promise<number> {
+  let users: { id: number; asOf: Date }[] = [];
+  let fast: Float32Array[] = [];
+  let mask: Float32Array[] = [];
+  let slow: Float32Array[] = [];
+  let stored = 0;
+  const flush = async () => {
+    if (!users.length) return;
+    const n = users.length;
+    const { mu, sigma } = await embed(n, concat(fast), concat(mask), concat(slow));
+    const k = mu.length / n;
+    let csv = "";
+    for (let i = 0; i < n; i++) {
+      csv += csvLine([
+        runId,
+        users[i].id,
+        users[i].asOf,
+        pgArray(mu.subarray(i * k, (i + 1) * k)),
+        sigma ? pgArray(sigma.subarray(i * k, (i + 1) * k)) : null,
+      ]);
+    }
+    await store.sql.copyCsv("user_embedding", ["run_id", "user_id", "as_of", "mu", "sigma"], csv);
+    stored += n;
+    users = [];
+    fast = [];
+    mask = [];
+    slow = [];
+  };
+  await store.sql.query(`DELETE FROM user_embedding WHERE run_id = $1`, [runId]);
+  for await (const history of streamHistories(store, { catalogue, upTo: cutoff ?? undefined })) {
+    const f = featuresForServing(history, catalogue, spec, stats, cutoff ?? undefined);
+    if (!f) continue;
+    users.push({ id: history.userId, asOf: cutoff ?? new Date(f.time) });
+    fast.push(f.fast);
+    mask.push(f.mask);
+    slow.push(f.slow);
+    if (users.length >= batchSize) await flush();
+  }
+  await flush();
+  return stored;
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,215 @@
+/**
+ * Executes one claimed run: builds its dataset as of the run's data cut-off,
+ * trains in a thread (resuming from the run's checkpoint), keeps the run's
+ * heartbeat, progress and checkpoints in the database, and on success stores
+ * the metrics, the model artifact and every user's embedding.
+ */
+import { parseSpec } from "../spec";
+import type { ModelSpec } from "../spec/schema";
+import type { Store } from "../store/store";
+import { loadTrainingData } from "../train/data";
+import { deserializeCheckpoint } from "../train/checkpoint";
+import type { RunEvents } from "./events";
+import { ProgressRecorder } from "./progress";
+import { finishRun, heartbeat, saveCheckpoint, type QueuedRun } from "./queue";
+import { storeUserEmbeddings } from "./embeddings";
+import { spawnTrainingThread } from "./thread/spawn";
+import type { FromThread, TrainSummary } from "./thread/protocol";
+import type { ModelArtifactData } from "../model/artifact";
+
+export interface ExecuteOptions {
+  store: Store;
+  workerId: string;
+  events: RunEvents;
+  heartbeatMs: number;
+  /** Persist step progress at most this often (default 1 s). */
+  progressIntervalMs?: number;
+  /** Also checkpoint every N steps, besides every epoch (default: epochs only). */
+  checkpointEverySteps?: number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** An error that says which stage of the run it came from. */
+export class RunError extends Error {
+  constructor(
+    readonly stage: "spec" | "data" | "training" | "embeddings" | "store",
+    message: string,
+  ) {
+    super(`${stage}: ${message}`);
+  }
+}
+
+type Trained = { summary: TrainSummary; artifact: ModelArtifactData | null };
+
+export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promise<"SUCCEEDED" | "FAILED" | "CANCELLED" | "LOST"> {
+  const { store, workerId, events } = options;
+  const log = options.log ?? (() => undefined);
+  let thread: ReturnType<typeof spawnTrainingThread> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let lost = false;
+  try {
+    const spec = resolveStoredSpec(run.specYaml);
+    const { dataset, catalogue } = await loadTrainingData(store, spec, { cutoff: run.dataCutoff ?? undefined }).catch((err: Error) => {
+      throw new RunError("data", err.message);
+    });
+    checkDataFits(spec, dataset.counts.users, dataset.rows);
+    const featureStats = structuredClone(dataset.stats);
+
+    const resumeStep = run.checkpoint && run.checkpoint.length ? deserializeCheckpoint(run.checkpoint).loop.step : 0;
+    // Curve rows written after the checkpoint were lost work: they are replayed, so drop them.
+    await store.sql.query(`DELETE FROM run_progress WHERE run_id = $1 AND step > $2`, [run.id, resumeStep]);
+    const [{ seq }] = await store.sql.query<{ seq: number }>(
+      `SELECT COALESCE(max(seq), 0)::int AS seq FROM run_progress WHERE run_id = $1`,
+      [run.id],
+    );
+    const recorder = new ProgressRecorder(store.sql, run.id, events, options.progressIntervalMs ?? 1000, seq);
+
+    let checkpointWrites: Promise<unknown> = Promise.resolve();
+    const pendingEmbeds = new Map<number, (r: { mu: Float32Array; sigma: Float32Array | null }) => void>();
+    const trained = await new Promise<Trained>((resolve, reject) => {
+      const onMessage = (msg: FromThread) => {
+        switch (msg.type) {
+          case "step":
+            return recorder.step(msg.progress);
+          case "epoch":
+            return recorder.epoch(msg.progress);
+          case "checkpoint":
+            checkpointWrites = checkpointWrites.then(() => saveCheckpoint(store.sql, run.id, workerId, Buffer.from(msg.checkpoint)));
+            return;
+          case "trained":
+            checkpointWrites = checkpointWrites.then(() => saveCheckpoint(store.sql, run.id, workerId, Buffer.from(msg.checkpoint)));
+            return resolve({ summary: msg.summary, artifact: msg.artifact });
+          case "embedded":
+            pendingEmbeds.get(msg.id)?.({ mu: msg.mu, sigma: msg.sigma });
+            pendingEmbeds.delete(msg.id);
+            return;
+          case "log":
+            return log(msg.message, { runId: run.id });
+          case "error":
+            return reject(new RunError("training", msg.message));
+        }
+      };
+      thread = spawnTrainingThread(onMessage, (code, error) => {
+        if (error) reject(new RunError("training", error.message));
+        else if (code !== 0) reject(new RunError("training", `the training thread exited with code ${code}`));
+      });
+      timer = setInterval(() => {
+        heartbeat(store.sql, run.id, workerId)
+          .then((action) => {
+            if (action === "cancel") thread?.post({ type: "cancel" });
+            if (action === "lost") {
+              lost = true;
+              reject(new RunError("store", "this worker lost the run (heartbeat expired)"));
+            }
+          })
+          .catch((err: Error) => log(`heartbeat failed: ${err.message}`, { runId: run.id }));
+      }, options.heartbeatMs);
+      thread.post(
+        {
+          type: "train",
+          request: {
+            specYaml: run.specYaml,
+            dataset,
+            catalogue,
+            resume: run.checkpoint && run.checkpoint.length ? run.checkpoint : null,
+            checkpointEverySteps: options.checkpointEverySteps,
+          },
+        },
+        // The dataset's arrays move to the thread instead of being copied.
+        transferables(dataset),
+      );
+    });
+    await checkpointWrites;
+    await recorder.flush();
+
+    if (trained.summary.status === "cancelled") {
+      await finishRun(store.sql, run.id, workerId, { status: "CANCELLED", metrics: metricsOf(trained.summary) });
+      events.publish({ runId: run.id, kind: "status", status: "CANCELLED" });
+      return "CANCELLED";
+    }
+
+    if (trained.artifact) {
+      const artifact = trained.artifact;
+      await store.sql.query(
+        `INSERT INTO model_artifact (run_id, topology, weights) VALUES ($1, $2::jsonb, $3)
+         ON CONFLICT (run_id) DO UPDATE SET topology = EXCLUDED.topology, weights = EXCLUDED.weights`,
+        [run.id, JSON.stringify(artifact.topology), artifact.weights],
+      );
+      let nextId = 0;
+      const embedInThread = (n: number, fast: Float32Array, mask: Float32Array, slow: Float32Array) =>
+        new Promise<{ mu: Float32Array; sigma: Float32Array | null }>((resolve) => {
+          const id = ++nextId;
+          pendingEmbeds.set(id, resolve);
+          thread!.post({ type: "embed", id, n, fast, mask, slow });
+        });
+      await storeUserEmbeddings(store, run.id, spec, featureStats, catalogue, run.dataCutoff, embedInThread).catch((err: Error) => {
+        throw new RunError("embeddings", err.message);
+      });
+    }
+    const done = await finishRun(store.sql, run.id, workerId, { status: "SUCCEEDED", metrics: metricsOf(trained.summary) });
+    if (!done) return "LOST";
+    events.publish({ runId: run.id, kind: "status", status: "SUCCEEDED" });
+    return "SUCCEEDED";
+  } catch (err) {
+    if (lost) return "LOST";
+    const message = err instanceof RunError ? err.message : `internal: ${(err as Error).message}`;
+    log(`run failed: ${message}`, { runId: run.id });
+    await finishRun(store.sql, run.id, workerId, { status: "FAILED", error: message });
+    events.publish({ runId: run.id, kind: "status", status: "FAILED", error: message });
+    return "FAILED";
+  } finally {
+    if (timer) clearInterval(timer);
+    const t = thread as ReturnType<typeof spawnTrainingThread> | null;
+    if (t) await t.terminate();
+  }
+}
+
+function transferables(value: unknown, found = new Set<ArrayBuffer>()): ArrayBuffer[] {
+  if (ArrayBuffer.isView(value)) {
+    if (value.buffer instanceof ArrayBuffer) found.add(value.buffer);
+  } else if (value && typeof value === "object") {
+    for (const v of Object.values(value)) transferables(v, found);
+  }
+  return [...found];
+}
+
+function resolveStoredSpec(specYaml: string): ModelSpec {
+  const parsed = parseSpec(specYaml, { file: "<run spec>" });
+  if (!parsed.ok) throw new RunError("spec", parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
+  return parsed.spec;
+}
+
+/** A spec that validates can still not fit the data; say what to change. */
+export function checkDataFits(
+  spec: ModelSpec,
+  users: number,
+  rows: { train: ArrayLike<number>; validation: ArrayLike<number>; test: ArrayLike<number> },
+): void {
+  const split = spec.training.split;
+  const sizes = `${users} users give ${rows.train.length} training, ${rows.validation.length} validation and ${rows.test.length} test rows`;
+  const where = `split by ${split.by} ${split.train}/${split.validation}/${split.test}`;
+  if (rows.train.length === 0)
+    throw new RunError("data", `${sizes} (${where}): no training rows; load more listening data or change training.split`);
+  if (spec.type === "fs-vae" && split.validation > 0 && rows.validation.length === 0) {
+    throw new RunError("data", `${sizes} (${where}): too few users for the split; load more data, or set training.split.validation to 0`);
+  }
+  if (split.test > 0 && rows.test.length === 0) {
+    throw new RunError("data", `${sizes} (${where}): too few users for the split; load more data, or set training.split.test to 0`);
+  }
+}
+
+function metricsOf(s: TrainSummary) {
+  return {
+    status: s.status,
+    epochs: s.epochs,
+    steps: s.steps,
+    seconds: s.seconds,
+    best: s.best,
+    activeUnits: s.latent.activeUnits,
+    latentUnits: s.latent.latentUnits,
+    schedule: s.schedule,
+    warnings: s.warnings,
+    backend: s.backend,
+    test: s.test,
+  };
+}

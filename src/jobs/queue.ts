@@ -1,0 +1,152 @@
+/**
+ * The run queue, in PostgreSQL: a run is a row; workers claim QUEUED rows with
+ * FOR UPDATE SKIP LOCKED (two workers never get the same run), heartbeat while
+ * they hold it, and a run whose heartbeat expired goes back to the queue.
+ */
+import type { Store } from "../store/store";
+import type { SqlClient } from "../store/sql";
+
+export type RunStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+
+export interface QueuedRun {
+  id: string;
+  modelName: string;
+  specYaml: string;
+  specHash: string;
+  seed: number;
+  dataCutoff: Date | null;
+  attempts: number;
+  checkpoint: Buffer | null;
+}
+
+export interface NewRun {
+  modelName: string;
+  specYaml: string;
+  specHash: string;
+  seed: number;
+  dataCutoff: Date | null;
+}
+
+export async function enqueueRun(sql: SqlClient, run: NewRun): Promise<string> {
+  const [row] = await sql.query<{ id: string }>(
+    `INSERT INTO run (id, model_name, spec_yaml, spec_hash, seed, data_cutoff, status)
+     VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, 'QUEUED') RETURNING id`,
+    [run.modelName, run.specYaml, run.specHash, run.seed, run.dataCutoff],
+  );
+  return row.id;
+}
+
+/** Atomically takes the oldest QUEUED run for this worker, or null when there is none. */
+export async function claimRun(store: Store, workerId: string): Promise<QueuedRun | null> {
+  const rows = await store.sql.query<{
+    id: string;
+    model_name: string;
+    spec_yaml: string;
+    spec_hash: string;
+    seed: number;
+    data_cutoff: Date | string | null;
+    attempts: number;
+    checkpoint: Uint8Array | null;
+  }>(
+    `UPDATE run SET status = 'RUNNING', worker_id = $1, attempts = attempts + 1,
+            started_at = COALESCE(started_at, now()), heartbeat_at = now()
+      WHERE id = (SELECT id FROM run WHERE status = 'QUEUED' ORDER BY created_at, id
+                  FOR UPDATE SKIP LOCKED LIMIT 1)
+      RETURNING id, model_name, spec_yaml, spec_hash, seed, data_cutoff, attempts, checkpoint`,
+    [workerId],
+  );
+  if (rows.length === 0) return null;
+  const r = rows[0];
+  return {
+    id: r.id,
+    modelName: r.model_name,
+    specYaml: r.spec_yaml,
+    specHash: r.spec_hash,
+    seed: r.seed,
+    dataCutoff: r.data_cutoff === null ? null : new Date(r.data_cutoff),
+    attempts: r.attempts,
+    checkpoint: r.checkpoint ? Buffer.from(r.checkpoint) : null,
+  };
+}
+
+/**
+ * Records that the worker still holds the run; returns what the worker must do:
+ * continue, stop because a cancel was requested, or stop because it lost the run
+ * (its heartbeat expired and the run was given to another worker).
+ */
+export async function heartbeat(sql: SqlClient, runId: string, workerId: string): Promise<"continue" | "cancel" | "lost"> {
+  const rows = await sql.query<{ cancel_requested: boolean }>(
+    `UPDATE run SET heartbeat_at = now() WHERE id = $1 AND worker_id = $2 AND status = 'RUNNING'
+     RETURNING cancel_requested`,
+    [runId, workerId],
+  );
+  if (rows.length === 0) return "lost";
+  return rows[0].cancel_requested ? "cancel" : "continue";
+}
+
+/** Puts RUNNING runs whose heartbeat is older than the timeout back in the queue; returns their ids. */
+export async function requeueExpired(sql: SqlClient, timeoutMs: number): Promise<string[]> {
+  const rows = await sql.query<{ id: string }>(
+    `UPDATE run SET status = 'QUEUED', worker_id = NULL
+      WHERE status = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => $1::float8 / 1000)
+      RETURNING id`,
+    [timeoutMs],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Stores a checkpoint, only while this worker still holds the run. */
+export async function saveCheckpoint(sql: SqlClient, runId: string, workerId: string, checkpoint: Buffer): Promise<boolean> {
+  const n = await sql.execute(
+    `UPDATE run SET checkpoint = $3, checkpoint_at = now(), heartbeat_at = now()
+      WHERE id = $1 AND worker_id = $2 AND status = 'RUNNING'`,
+    [runId, workerId, checkpoint],
+  );
+  return n === 1;
+}
+
+export interface Outcome {
+  status: "SUCCEEDED" | "FAILED" | "CANCELLED";
+  metrics?: unknown;
+  error?: string;
+}
+
+/** Ends a run held by this worker. False when the worker no longer holds it. */
+export async function finishRun(sql: SqlClient, runId: string, workerId: string, outcome: Outcome): Promise<boolean> {
+  const n = await sql.execute(
+    `UPDATE run SET status = $3::run_status, metrics = COALESCE($4::jsonb, metrics), error = $5,
+            finished_at = now(), heartbeat_at = now(), worker_id = NULL
+      WHERE id = $1 AND worker_id = $2 AND status = 'RUNNING'`,
+    [runId, workerId, outcome.status, outcome.metrics === undefined ? null : JSON.stringify(outcome.metrics), outcome.error ?? null],
+  );
+  return n === 1;
+}
+
+/**
+ * Cancels a run: a QUEUED run at once, a RUNNING one by request (its worker stops
+ * within one step and keeps its last checkpoint). Returns the status after the call,
+ * or null when there is no such run.
+ */
+export async function cancelRun(sql: SqlClient, runId: string): Promise<RunStatus | null> {
+  const rows = await sql.query<{ status: RunStatus }>(
+    `UPDATE run SET
+        status = CASE WHEN status = 'QUEUED' THEN 'CANCELLED'::run_status ELSE status END,
+        finished_at = CASE WHEN status = 'QUEUED' THEN now() ELSE finished_at END,
+        cancel_requested = cancel_requested OR status = 'RUNNING'
+      WHERE id = $1 RETURNING status`,
+    [runId],
+  );
+  return rows.length ? rows[0].status : null;
+}
+
+/** 1 for the next run to be claimed; null when the run is not QUEUED. */
+export async function queuePosition(sql: SqlClient, runId: string): Promise<number | null> {
+  const rows = await sql.query<{ position: number | null }>(
+    `SELECT CASE WHEN r.status = 'QUEUED' THEN
+              (SELECT count(*)::int FROM run q WHERE q.status = 'QUEUED' AND (q.created_at, q.id) <= (r.created_at, r.id))
+            END AS position
+       FROM run r WHERE r.id = $1`,
+    [runId],
+  );
+  return rows.length ? rows[0].position : null;
+}

@@ -1,0 +1,204 @@
+/**
+ * The run service: what the CLI and the API call. Starting a run validates and
+ * resolves the spec (the YAML after `extends`, with its hash), fixes the data
+ * cut-off (the newest play), and queues it.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { applyOverrides, formatSpecError, loadSpec, parseSpec, type SpecError, type SpecResult } from "../spec";
+import type { Store } from "../store/store";
+import { cancelRun, enqueueRun, queuePosition, type RunStatus } from "./queue";
+
+export const MODELS_DIR = path.resolve(__dirname, "../../models");
+
+export class SpecInvalid extends Error {
+  constructor(readonly errors: SpecError[]) {
+    super(`invalid spec:\n${errors.map(formatSpecError).join("\n")}`);
+  }
+}
+
+export class NotFound extends Error {}
+
+export interface StartRunInput {
+  /** A shipped spec's name (models/NAME.yaml) or a path to a spec file. */
+  model?: string;
+  /** YAML text of a spec (may `extends` a shipped spec). */
+  spec?: string;
+  /** Changes to the resolved spec, e.g. { training: { epochs: 3 } }. */
+  overrides?: unknown;
+  seed?: number;
+}
+
+export interface StartedRun {
+  id: string;
+  modelName: string;
+  specHash: string;
+  seed: number;
+  dataCutoff: Date;
+  warnings: string[];
+}
+
+function shippedResolver(modelsDir: string) {
+  return (name: string) => {
+    const file = path.join(modelsDir, `${name}.yaml`);
+    return fs.existsSync(file) ? { text: fs.readFileSync(file, "utf8"), file: path.relative(process.cwd(), file) } : undefined;
+  };
+}
+
+export function resolveRunSpec(input: StartRunInput, modelsDir = MODELS_DIR): SpecResult {
+  if ((input.model ? 1 : 0) + (input.spec ? 1 : 0) !== 1) {
+    return {
+      ok: false,
+      errors: [{ file: "<input>", line: 0, column: 0, path: "", message: "give exactly one of model (a spec name) or spec (YAML text)" }],
+      warnings: [],
+    };
+  }
+  let result = input.model
+    ? loadSpec(input.model, { modelsDir: input.model.includes("/") || input.model.endsWith(".yaml") ? undefined : modelsDir })
+    : parseSpec(input.spec!, { file: "<spec>", resolveParent: shippedResolver(modelsDir) });
+  if (result.ok && input.overrides !== undefined && input.overrides !== null) result = applyOverrides(result.spec, input.overrides);
+  if (result.ok && input.seed !== undefined) result = applyOverrides(result.spec, { training: { seed: input.seed } });
+  return result;
+}
+
+/** Validates, resolves and queues a run; throws SpecInvalid with every error, or Error when there is no data. */
+export async function startRun(store: Store, input: StartRunInput, modelsDir = MODELS_DIR): Promise<StartedRun> {
+  const result = resolveRunSpec(input, modelsDir);
+  if (!result.ok) throw new SpecInvalid(result.errors);
+  const [data] = await store.sql.query<{ cutoff: Date | string | null; tracks: number }>(
+    `SELECT (SELECT max(played_at) FROM listening_event) AS cutoff,
+            (SELECT count(*)::int FROM track WHERE cardinality(embedding) > 0) AS tracks`,
+  );
+  if (data.cutoff === null || data.tracks === 0) {
+    throw new Error("no data to train on: load tracks with embeddings and listening events first (rubato demo-data, or rubato import)");
+  }
+  const dataCutoff = new Date(data.cutoff);
+  const id = await enqueueRun(store.sql, {
+    modelName: result.spec.name,
+    specYaml: result.yaml,
+    specHash: result.hash,
+    seed: result.spec.training.seed,
+    dataCutoff,
+  });
+  return {
+    id,
+    modelName: result.spec.name,
+    specHash: result.hash,
+    seed: result.spec.training.seed,
+    dataCutoff,
+    warnings: result.warnings.map(formatSpecError),
+  };
+}
+
+export interface RunView {
+  id: string;
+  modelName: string;
+  status: RunStatus;
+  seed: number;
+  specHash: string;
+  specYaml: string;
+  dataCutoff: Date | null;
+  progress: unknown;
+  metrics: unknown;
+  error: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  heartbeatAt: Date | null;
+  attempts: number;
+  active: boolean;
+  hasCheckpoint: boolean;
+  hasArtifact: boolean;
+  queuePosition: number | null;
+}
+
+const RUN_COLUMNS = `r.id, r.model_name, r.status, r.seed, r.spec_hash, r.spec_yaml, r.data_cutoff, r.progress, r.metrics, r.error,
+  r.created_at, r.started_at, r.finished_at, r.heartbeat_at, r.attempts, r.active,
+  r.checkpoint IS NOT NULL AS has_checkpoint,
+  EXISTS (SELECT 1 FROM model_artifact a WHERE a.run_id = r.id) AS has_artifact`;
+
+type RunRow = Record<string, unknown>;
+const date = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
+
+function toView(r: RunRow, position: number | null): RunView {
+  return {
+    id: r.id as string,
+    modelName: r.model_name as string,
+    status: r.status as RunStatus,
+    seed: r.seed as number,
+    specHash: r.spec_hash as string,
+    specYaml: r.spec_yaml as string,
+    dataCutoff: date(r.data_cutoff),
+    progress: r.progress ?? null,
+    metrics: r.metrics ?? null,
+    error: (r.error as string | null) ?? null,
+    createdAt: date(r.created_at)!,
+    startedAt: date(r.started_at),
+    finishedAt: date(r.finished_at),
+    heartbeatAt: date(r.heartbeat_at),
+    attempts: r.attempts as number,
+    active: r.active as boolean,
+    hasCheckpoint: r.has_checkpoint as boolean,
+    hasArtifact: r.has_artifact as boolean,
+    queuePosition: position,
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function getRun(store: Store, id: string): Promise<RunView> {
+  if (!UUID.test(id)) throw new NotFound(`no run ${JSON.stringify(id)}: run ids are UUIDs`);
+  const rows = await store.sql.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM run r WHERE r.id = $1`, [id]);
+  if (!rows.length) throw new NotFound(`no run ${id}`);
+  return toView(rows[0], await queuePosition(store.sql, id));
+}
+
+export async function listRuns(store: Store, options: { status?: RunStatus; limit?: number } = {}): Promise<RunView[]> {
+  const rows = await store.sql.query<RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM run r WHERE ($1::run_status IS NULL OR r.status = $1::run_status)
+      ORDER BY r.created_at DESC, r.id DESC LIMIT $2`,
+    [options.status ?? null, options.limit ?? 50],
+  );
+  return Promise.all(rows.map(async (r) => toView(r, r.status === "QUEUED" ? await queuePosition(store.sql, r.id as string) : null)));
+}
+
+/** Cancels a run: at once when QUEUED, within one step when RUNNING. */
+export async function cancel(store: Store, id: string): Promise<RunStatus> {
+  if (!UUID.test(id)) throw new NotFound(`no run ${JSON.stringify(id)}: run ids are UUIDs`);
+  const status = await cancelRun(store.sql, id);
+  if (status === null) throw new NotFound(`no run ${id}`);
+  return status;
+}
+
+/** A run's curves: every persisted step and epoch report, in order. */
+export async function runCurves(
+  store: Store,
+  id: string,
+): Promise<{ seq: number; kind: string; epoch: number; step: number; values: unknown; at: Date }[]> {
+  const rows = await store.sql.query<{ seq: number; kind: string; epoch: number; step: number; values: unknown; at: Date }>(
+    `SELECT seq, kind, epoch, step, "values", at FROM run_progress WHERE run_id = $1 ORDER BY seq`,
+    [id],
+  );
+  return rows;
+}
+
+/** The run serving uses: the one marked active, else the newest successful run with a model. */
+export async function servingRunId(store: Store): Promise<string | null> {
+  const rows = await store.sql.query<{ id: string }>(
+    `SELECT r.id FROM run r JOIN model_artifact a ON a.run_id = r.id
+      WHERE r.status = 'SUCCEEDED' ORDER BY r.active DESC, r.finished_at DESC LIMIT 1`,
+  );
+  return rows.length ? rows[0].id : null;
+}
+
+export async function activateRun(store: Store, id: string): Promise<void> {
+  const run = await getRun(store, id);
+  if (run.status !== "SUCCEEDED" || !run.hasArtifact)
+    throw new Error(
+      `run ${id} is ${run.status}${run.hasArtifact ? "" : " without a model"}; only a successful run with a model can be active`,
+    );
+  await store.transaction(async (tx) => {
+    await tx.query(`UPDATE run SET active = false WHERE active`);
+    await tx.query(`UPDATE run SET active = true WHERE id = $1`, [id]);
+  });
+}

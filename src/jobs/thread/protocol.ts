@@ -1,0 +1,45 @@
+/** Messages between a job's main side (database, heartbeats) and its training thread (tfjs). */
+import type { Dataset } from "../../features/dataset";
+import type { Catalogue } from "../../features/history";
+import type { Metrics } from "../../eval/metrics";
+import type { ModelArtifactData } from "../../model/artifact";
+import type { EpochProgress, StepProgress, TrainStatus } from "../../train/trainer";
+
+export interface TrainRequest {
+  specYaml: string;
+  dataset: Dataset;
+  catalogue: Catalogue;
+  resume: Buffer | null;
+  /** Test rows to evaluate (all when absent). */
+  testRows?: number;
+  checkpointEverySteps?: number;
+}
+
+export interface TrainSummary {
+  status: TrainStatus;
+  epochs: number;
+  steps: number;
+  seconds: number;
+  best: { epoch: number; validationLoss: number } | null;
+  history: EpochProgress[];
+  latent: { activeUnits: number; latentUnits: number; klPerDim: number[] };
+  schedule: { beta: number; warmupSteps: number; freeBits: number };
+  warnings: string[];
+  backend: string | null;
+  test: { rows: number; model: Metrics; average: Metrics; popularity: Metrics } | null;
+}
+
+export type ToThread =
+  | { type: "train"; request: TrainRequest }
+  | { type: "cancel" }
+  | { type: "embed"; id: number; n: number; fast: Float32Array; mask: Float32Array; slow: Float32Array }
+  | { type: "exit" };
+
+export type FromThread =
+  | { type: "step"; progress: StepProgress }
+  | { type: "epoch"; progress: EpochProgress }
+  | { type: "checkpoint"; checkpoint: Uint8Array; epoch: number; step: number }
+  | { type: "trained"; summary: TrainSummary; artifact: ModelArtifactData | null; checkpoint: Uint8Array }
+  | { type: "embedded"; id: number; mu: Float32Array; sigma: Float32Array | null }
+  | { type: "log"; message: string }
+  | { type: "error"; message: string; stack?: string };

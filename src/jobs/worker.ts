@@ -1,0 +1,120 @@
+/**
+ * A worker claims queued runs and executes them, up to `concurrency` at once.
+ * The server process runs one in-process (training happens in threads, off the
+ * API's event loop); `rubato worker` runs the same code as its own process,
+ * as many as you like, on one or many machines, against a PostgreSQL server.
+ */
+import crypto from "node:crypto";
+import os from "node:os";
+import type { Store } from "../store/store";
+import { RunEvents } from "./events";
+import { executeRun } from "./execute";
+import { claimRun, requeueExpired } from "./queue";
+
+export interface WorkerOptions {
+  /** Runs trained at once by this worker (default 1). */
+  concurrency?: number;
+  /** How often to look for queued runs (default 1 s). */
+  pollMs?: number;
+  heartbeatMs?: number;
+  /** A RUNNING run whose heartbeat is older than this is re-queued (default 30 s). */
+  heartbeatTimeoutMs?: number;
+  /**
+   * The store belongs to this process alone (embedded PGlite): every RUNNING run
+   * at start-up was left by a previous process and is re-queued at once.
+   */
+  exclusive?: boolean;
+  checkpointEverySteps?: number;
+  events?: RunEvents;
+  id?: string;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export class RunWorker {
+  readonly id: string;
+  readonly events: RunEvents;
+  private readonly running = new Map<string, Promise<unknown>>();
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = true;
+  private polling = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: WorkerOptions = {},
+  ) {
+    this.id = options.id ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString("hex")}`;
+    this.events = options.events ?? new RunEvents();
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    const requeued = await requeueExpired(this.store.sql, this.options.exclusive ? -1 : this.timeoutMs);
+    if (requeued.length) this.log(`re-queued ${requeued.length} interrupted run(s)`, { runs: requeued });
+    this.timer = setInterval(() => void this.poll(), this.options.pollMs ?? 1000);
+    void this.poll();
+  }
+
+  /** Looks for work now (e.g. right after a run was queued in this process). */
+  wake(): void {
+    void this.poll();
+  }
+
+  /** Stops claiming; waits for nothing (interrupted runs resume from their checkpoints later). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Resolves when the runs this worker holds have ended. */
+  async idle(): Promise<void> {
+    while (this.running.size) await Promise.race(this.running.values());
+  }
+
+  get busy(): number {
+    return this.running.size;
+  }
+
+  private get timeoutMs(): number {
+    return this.options.heartbeatTimeoutMs ?? 30_000;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.stopped || this.polling) return;
+    this.polling = true;
+    try {
+      if (!this.options.exclusive) await requeueExpired(this.store.sql, this.timeoutMs);
+      while (!this.stopped && this.running.size < (this.options.concurrency ?? 1)) {
+        const run = await claimRun(this.store, this.id);
+        if (!run) break;
+        this.log(
+          `claimed run ${run.id} (${run.modelName}, attempt ${run.attempts}${run.checkpoint ? ", resuming from its checkpoint" : ""})`,
+          { runId: run.id },
+        );
+        this.events.publish({ runId: run.id, kind: "status", status: "RUNNING" });
+        const execution = executeRun(run, {
+          store: this.store,
+          workerId: this.id,
+          events: this.events,
+          heartbeatMs: this.options.heartbeatMs ?? 2000,
+          checkpointEverySteps: this.options.checkpointEverySteps,
+          log: this.options.log,
+        })
+          .then((outcome) => this.log(`run ${run.id} ${outcome}`, { runId: run.id }))
+          .finally(() => {
+            this.running.delete(run.id);
+            this.wake();
+          });
+        this.running.set(run.id, execution);
+      }
+    } catch (err) {
+      this.log(`worker poll failed: ${(err as Error).message}`);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private log(message: string, fields?: Record<string, unknown>): void {
+    this.options.log?.(message, { worker: this.id, ...fields });
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * A trained model as stored data: the topology (the compiled FsVaeConfig, the
+ * variables' keys and shapes, and the feature scaling serving must reuse) and
+ * the weights as one float32 buffer in the variables' fixed order.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { createFsVae, type FsVae, type FsVaeConfig } from "./fsvae";
+
+export interface ModelTopology {
+  format: "rubato-fsvae/1";
+  config: FsVaeConfig;
+  variables: { key: string; shape: number[] }[];
+  /** Anything the serving path needs besides weights (e.g. feature scaling). */
+  extra: Record<string, unknown>;
+}
+
+export interface ModelArtifactData {
+  topology: ModelTopology;
+  weights: Buffer;
+}
+
+export function saveModel(model: FsVae, extra: Record<string, unknown> = {}): ModelArtifactData {
+  const parts = model.variables.map(({ variable }) => variable.dataSync() as Float32Array);
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const all = new Float32Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    all.set(p, offset);
+    offset += p.length;
+  }
+  return {
+    topology: {
+      format: "rubato-fsvae/1",
+      config: model.config,
+      variables: model.variables.map(({ key, variable }) => ({ key, shape: variable.shape })),
+      extra,
+    },
+    weights: Buffer.from(all.buffer, all.byteOffset, all.byteLength),
+  };
+}
+
+export function loadModel(artifact: ModelArtifactData): FsVae {
+  const { topology } = artifact;
+  if (topology.format !== "rubato-fsvae/1") throw new Error(`unknown model artifact format ${String(topology.format)}`);
+  const model = createFsVae(topology.config, 0);
+  const bytes = artifact.weights;
+  const weights = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  let offset = 0;
+  model.variables.forEach(({ key, variable }, i) => {
+    const expected = topology.variables[i];
+    if (!expected || expected.key !== key || expected.shape.join() !== variable.shape.join()) {
+      throw new Error(`model artifact does not match its topology at variable ${key}`);
+    }
+    const size = variable.size;
+    tf.tidy(() => variable.assign(tf.tensor(weights.subarray(offset, offset + size), variable.shape)));
+    offset += size;
+  });
+  if (offset !== weights.length) throw new Error(`model artifact has ${weights.length} weights; its topology needs ${offset}`);
+  return model;
+}
