@@ -74,7 +74,9 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
           case "epoch":
             return recorder.epoch(msg.progress);
           case "checkpoint":
-            checkpointWrites = checkpointWrites.then(() => saveCheckpoint(store.sql, run.id, workerId, Buffer.from(msg.checkpoint)));
+            checkpointWrites = checkpointWrites
+              .then(() => saveCheckpoint(store.sql, run.id, workerId, Buffer.from(msg.checkpoint)))
+              .then((saved) => saved && log(`checkpoint saved at epoch ${msg.epoch}, step ${msg.step}`, { runId: run.id, step: msg.step }));
             return;
           case "trained":
             checkpointWrites = checkpointWrites.then(() => saveCheckpoint(store.sql, run.id, workerId, Buffer.from(msg.checkpoint)));
