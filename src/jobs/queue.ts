@@ -95,6 +95,16 @@ export async function requeueExpired(sql: SqlClient, timeoutMs: number): Promise
   return rows.map((r) => r.id);
 }
 
+/** With a store no other process uses: every RUNNING run not held by this worker is orphaned. */
+export async function requeueOrphans(sql: SqlClient, workerId: string): Promise<string[]> {
+  const rows = await sql.query<{ id: string }>(
+    `UPDATE run SET status = 'QUEUED', worker_id = NULL
+      WHERE status = 'RUNNING' AND worker_id IS DISTINCT FROM $1 RETURNING id`,
+    [workerId],
+  );
+  return rows.map((r) => r.id);
+}
+
 /** Stores a checkpoint, only while this worker still holds the run. */
 export async function saveCheckpoint(sql: SqlClient, runId: string, workerId: string, checkpoint: Buffer): Promise<boolean> {
   const n = await sql.execute(

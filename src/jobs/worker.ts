@@ -9,7 +9,7 @@ import os from "node:os";
 import type { Store } from "../store/store";
 import { RunEvents } from "./events";
 import { executeRun } from "./execute";
-import { claimRun, requeueExpired } from "./queue";
+import { claimRun, requeueExpired, requeueOrphans } from "./queue";
 
 export interface WorkerOptions {
   /** Runs trained at once by this worker (default 1). */
@@ -17,7 +17,7 @@ export interface WorkerOptions {
   /** How often to look for queued runs (default 1 s). */
   pollMs?: number;
   heartbeatMs?: number;
-  /** A RUNNING run whose heartbeat is older than this is re-queued (default 30 s). */
+  /** A RUNNING run whose heartbeat is older than this is re-queued (default RUBATO_HEARTBEAT_TIMEOUT_MS, else 30 s). */
   heartbeatTimeoutMs?: number;
   /**
    * The store belongs to this process alone (embedded PGlite): every RUNNING run
@@ -48,8 +48,7 @@ export class RunWorker {
 
   async start(): Promise<void> {
     this.stopped = false;
-    const requeued = await requeueExpired(this.store.sql, this.options.exclusive ? -1 : this.timeoutMs);
-    if (requeued.length) this.log(`re-queued ${requeued.length} interrupted run(s)`, { runs: requeued });
+    await this.requeue();
     this.timer = setInterval(() => void this.poll(), this.options.pollMs ?? 1000);
     void this.poll();
   }
@@ -76,14 +75,14 @@ export class RunWorker {
   }
 
   private get timeoutMs(): number {
-    return this.options.heartbeatTimeoutMs ?? 30_000;
+    return this.options.heartbeatTimeoutMs ?? (Number(process.env.RUBATO_HEARTBEAT_TIMEOUT_MS) || 30_000);
   }
 
   private async poll(): Promise<void> {
     if (this.stopped || this.polling) return;
     this.polling = true;
     try {
-      if (!this.options.exclusive) await requeueExpired(this.store.sql, this.timeoutMs);
+      await this.requeue();
       while (!this.stopped && this.running.size < (this.options.concurrency ?? 1)) {
         const run = await claimRun(this.store, this.id);
         if (!run) break;
@@ -96,7 +95,7 @@ export class RunWorker {
           store: this.store,
           workerId: this.id,
           events: this.events,
-          heartbeatMs: this.options.heartbeatMs ?? 2000,
+          heartbeatMs: this.options.heartbeatMs ?? Math.min(2000, this.timeoutMs / 3),
           checkpointEverySteps: this.options.checkpointEverySteps,
           log: this.options.log,
         })
@@ -112,6 +111,17 @@ export class RunWorker {
     } finally {
       this.polling = false;
     }
+  }
+
+  /**
+   * Runs left RUNNING by a dead worker go back to the queue: with an exclusive store,
+   * every RUNNING run this worker does not hold; otherwise those whose heartbeat expired.
+   */
+  private async requeue(): Promise<void> {
+    const requeued = this.options.exclusive
+      ? await requeueOrphans(this.store.sql, this.id)
+      : await requeueExpired(this.store.sql, this.timeoutMs);
+    if (requeued.length) this.log(`re-queued ${requeued.length} interrupted run(s)`, { runs: requeued });
   }
 
   private log(message: string, fields?: Record<string, unknown>): void {

@@ -1,0 +1,112 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { getRun } from "../../src/jobs/runs";
+import { loadDemoWorld } from "../../src/store/demo-data";
+import { openStore } from "../../src/store/store";
+import type { StoreConfig } from "../../src/store/config";
+import { backendName } from "../helpers/store";
+import { tinyRun } from "./helpers";
+
+const bin = path.resolve(__dirname, "../../bin/rubato.js");
+
+/** A store other processes can open too: a PGlite data directory, or a fresh database on the server. */
+async function sharedStore(): Promise<{ config: StoreConfig; env: NodeJS.ProcessEnv; drop(): Promise<void> }> {
+  const url = process.env.DATABASE_URL;
+  if (!url) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rubato-resume-"));
+    return {
+      config: { backend: "pglite", location: path.join(dir, "pgdata") },
+      env: { RUBATO_DATA_DIR: dir, DATABASE_URL: "" },
+      drop: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const name = `rubato_resume_${crypto.randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const dbUrl = new URL(url);
+  dbUrl.pathname = `/${name}`;
+  return {
+    config: { backend: "postgres", location: dbUrl.toString() },
+    env: { DATABASE_URL: dbUrl.toString() },
+    drop: async () => {
+      const a = new pg.Client({ connectionString: url });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await a.end();
+    },
+  };
+}
+
+function worker(env: NodeJS.ProcessEnv, ...args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn("node", [bin, "worker", "--checkpoint-every", "4", ...args], {
+    env: { ...process.env, ...env, RUBATO_LOG_LEVEL: "info", RUBATO_HEARTBEAT_TIMEOUT_MS: "1500" },
+  });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d));
+  child.stderr!.on("data", (d: Buffer) => (out += d));
+  return { child, output: () => out, exited: new Promise((resolve) => child.on("exit", resolve)) };
+}
+
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe(`a worker killed mid-run (${backendName})`, () => {
+  it("is replaced by a second worker that resumes from the checkpoint and reaches the uninterrupted run's metrics", async () => {
+    const shared = await sharedStore();
+    try {
+      let store = await openStore(shared.config);
+      await loadDemoWorld(store, { users: 30, tracks: 100, days: 4, seed: 8 });
+      const interrupted = await tinyRun(store, { epochs: 4 });
+      const uninterrupted = await tinyRun(store, { epochs: 4 });
+      // Only one run may be claimable while the first worker runs.
+      await store.sql.query(`UPDATE run SET status = 'CANCELLED' WHERE id = $1`, [uninterrupted.id]);
+      await store.close();
+
+      const first = worker(shared.env);
+      await until(() => (first.output().match(/checkpoint saved/g) ?? []).length >= 2, 120_000, "two checkpoints");
+      first.child.kill("SIGKILL");
+      await first.exited;
+
+      const second = worker(shared.env, "--once");
+      expect(await second.exited).toBe(0);
+      expect(second.output()).toMatch(/resuming from its checkpoint/);
+
+      store = await openStore(shared.config);
+      await store.sql.query(`UPDATE run SET status = 'QUEUED', finished_at = NULL WHERE id = $1`, [uninterrupted.id]);
+      await store.close();
+      const third = worker(shared.env, "--once");
+      expect(await third.exited).toBe(0);
+
+      store = await openStore(shared.config);
+      const a = await getRun(store, interrupted.id);
+      const b = await getRun(store, uninterrupted.id);
+      const curves = await store.sql.query<{ n: number; steps: number }>(
+        `SELECT count(*)::int AS n, count(DISTINCT (kind, step))::int AS steps FROM run_progress WHERE run_id = $1`,
+        [interrupted.id],
+      );
+      await store.close();
+      expect(a.status).toBe("SUCCEEDED");
+      expect(a.attempts).toBe(2);
+      expect(b.status).toBe("SUCCEEDED");
+      const ma = a.metrics as { test: { model: Record<string, number> }; steps: number };
+      const mb = b.metrics as { test: { model: Record<string, number> }; steps: number };
+      expect(ma.steps).toBe(mb.steps);
+      for (const k of ["l2", "cosine", "hr10", "ndcg10", "mrr"]) expect(ma.test.model[k]).toBeCloseTo(mb.test.model[k], 6);
+      // Nothing written twice: one curve row per (kind, step).
+      expect(curves[0].n).toBe(curves[0].steps);
+    } finally {
+      await shared.drop();
+    }
+  }, 300_000);
+});
