@@ -26,3 +26,43 @@ export async function bumpCatalogVersion(sql: SqlClient): Promise<void> {
      ON CONFLICT (key) DO UPDATE SET value = to_jsonb((setting.value #>> '{}')::bigint + 1)`,
   );
 }
+
+export interface EventStats {
+  count: number;
+  first: Date | null;
+  last: Date | null;
+}
+
+/**
+ * Counts of listening events kept in `setting` by every write path (imports, recorded
+ * plays), so /health and status read one row instead of scanning the events.
+ * `stage` is a table (or subquery) holding the batch just written, with a played_at column.
+ */
+export async function addEventStats(sql: SqlClient, inserted: number, stage: string): Promise<void> {
+  await sql.query(
+    `INSERT INTO setting (key, value)
+     SELECT 'event_stats', jsonb_build_object('count', $1::bigint, 'first', min(played_at), 'last', max(played_at)) FROM ${stage}
+     ON CONFLICT (key) DO UPDATE SET value = jsonb_build_object(
+       'count', (setting.value->>'count')::bigint + (EXCLUDED.value->>'count')::bigint,
+       'first', LEAST((setting.value->>'first')::timestamptz, (EXCLUDED.value->>'first')::timestamptz),
+       'last', GREATEST((setting.value->>'last')::timestamptz, (EXCLUDED.value->>'last')::timestamptz))`,
+    [inserted],
+  );
+}
+
+export async function getEventStats(sql: SqlClient): Promise<EventStats> {
+  let rows = await sql.query<{ value: { count: number | string; first: string | null; last: string | null } }>(
+    `SELECT value FROM setting WHERE key = 'event_stats'`,
+  );
+  if (!rows.length) {
+    // A store written before these counters existed: count once, then keep counting.
+    await sql.query(
+      `INSERT INTO setting (key, value)
+       SELECT 'event_stats', jsonb_build_object('count', count(*), 'first', min(played_at), 'last', max(played_at)) FROM listening_event
+       ON CONFLICT (key) DO NOTHING`,
+    );
+    rows = await sql.query(`SELECT value FROM setting WHERE key = 'event_stats'`);
+  }
+  const v = rows[0].value;
+  return { count: Number(v.count), first: v.first ? new Date(v.first) : null, last: v.last ? new Date(v.last) : null };
+}

@@ -1,5 +1,5 @@
 import type { Store } from "./store";
-import { getEmbeddingDim } from "./catalog";
+import { getEmbeddingDim, getEventStats } from "./catalog";
 
 export interface StoreStats {
   backend: string;
@@ -15,20 +15,13 @@ export interface StoreStats {
 }
 
 export async function storeStats(store: Store): Promise<StoreStats> {
-  const [row] = await store.sql.query<{
-    users: number;
-    tracks: number;
-    embedded: number;
-    events: number;
-    first_play: Date | string | null;
-    last_play: Date | string | null;
-  }>(`SELECT (SELECT count(*)::int FROM app_user) AS users,
-             (SELECT count(*)::int FROM track) AS tracks,
-             (SELECT count(*)::int FROM track WHERE cardinality(embedding) > 0) AS embedded,
-             (SELECT count(*)::int FROM listening_event) AS events,
-             (SELECT min(played_at) FROM listening_event) AS first_play,
-             (SELECT max(played_at) FROM listening_event) AS last_play`);
-  const date = (v: Date | string | null) => (v === null ? null : new Date(v));
+  // Users and tracks are small tables; events are counted as they are written (see getEventStats).
+  const [row] = await store.sql.query<{ users: number; tracks: number; embedded: number }>(
+    `SELECT (SELECT count(*)::int FROM app_user) AS users,
+            (SELECT count(*)::int FROM track) AS tracks,
+            (SELECT count(*)::int FROM track WHERE cardinality(embedding) > 0) AS embedded`,
+  );
+  const events = await getEventStats(store.sql);
   return {
     backend: store.backend,
     location: store.location,
@@ -36,9 +29,9 @@ export async function storeStats(store: Store): Promise<StoreStats> {
     users: row.users,
     tracks: row.tracks,
     tracksWithEmbedding: row.embedded,
-    events: row.events,
+    events: events.count,
     embeddingDim: await getEmbeddingDim(store.sql),
-    firstPlay: date(row.first_play),
-    lastPlay: date(row.last_play),
+    firstPlay: events.first,
+    lastPlay: events.last,
   };
 }

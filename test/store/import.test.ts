@@ -1,6 +1,7 @@
 import { importEventsFile } from "../../src/store/import/events";
 import { importTracksFile } from "../../src/store/import/tracks";
 import { ImportFailed } from "../../src/store/import/report";
+import { storeStats } from "../../src/store/stats";
 import type { Store } from "../../src/store/store";
 import { openTestStore, backendName } from "../helpers/store";
 import { embeddingOf, relative, writeTemp } from "../helpers/files";
@@ -81,6 +82,9 @@ describe(`import (${backendName})`, () => {
     const second = await importEventsFile(store, file, "csv");
     expect(second).toMatchObject({ rows: 3, inserted: 0, duplicates: 3, usersCreated: 0 });
     expect((await counts(store)).events).toBe(2);
+    // The maintained counters (read by /health and status) agree with a full count.
+    const stats = await storeStats(store);
+    expect(stats).toMatchObject({ events: 2, firstPlay: new Date("2026-10-01T10:00:00Z"), lastPlay: new Date("2026-10-01T10:05:00Z") });
   });
 
   const badCases: [string, string, RegExp][] = [
@@ -108,6 +112,7 @@ describe(`import (${backendName})`, () => {
     const err = await importEventsFile(store, file, "csv").catch((e) => e);
     expect(err).toBeInstanceOf(ImportFailed);
     expect((err as ImportFailed).errors).toHaveLength(1);
+    expect((await storeStats(store)).events).toBe(before.events);
     expect(relative((err as ImportFailed).errors[0])).toMatch(message);
     expect(await counts(store)).toEqual(before);
   });

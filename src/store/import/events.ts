@@ -5,7 +5,7 @@ import { compare, parseColumnMap, type ColumnMap } from "./columns";
 import { BadRows, emptyReport, type BadRow, type ImportOptions, type ImportReport } from "./report";
 import { readRecords, type FileFormat, type SourceRecord, type UnreadableRecord } from "./source";
 import { parseBoolean, parseId, parseNumber, parseOptionalInt, parseTimestamp, show, ValueError } from "./values";
-import { bumpCatalogVersion } from "../catalog";
+import { addEventStats, bumpCatalogVersion } from "../catalog";
 
 export const EVENT_FIELDS = [
   "user",
@@ -212,5 +212,6 @@ async function insertBatch(tx: SqlClient, csv: string, count: number, report: Im
     ON CONFLICT ON CONSTRAINT listening_event_pkey DO NOTHING`);
   report.inserted += inserted;
   report.duplicates += count - inserted;
+  if (inserted > 0) await addEventStats(tx, inserted, "event_stage");
   await tx.query("TRUNCATE event_stage");
 }
