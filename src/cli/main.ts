@@ -2,7 +2,11 @@ import { Command } from "commander";
 import { registerData } from "./commands/data";
 import { registerImport } from "./commands/import";
 import { registerServe } from "./commands/serve";
+import { registerRuns } from "./commands/runs";
+import { registerTrain } from "./commands/train";
+import { registerValidate } from "./commands/validate";
 import { ImportFailed } from "../store/import/report";
+import { SpecInvalid } from "../jobs/runs";
 import { version } from "../../package.json";
 
 const program = new Command("rubato")
@@ -17,9 +21,12 @@ const program = new Command("rubato")
 registerServe(program);
 registerImport(program);
 registerData(program);
+registerRuns(program);
+registerTrain(program);
+registerValidate(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof ImportFailed) console.error(err.message);
+  if (err instanceof ImportFailed || err instanceof SpecInvalid) console.error(err.message);
   else console.error(`rubato: ${(err as Error).message ?? err}`);
   process.exitCode = 1;
 });

@@ -1,0 +1,37 @@
+import type { Command } from "commander";
+import { formatSpecError, loadSpec } from "../../spec";
+import { formatSummary, summarizeSpec } from "../../model/summary";
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--embedding-dim expects a positive integer, got "${v}"`);
+  return n;
+};
+
+export function registerValidate(program: Command): void {
+  program
+    .command("validate <spec...>")
+    .description("check model specs (names or YAML files): errors with file:line:col, or a summary of the compiled graph")
+    .option("--embedding-dim <n>", "catalogue embedding dimension the graph is sized for", int, 80)
+    .option("--models-dir <dir>", "where spec names and parents are looked up (default: models, or the file's directory)")
+    .action((specs: string[], flags: { embeddingDim: number; modelsDir?: string }) => {
+      let failed = false;
+      for (const [i, spec] of specs.entries()) {
+        if (i > 0) console.log("");
+        const result = loadSpec(spec, { modelsDir: flags.modelsDir });
+        for (const w of result.warnings) console.error(`warning: ${formatSpecError(w)}`);
+        if (!result.ok) {
+          failed = true;
+          for (const e of result.errors) console.error(formatSpecError(e));
+          continue;
+        }
+        const s = result.spec;
+        console.log(
+          `${spec}: ok (${s.name}${result.parents.length ? `, extends ${result.parents.join(" < ")}` : ""}; hash ${result.hash.slice(0, 12)})`,
+        );
+        if (s.type !== "fs-vae") console.log(`non-learned baseline (type ${s.type}): no graph`);
+        else console.log(formatSummary(summarizeSpec(s, flags.embeddingDim)));
+      }
+      if (failed) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,53 @@
+/**
+ * From a resolved spec to an FS-VAE graph: the widths follow from the spec
+ * and the catalogue's embedding dimension (specDimensions), the parameters
+ * from the seed.
+ */
+import type { ModelSpec } from "../spec/schema";
+import { specDimensions } from "../spec/dimensions";
+import { createFsVae, type FsVae, type FsVaeConfig } from "./fsvae";
+
+/** The graph of a learned spec; throws for a non-learned type (average, popularity). */
+export function fsVaeConfig(spec: ModelSpec, embeddingDim: number): FsVaeConfig {
+  if (spec.type !== "fs-vae") throw new Error(`spec "${spec.name}" is a ${spec.type} baseline: it has no graph to compile`);
+  if (!(Number.isInteger(embeddingDim) && embeddingDim > 0))
+    throw new Error(`embedding dimension must be a positive integer, got ${embeddingDim}`);
+  const dims = specDimensions(spec, embeddingDim);
+  const { fast, slow } = spec.encoders;
+  return {
+    encoderS: spec.features.fast.enabled
+      ? {
+          type: fast.type,
+          window: spec.features.fast.window,
+          inputDim: dims.fastStep,
+          layers: fast.layers,
+          units: fast.units,
+          activation: fast.activation,
+          dropout: fast.dropout,
+        }
+      : null,
+    encoderN: spec.features.slow.enabled
+      ? { inputDim: dims.slow, layers: slow.layers, units: slow.units, activation: slow.activation, dropout: slow.dropout }
+      : null,
+    latent: { size: spec.latent.size, probabilistic: spec.latent.probabilistic, combine: spec.latent.combine },
+    decoder: {
+      layers: spec.decoder.layers,
+      units: spec.decoder.units,
+      activation: spec.decoder.activation,
+      dropout: spec.decoder.dropout,
+      outputDim: dims.output,
+    },
+    loss: {
+      reconstruction: spec.loss.reconstruction,
+      variance: spec.loss.variance ?? 1,
+      beta: spec.latent.probabilistic ? spec.loss.beta : 0,
+      freeBits: spec.latent.probabilistic ? spec.latent.free_bits : 0,
+      klWarmupSteps: spec.latent.probabilistic ? spec.latent.kl_warmup_steps : 0,
+    },
+  };
+}
+
+/** Compiles a learned spec into an FS-VAE with fresh parameters (seed: training.seed unless given). */
+export function compileSpec(spec: ModelSpec, embeddingDim: number, seed = spec.training.seed): FsVae {
+  return createFsVae(fsVaeConfig(spec, embeddingDim), seed);
+}

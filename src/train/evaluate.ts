@@ -1,0 +1,132 @@
+/**
+ * Evaluation of a trained FS-VAE on a split: the objective at z = mu without
+ * dropout, the latent diagnostics (mean KL per unit, active units), and the
+ * paper's metrics plus ranking quality (src/eval) next to the Average and
+ * Popularity baselines on the same rows.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { Catalogue } from "../features/history";
+import type { Dataset, SplitName } from "../features/dataset";
+import { evaluatePredictions, type Metrics } from "../eval/metrics";
+import { baselinePredictions } from "../eval/baselines";
+import { betaElbo, type FsVae } from "../model/fsvae";
+import { activeUnits, collapseWarning } from "../model/loss";
+import { BatchBuilder, disposeBatch, sampleRows } from "./batches";
+
+export interface ObjectiveReport {
+  rows: number;
+  /** reconstruction + beta * KL with the spec's full beta and no free bits (comparable across epochs). */
+  loss: number;
+  reconstruction: number;
+  kl: number;
+  /** Mean KL of each latent unit over the rows (z_s units, then z_n units). */
+  klPerDim: number[];
+  /** Units whose mean KL exceeds 0.01 nats. */
+  activeUnits: number;
+  latentUnits: number;
+}
+
+/**
+ * The objective over `rows` in inference mode (z = mu, no dropout), and the
+ * predictions y^ when asked. Batches of `batchSize` rows.
+ */
+export function evaluateObjective(
+  model: FsVae,
+  dataset: Dataset,
+  rows: Int32Array,
+  options: { batchSize?: number; predictions?: boolean } = {},
+): ObjectiveReport & { predictions?: Float32Array } {
+  const batchSize = Math.max(1, Math.min(options.batchSize ?? 2048, rows.length || 1));
+  const builder = new BatchBuilder(dataset, batchSize);
+  const units = model.config.latent.probabilistic ? latentUnitCount(model) : 0;
+  const klSum = new Float64Array(units);
+  let loss = 0,
+    reconstruction = 0,
+    kl = 0;
+  const predictions = options.predictions ? new Float32Array(rows.length * dataset.dim) : undefined;
+  const { beta } = model.config.loss;
+  for (let from = 0; from < rows.length; from += batchSize) {
+    const to = Math.min(rows.length, from + batchSize);
+    const batch = builder.build(rows, from, to);
+    try {
+      const { stats, yHat } = tf.tidy(() => {
+        const o = betaElbo(model, batch.input, batch.y, { beta, freeBits: 0 });
+        return { stats: tf.concat([tf.stack([o.loss, o.reconstruction, o.kl]), o.klPerDim]), yHat: o.yHat };
+      });
+      const s = stats.dataSync();
+      if (predictions) predictions.set(yHat.dataSync(), from * dataset.dim);
+      tf.dispose([stats, yHat]);
+      loss += s[0] * batch.size;
+      reconstruction += s[1] * batch.size;
+      kl += s[2] * batch.size;
+      for (let j = 0; j < units; j++) klSum[j] += s[3 + j] * batch.size;
+    } finally {
+      disposeBatch(batch);
+    }
+  }
+  const n = rows.length;
+  const klPerDim = Array.from(klSum, (v) => (n ? v / n : NaN));
+  return {
+    rows: n,
+    loss: n ? loss / n : NaN,
+    reconstruction: n ? reconstruction / n : NaN,
+    kl: n ? kl / n : NaN,
+    klPerDim,
+    activeUnits: n ? activeUnits(klPerDim) : 0,
+    latentUnits: units,
+    predictions,
+  };
+}
+
+/** Latent units with a KL term: K per branch. */
+export function latentUnitCount(model: FsVae): number {
+  const branches = Number(model.config.encoderS != null) + Number(model.config.encoderN != null);
+  return model.config.latent.size * branches;
+}
+
+/** Predicted next-track embeddings for `rows` (z = mu, no dropout), [rows.length, dim]. */
+export function predict(model: FsVae, dataset: Dataset, rows: Int32Array, batchSize = 2048): Float32Array {
+  return evaluateObjective(model, dataset, rows, { batchSize, predictions: true }).predictions!;
+}
+
+export interface Evaluation {
+  split: SplitName;
+  /** Rows evaluated (all of the split unless maxRows sampled it). */
+  rows: number;
+  objective: ObjectiveReport;
+  model: Metrics;
+  baselines: { average: Metrics; popularity: Metrics };
+  /** Set when fewer than a tenth of the latent units are active. */
+  collapse: string | null;
+}
+
+export interface EvaluateOptions {
+  split?: SplitName;
+  /** Evaluate at most this many rows of the split (evenly spaced): ranking is O(rows x catalogue). */
+  maxRows?: number;
+  batchSize?: number;
+}
+
+/** The model and both baselines on one split (default test) with every metric. */
+export function evaluateSplit(model: FsVae, dataset: Dataset, catalogue: Catalogue, options: EvaluateOptions = {}): Evaluation {
+  const split = options.split ?? "test";
+  const rows = sampleRows(dataset.rows[split], options.maxRows ?? Infinity);
+  const objective = evaluateObjective(model, dataset, rows, { batchSize: options.batchSize, predictions: true });
+  const { predictions, ...report } = objective;
+  return {
+    split,
+    rows: rows.length,
+    objective: report,
+    model: evaluatePredictions(predictions!, dataset, catalogue, rows),
+    baselines: evaluateBaselines(dataset, catalogue, rows),
+    collapse: model.config.latent.probabilistic ? collapseWarning(report.activeUnits, report.latentUnits) : null,
+  };
+}
+
+/** Average and Popularity on the given rows. */
+export function evaluateBaselines(dataset: Dataset, catalogue: Catalogue, rows: Int32Array): { average: Metrics; popularity: Metrics } {
+  return {
+    average: evaluatePredictions(baselinePredictions("average", dataset, catalogue, rows), dataset, catalogue, rows),
+    popularity: evaluatePredictions(baselinePredictions("popularity", dataset, catalogue, rows), dataset, catalogue, rows),
+  };
+}

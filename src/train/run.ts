@@ -1,0 +1,168 @@
+/**
+ * One training run from the store, as `rubato train` performs it: resolve
+ * the spec (plus overrides), build the dataset, train (or, for a baseline
+ * type, just evaluate it), and report test metrics next to Average and
+ * Popularity.
+ */
+import { readFileSync, writeFileSync, renameSync } from "node:fs";
+import type { Store } from "../store/store";
+import type { Metrics } from "../eval/metrics";
+import { loadSpec, applyOverrides, formatSpecError, type SpecResult } from "../spec";
+import type { ModelSpec } from "../spec/schema";
+import { baselinePredictions } from "../eval/baselines";
+import { evaluatePredictions } from "../eval/metrics";
+import { disposeFsVae } from "../model/fsvae";
+import { loadTrainingData } from "./data";
+import { evaluateBaselines, type Evaluation } from "./evaluate";
+import { sampleRows } from "./batches";
+import { trainModel, type EpochProgress, type StepProgress, type TrainResult } from "./trainer";
+
+export interface RunOptions {
+  /** Where spec names and parents are looked up (default: models/, or the file's directory for a path). */
+  modelsDir?: string;
+  epochs?: number;
+  seed?: number;
+  batchSize?: number;
+  /** Only the first N users of the store. */
+  maxUsers?: number;
+  /** Evaluate at most this many test rows (evenly spaced); ranking cost grows with rows x catalogue. */
+  testRows?: number;
+  /** Write a resumable checkpoint here after every epoch (and on cancellation). */
+  checkpointPath?: string;
+  /** Resume from this checkpoint file. */
+  resumePath?: string;
+  signal?: AbortSignal;
+  onStep?: (p: StepProgress) => void;
+  onEpoch?: (p: EpochProgress) => void;
+  /** Warnings and the backend line. */
+  logger?: (message: string) => void;
+}
+
+export interface RunReport {
+  spec: ModelSpec;
+  specHash: string;
+  warnings: string[];
+  data: { users: number; tracks: number; dim: number; rows: { train: number; validation: number; test: number } };
+  /** Null for a non-learned baseline spec. */
+  training: Omit<TrainResult, "model" | "checkpoint"> | null;
+  /** Test metrics of the spec's model (or baseline) and of both baselines, on the same rows. */
+  test: { rows: number; model: Metrics; average: Metrics; popularity: Metrics; activeUnits?: number; latentUnits?: number } | null;
+}
+
+function resolveSpec(nameOrPath: string, options: RunOptions): { spec: ModelSpec; hash: string; warnings: string[] } {
+  let result: SpecResult = loadSpec(nameOrPath, { modelsDir: options.modelsDir });
+  const overrides: Record<string, number> = {};
+  if (options.epochs !== undefined) overrides.epochs = options.epochs;
+  if (options.seed !== undefined) overrides.seed = options.seed;
+  if (options.batchSize !== undefined) overrides.batch_size = options.batchSize;
+  if (result.ok && Object.keys(overrides).length) result = applyOverrides(result.spec, { training: overrides });
+  if (!result.ok) throw new Error(`invalid spec:\n${result.errors.map(formatSpecError).join("\n")}`);
+  return { spec: result.spec, hash: result.hash, warnings: result.warnings.map(formatSpecError) };
+}
+
+/** Trains (or evaluates) a spec on the store's data and reports test metrics. */
+export async function runTraining(store: Store, nameOrPath: string, options: RunOptions = {}): Promise<RunReport> {
+  const { spec, hash, warnings } = resolveSpec(nameOrPath, options);
+  const { dataset, catalogue } = await loadTrainingData(store, spec, { maxUsers: options.maxUsers });
+  const data = {
+    users: dataset.counts.users,
+    tracks: catalogue.externalIds.length,
+    dim: dataset.dim,
+    rows: { train: dataset.rows.train.length, validation: dataset.rows.validation.length, test: dataset.rows.test.length },
+  };
+  const testRows = sampleRows(dataset.rows.test, options.testRows ?? Infinity);
+
+  if (spec.type !== "fs-vae") {
+    if (!testRows.length) return { spec, specHash: hash, warnings, data, training: null, test: null };
+    const baselines = evaluateBaselines(dataset, catalogue, testRows);
+    const model = evaluatePredictions(baselinePredictions(spec.type, dataset, catalogue, testRows), dataset, catalogue, testRows);
+    return { spec, specHash: hash, warnings, data, training: null, test: { rows: testRows.length, model, ...baselines } };
+  }
+
+  const resume = options.resumePath ? readFileSync(options.resumePath) : undefined;
+  const result = await trainModel(spec, dataset, {
+    catalogue,
+    signal: options.signal,
+    onStep: options.onStep,
+    onEpoch: options.onEpoch,
+    resume,
+    testRows: options.testRows,
+    logger: options.logger,
+    onCheckpoint: options.checkpointPath ? (buf) => writeAtomically(options.checkpointPath!, buf) : undefined,
+  });
+  const { model, checkpoint: _checkpoint, ...training } = result;
+  disposeFsVae(model);
+  const ev: Evaluation | null = result.evaluation;
+  return {
+    spec,
+    specHash: hash,
+    warnings: [...warnings, ...result.warnings],
+    data,
+    training,
+    test: ev
+      ? { rows: ev.rows, model: ev.model, ...ev.baselines, activeUnits: ev.objective.activeUnits, latentUnits: ev.objective.latentUnits }
+      : null,
+  };
+}
+
+function writeAtomically(file: string, buf: Buffer): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, buf);
+  renameSync(tmp, file);
+}
+
+const fmt = (v: number, digits = 3) => (Number.isFinite(v) ? v.toFixed(digits) : "-");
+const int = (v: number) => v.toLocaleString("en-US");
+
+/** The report as the CLI prints it. */
+export function formatRunReport(r: RunReport): string {
+  const lines: string[] = [];
+  const { rows } = r.data;
+  lines.push(
+    `${r.spec.name} (spec ${r.specHash.slice(0, 12)}): ${int(r.data.users)} users, ${int(rows.train + rows.validation + rows.test)} prediction points ` +
+      `(train ${int(rows.train)} / validation ${int(rows.validation)} / test ${int(rows.test)}), ${int(r.data.tracks)} tracks of dimension ${r.data.dim}`,
+  );
+  const t = r.training;
+  if (t) {
+    if (t.backend)
+      lines.push(
+        `backend     ${t.backend.name}${t.backend.threads ? ` (${t.backend.threads} thread${t.backend.threads > 1 ? "s" : ""})` : ""}`,
+      );
+    const how = t.status === "early_stopped" ? "stopped early" : t.status;
+    const last = t.history[t.history.length - 1];
+    lines.push(
+      `training    ${how} after ${t.epochs} epoch${t.epochs === 1 ? "" : "s"} (${int(t.steps)} steps) in ${t.seconds.toFixed(1)} s` +
+        (last ? `, ${int(Math.round(last.samplesPerSecond))} samples/s` : "") +
+        (t.best ? `; best validation loss ${fmt(t.best.validationLoss, 4)} at epoch ${t.best.epoch}` : ""),
+    );
+    const s = t.schedule;
+    if (r.spec.latent.probabilistic) {
+      const reached = s.warmupSteps > 0 ? Math.min(1, Math.max(0, t.steps - 1) / s.warmupSteps) * s.beta : s.beta;
+      lines.push(
+        `beta        ${s.beta}` +
+          (s.warmupSteps > 0
+            ? `, linear warm-up from 0 over ${int(s.warmupSteps)} steps (beta_t = ${fmt(reached, 5)} at the last step)`
+            : ", constant") +
+          (s.freeBits > 0 ? `; free bits ${s.freeBits} nats per unit` : ""),
+      );
+      const onTest = r.test?.activeUnits !== undefined;
+      const active = onTest ? r.test!.activeUnits! : t.latent.activeUnits;
+      lines.push(
+        `latent      ${active} of ${t.latent.latentUnits} units active (mean KL > 0.01 nats on the ${onTest ? "test" : "validation"} split)`,
+      );
+    } else lines.push("latent      deterministic (no KL term)");
+  } else lines.push(`baseline    ${r.spec.type} (nothing to train)`);
+
+  if (r.test) {
+    const header = [`test (${int(r.test.rows)} points)`, "L2", "cosine", "HR@10", "NDCG@10", "MRR"];
+    const row = (name: string, m: Metrics) => [name, fmt(m.l2), fmt(m.cosine), fmt(m.hr10), fmt(m.ndcg10), fmt(m.mrr, 4)];
+    const table = [header, row(r.spec.name, r.test.model)];
+    if (r.spec.type !== "average") table.push(row("average", r.test.average));
+    if (r.spec.type !== "popularity") table.push(row("popularity", r.test.popularity));
+    const widths = header.map((_, i) => Math.max(...table.map((x) => x[i].length)));
+    lines.push("");
+    for (const x of table) lines.push(x.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  "));
+  } else lines.push("test        no test rows to evaluate");
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,46 @@
+/**
+ * One optimizer step on the negative beta-ELBO of a batch: the unit the
+ * training loop, the benchmark and the tests share.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { betaElbo, type FsVae, type FsVaeInput } from "../model/fsvae";
+import { seededNoise } from "../model/layers";
+import { betaAt } from "../model/loss";
+import type { Optimizer } from "./optimizers";
+
+export interface StepStats {
+  loss: number;
+  reconstruction: number;
+  /** Penalised KL (free bits applied). */
+  kl: number;
+  beta: number;
+  /** Batch-mean KL per latent unit. */
+  klPerDim: Float32Array;
+}
+
+/**
+ * Gradients of reconstruction + beta_t * KL for optimizer step `step`
+ * (0-based: beta_t, eps and dropout depend on it and the seed), then one
+ * update. Leaves no tensor behind.
+ */
+export function trainStep(model: FsVae, optimizer: Optimizer, input: FsVaeInput, y: tf.Tensor2D, step: number, seed: number): StepStats {
+  const { beta: fullBeta, freeBits, klWarmupSteps } = model.config.loss;
+  const beta = betaAt(step, fullBeta, klWarmupSteps);
+  const noise = seededNoise(seed, step);
+  const trainable = model.variables.map((v) => v.variable);
+  // [reconstruction, kl, KL per unit...]: computed inside the gradient's forward pass, kept out of its tidy.
+  const aux = tf.tidy(() => {
+    let kept: tf.Tensor | null = null;
+    const { grads } = tf.variableGrads(() => {
+      const o = betaElbo(model, input, y, { beta, freeBits, noise });
+      kept = tf.keep(tf.concat([tf.stack([o.reconstruction, o.kl]), o.klPerDim]));
+      return o.loss;
+    }, trainable);
+    optimizer.apply(trainable.map((v) => grads[v.name]));
+    return kept!;
+  });
+  const stats = aux.dataSync() as Float32Array;
+  aux.dispose();
+  const [reconstruction, kl] = stats;
+  return { loss: reconstruction + beta * kl, reconstruction, kl, beta, klPerDim: stats.subarray(2) };
+}
