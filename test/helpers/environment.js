@@ -7,7 +7,7 @@ const NodeEnvironment = require("jest-environment-node").TestEnvironment;
 class RealmSharingEnvironment extends NodeEnvironment {
   constructor(config, context) {
     super(config, context);
-    for (const name of ["Uint8Array", "ArrayBuffer", "Float32Array", "Int32Array", "DataView", "Blob", "TextEncoder", "TextDecoder"]) {
+    for (const name of ["Uint8Array", "ArrayBuffer", "DataView", "Blob", "TextEncoder", "TextDecoder"]) {
       this.global[name] = globalThis[name];
     }
   }
