@@ -26,6 +26,8 @@ export interface ExecuteOptions {
   progressIntervalMs?: number;
   /** Also checkpoint every N steps, besides every epoch (default: epochs only). */
   checkpointEverySteps?: number;
+  /** Aborted when this process shuts down: the run is abandoned as it stands (it resumes from its checkpoint later). */
+  shutdown?: AbortSignal;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -106,6 +108,10 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
           })
           .catch((err: Error) => log(`heartbeat failed: ${err.message}`, { runId: run.id }));
       }, options.heartbeatMs);
+      options.shutdown?.addEventListener("abort", () => {
+        lost = true;
+        reject(new RunError("store", "this process is shutting down"));
+      });
       thread.post(
         {
           type: "train",

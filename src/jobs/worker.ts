@@ -34,6 +34,7 @@ export class RunWorker {
   readonly id: string;
   readonly events: RunEvents;
   private readonly running = new Map<string, Promise<unknown>>();
+  private readonly shutdown = new AbortController();
   private timer: NodeJS.Timeout | null = null;
   private stopped = true;
   private polling = false;
@@ -58,11 +59,17 @@ export class RunWorker {
     void this.poll();
   }
 
-  /** Stops claiming; waits for nothing (interrupted runs resume from their checkpoints later). */
+  /**
+   * Stops claiming and abandons the runs in progress as they stand (they stay RUNNING
+   * and resume from their last checkpoint when a worker picks them up again); resolves
+   * once nothing of theirs touches the store any more.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.shutdown.abort();
+    await this.idle();
   }
 
   /** Resolves when the runs this worker holds have ended. */
@@ -97,6 +104,7 @@ export class RunWorker {
           events: this.events,
           heartbeatMs: this.options.heartbeatMs ?? Math.min(2000, this.timeoutMs / 3),
           checkpointEverySteps: this.options.checkpointEverySteps,
+          shutdown: this.shutdown.signal,
           log: this.options.log,
         })
           .then((outcome) => this.log(`run ${run.id} ${outcome}`, { runId: run.id }))

@@ -8,6 +8,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import { PrismaClient } from "../generated/prisma/client";
 import { storeConfigFromEnv, redactUrl, type StoreConfig } from "./config";
 import { migrate } from "./migrate";
+import { log } from "../log";
 import type { Backend, SqlClient } from "./sql";
 
 /** One open database: Prisma for typed access, raw SQL and COPY for bulk work. */
@@ -88,6 +89,9 @@ async function openPglite(dataDir: string, template?: Blob): Promise<Store> {
 
 async function openPostgres(url: string): Promise<Store> {
   const pool = new pg.Pool({ connectionString: url, max: 8 });
+  // An idle connection the server closed (restart, admin action) must not crash the process;
+  // the pool replaces it on the next query.
+  pool.on("error", (err) => log.warn({ err: err.message }, "database connection lost; it will be replaced"));
   const client = (q: pg.Pool | pg.PoolClient): SqlClient => ({
     async query<T>(sql: string, params?: unknown[]) {
       return (await q.query(sql, params)).rows as T[];

@@ -79,14 +79,16 @@ describe(`a worker killed mid-run (${backendName})`, () => {
       await first.exited;
 
       const second = worker(shared.env, "--once");
-      expect(await second.exited).toBe(0);
+      const code2 = await second.exited;
+      if (code2 !== 0) console.log("SECOND", second.output());
+      expect(code2).toBe(0);
       expect(second.output()).toMatch(/resuming from its checkpoint/);
 
       store = await openStore(shared.config);
       await store.sql.query(`UPDATE run SET status = 'QUEUED', finished_at = NULL WHERE id = $1`, [uninterrupted.id]);
       await store.close();
       const third = worker(shared.env, "--once");
-      expect(await third.exited).toBe(0);
+      expect({ code: await third.exited, output: third.output() }).toMatchObject({ code: 0 });
 
       store = await openStore(shared.config);
       const a = await getRun(store, interrupted.id);

@@ -113,6 +113,9 @@ describe(`import (${backendName})`, () => {
     expect(err).toBeInstanceOf(ImportFailed);
     expect((err as ImportFailed).errors).toHaveLength(1);
     expect((await storeStats(store)).events).toBe(before.events);
+    // No staging table outlives the import.
+    const stages = await store.sql.query(`SELECT tablename FROM pg_tables WHERE tablename LIKE 'rubato_import_stage_%'`);
+    expect(stages).toEqual([]);
     expect(relative((err as ImportFailed).errors[0])).toMatch(message);
     expect(await counts(store)).toEqual(before);
   });

@@ -95,9 +95,6 @@ CREATE UNIQUE INDEX "track_external_id_key" ON "track"("external_id");
 CREATE UNIQUE INDEX "app_user_external_id_key" ON "app_user"("external_id");
 
 -- CreateIndex
-CREATE INDEX "listening_event_track_idx" ON "listening_event"("track_id");
-
--- CreateIndex
 CREATE INDEX "run_status_created_idx" ON "run"("status", "created_at");
 
 -- listening_event has no foreign keys on purpose: per-row FK triggers halved bulk-import

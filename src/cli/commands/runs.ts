@@ -92,7 +92,7 @@ export function registerRuns(program: Command): void {
     .command("worker")
     .description("claim and train queued runs (against a PostgreSQL server, run as many as you like, on any machine)")
     .option("--concurrency <n>", "runs trained at once by this worker", "1")
-    .option("--once", "exit when the queue is empty")
+    .option("--once", "exit when no run is queued or running")
     .option("--checkpoint-every <steps>", "also checkpoint every N steps (default: every epoch)")
     .action(async (opts: { concurrency: string; once?: boolean; checkpointEvery?: string }) => {
       const store = await openStore();
@@ -102,7 +102,10 @@ export function registerRuns(program: Command): void {
         checkpointEverySteps: opts.checkpointEvery ? Number(opts.checkpointEvery) : undefined,
         log: (message, fields) => log.info(fields ?? {}, message),
       });
+      let stopping = false;
       const stop = async () => {
+        if (stopping) return;
+        stopping = true;
         await worker.stop();
         await store.close();
         process.exit(0);
@@ -113,7 +116,10 @@ export function registerRuns(program: Command): void {
       log.info({ worker: worker.id, backend: store.backend }, "worker started");
       if (opts.once) {
         const check = setInterval(async () => {
-          if (worker.busy === 0 && (await listRuns(store, { status: "QUEUED", limit: 1 })).length === 0) {
+          if (stopping) return;
+          // Drained: nothing queued, and nothing running (an interrupted run is re-queued first).
+          const [open] = await store.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM run WHERE status IN ('QUEUED', 'RUNNING')`);
+          if (worker.busy === 0 && open.n === 0) {
             clearInterval(check);
             await stop();
           }

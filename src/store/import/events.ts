@@ -1,6 +1,7 @@
+import crypto from "node:crypto";
 import type { SqlClient } from "../sql";
 import type { Store } from "../store";
-import { csvLine } from "../sql";
+import { csvField } from "../sql";
 import { compare, parseColumnMap, type ColumnMap } from "./columns";
 import { BadRows, emptyReport, type BadRow, type ImportOptions, type ImportReport } from "./report";
 import { readRecords, type FileFormat, type SourceRecord, type UnreadableRecord } from "./source";
@@ -130,88 +131,156 @@ export async function loadEvents(
     ? null
     : new Set((await store.sql.query<{ external_id: string }>("SELECT external_id FROM track")).map((r) => r.external_id));
 
-  await store.transaction(async (tx) => {
-    await tx.query(`CREATE TEMP TABLE event_stage (
-      user_ext text, track_ext text, played_at timestamptz, skipped bool, liked bool,
-      added_to_playlist bool, restarted bool, ms_played int, context text) ON COMMIT DROP`);
-    let batch: string[] = [];
-    // One batch loads while the next is parsed: on a server the database works in
-    // its own process, so parsing and loading overlap.
-    let inFlight: Promise<void> | null = null;
-    const flush = async () => {
-      if (inFlight) await inFlight;
-      inFlight = null;
-      if (batch.length === 0) return;
-      const csv = batch.join("");
-      const count = batch.length;
-      batch = [];
-      inFlight = insertBatch(tx, csv, count, report, !!options.createTracks).then(() => options.onProgress?.({ rows: report.rows }));
-      inFlight.catch(() => undefined); // awaited at the next flush; this only marks it handled
-    };
-    try {
-      for await (const chunk of rows)
-        for (const row of chunk) {
-          report.rows++;
-          if ("message" in row) bad.add(row);
-          else if (knownTracks && !knownTracks.has(row.track)) {
-            bad.add({
-              line: row.line,
-              message: `unknown track ${show(row.track)}; expected a track already imported (rubato import tracks) or --create-tracks`,
-            });
-          } else if (!bad.failed) {
-            batch.push(
-              csvLine([
-                row.user,
-                row.track,
-                row.playedAt,
-                row.skipped,
-                row.liked,
-                row.addedToPlaylist,
-                row.restarted,
-                row.msPlayed,
-                row.context,
-              ]),
-            );
-            if (batch.length >= batchSize) await flush();
+  const stager = store.backend === "postgres" ? new SideConnectionStager(store.sql) : null;
+  await store
+    .transaction(async (tx) => {
+      const stage = stager ?? (await TransactionStager.create(tx));
+      let batch: string[] = [];
+      // Pipelined: while the database merges batch k, batch k+1 is parsed and (on a
+      // server, through a second connection) copied into its own staging table.
+      let last: Promise<void> = Promise.resolve();
+      const pending: Promise<void>[] = [];
+      const flush = async () => {
+        if (pending.length >= 2) await pending.shift(); // bounds memory: two batches in flight
+        if (batch.length === 0) return;
+        const csv = batch.join("");
+        const count = batch.length;
+        batch = [];
+        if (!stage.parallel) await last; // one staging table: wait until it is merged
+        const staged = stage.stage(csv);
+        if (!stage.parallel) await staged; // COPY data only flows while this loop yields
+        const merged = Promise.all([staged, last])
+          .then(([table]) => mergeBatch(tx, table, count, report, !!options.createTracks).then(() => stage.release(table, tx)))
+          .then(() => options.onProgress?.({ rows: report.rows }));
+        merged.catch(() => undefined); // awaited later; this only marks it handled
+        last = merged;
+        pending.push(merged);
+      };
+      try {
+        for await (const chunk of rows)
+          for (const row of chunk) {
+            report.rows++;
+            if ("message" in row) bad.add(row);
+            else if (knownTracks && !knownTracks.has(row.track)) {
+              bad.add({
+                line: row.line,
+                message: `unknown track ${show(row.track)}; expected a track already imported (rubato import tracks) or --create-tracks`,
+              });
+            } else if (!bad.failed) {
+              batch.push(
+                eventCsvLine(row),
+              );
+              if (batch.length >= batchSize) await flush();
+            }
+            if (bad.mustStop) break;
           }
-          if (bad.mustStop) break;
-        }
-      bad.throwIfFailed();
-      await flush();
-      await flush();
-    } catch (err) {
-      await (inFlight as Promise<void> | null)?.catch(() => undefined);
-      throw err;
-    }
-    if (report.tracksCreated > 0) await bumpCatalogVersion(tx);
-  });
+        bad.throwIfFailed();
+        await flush();
+        for (const p of pending.splice(0)) await p;
+      } catch (err) {
+        await Promise.allSettled(pending);
+        throw err;
+      }
+      if (report.tracksCreated > 0) await bumpCatalogVersion(tx);
+    })
+    .finally(() => stager?.close());
   report.seconds = (Date.now() - started) / 1000;
   return report;
 }
 
-async function insertBatch(tx: SqlClient, csv: string, count: number, report: ImportReport, createTracks: boolean) {
-  await tx.copyCsv("event_stage", STAGE_COLUMNS, csv);
+const flag = (b: boolean) => (b ? "t" : "f");
+
+/** One staged row as CSV; the hot path of an import, so written out rather than generic. */
+function eventCsvLine(r: EventRow): string {
+  return (
+    `${csvField(r.user)},${csvField(r.track)},${r.playedAt.toISOString()},${flag(r.skipped)},${flag(r.liked)},` +
+    `${flag(r.addedToPlaylist)},${flag(r.restarted)},${r.msPlayed ?? ""},${csvField(r.context)}\n`
+  );
+}
+
+const STAGE_TABLE = `(user_ext text, track_ext text, played_at timestamptz, skipped bool, liked bool,
+  added_to_playlist bool, restarted bool, ms_played int, context text)`;
+
+/** Where batches wait before they are merged into listening_event. */
+interface Stager {
+  /** Whether staging can overlap with merges (a separate connection). */
+  readonly parallel: boolean;
+  /** Loads a batch (CSV rows) and returns the table holding it. */
+  stage(csv: string): Promise<string>;
+  /** Called inside the import's transaction once the batch is merged. */
+  release(table: string, tx: SqlClient): Promise<void>;
+}
+
+/** One temporary table inside the import's transaction (PGlite has one connection). */
+class TransactionStager implements Stager {
+  readonly parallel = false;
+  private constructor(private readonly tx: SqlClient) {}
+  static async create(tx: SqlClient): Promise<TransactionStager> {
+    await tx.query(`CREATE TEMP TABLE event_stage ${STAGE_TABLE} ON COMMIT DROP`);
+    return new TransactionStager(tx);
+  }
+  async stage(csv: string): Promise<string> {
+    await this.tx.copyCsv("event_stage", STAGE_COLUMNS, csv);
+    return "event_stage";
+  }
+  async release(): Promise<void> {
+    await this.tx.query("TRUNCATE event_stage");
+  }
+}
+
+/**
+ * On a server: each batch is copied into its own unlogged table through a second
+ * connection, so COPY runs while the transaction merges the previous batch. The
+ * staging tables are scratch space, not data: they are dropped after their merge,
+ * and all of them when the import ends, whether it commits or rolls back.
+ */
+class SideConnectionStager implements Stager {
+  readonly parallel = true;
+  private readonly prefix = `rubato_import_stage_${crypto.randomBytes(4).toString("hex")}`;
+  private next = 0;
+  private readonly live = new Set<string>();
+  constructor(private readonly sql: SqlClient) {}
+  async stage(csv: string): Promise<string> {
+    const table = `${this.prefix}_${++this.next}`;
+    this.live.add(table);
+    await this.sql.query(`CREATE UNLOGGED TABLE ${table} ${STAGE_TABLE}`);
+    await this.sql.copyCsv(table, STAGE_COLUMNS, csv);
+    return table;
+  }
+  /** Dropped by the transaction, which holds a lock on it since the merge read it. */
+  async release(table: string, tx: SqlClient): Promise<void> {
+    await tx.query(`DROP TABLE IF EXISTS ${table}`);
+  }
+  /** After the transaction: drops what a rollback left (or what was never merged). */
+  async close(): Promise<void> {
+    for (const table of this.live) await this.sql.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    this.live.clear();
+  }
+}
+
+/** Moves a staged batch into listening_event (creating users, and tracks if asked). */
+async function mergeBatch(tx: SqlClient, stage: string, count: number, report: ImportReport, createTracks: boolean) {
   report.usersCreated += await tx.execute(`
     INSERT INTO app_user (external_id)
-    SELECT DISTINCT s.user_ext FROM event_stage s
+    SELECT DISTINCT s.user_ext FROM ${stage} s
      WHERE NOT EXISTS (SELECT 1 FROM app_user u WHERE u.external_id = s.user_ext)
     ON CONFLICT (external_id) DO NOTHING`);
   if (createTracks) {
     report.tracksCreated += await tx.execute(`
       INSERT INTO track (external_id)
-      SELECT DISTINCT s.track_ext FROM event_stage s
+      SELECT DISTINCT s.track_ext FROM ${stage} s
        WHERE NOT EXISTS (SELECT 1 FROM track t WHERE t.external_id = s.track_ext)
       ON CONFLICT (external_id) DO NOTHING`);
   }
   const inserted = await tx.execute(`
     INSERT INTO listening_event (user_id, track_id, played_at, skipped, liked, added_to_playlist, restarted, ms_played, context)
     SELECT u.id, t.id, s.played_at, s.skipped, s.liked, s.added_to_playlist, s.restarted, s.ms_played, s.context
-      FROM event_stage s
+      FROM ${stage} s
       JOIN app_user u ON u.external_id = s.user_ext
       JOIN track t ON t.external_id = s.track_ext
+     ORDER BY u.id, s.played_at
     ON CONFLICT ON CONSTRAINT listening_event_pkey DO NOTHING`);
   report.inserted += inserted;
   report.duplicates += count - inserted;
-  if (inserted > 0) await addEventStats(tx, inserted, "event_stage");
-  await tx.query("TRUNCATE event_stage");
+  if (inserted > 0) await addEventStats(tx, inserted, stage);
 }
