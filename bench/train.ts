@@ -106,13 +106,16 @@ async function main(): Promise<void> {
   console.log(`infer_per_s ${Math.round(inferRate)}`);
   console.log(`# goals: >= 3000 training samples/s, >= 8000 inferences/s (${backend.name})`);
 
-  const torch = spawnSync("python3", ["-c", "import torch"], { encoding: "utf8" });
-  if (torch.status !== 0) {
-    console.log("# PyTorch comparison skipped: python3 cannot import torch (Debian: apt-get install -y python3-torch)");
+  // Debian's python3-torch lives in the system interpreter, which a pyenv python3 on PATH hides.
+  const python = [process.env.RUBATO_PYTHON, "python3", "/usr/bin/python3"].find(
+    (p) => p && spawnSync(p, ["-c", "import torch"], { encoding: "utf8" }).status === 0,
+  );
+  if (!python) {
+    console.log("# PyTorch comparison skipped: no python3 can import torch (Debian: apt-get install -y python3-torch)");
     return;
   }
   const script = path.join(__dirname, "torch_fsvae.py");
-  const out = spawnSync("python3", [script, `--steps=${STEPS}`, `--repeats=${REPEATS}`, `--infer-repeats=${INFER_REPEATS}`], {
+  const out = spawnSync(python, [script, `--steps=${STEPS}`, `--repeats=${REPEATS}`, `--infer-repeats=${INFER_REPEATS}`], {
     encoding: "utf8",
     env: { ...process.env, OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" },
   });
