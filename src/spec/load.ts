@@ -1,12 +1,19 @@
 /** The only I/O in spec/: reading spec files from a models directory. */
 import { readdirSync, readFileSync } from "node:fs";
-import { basename, dirname, extname, join } from "node:path";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { parseSpec, type SpecResult, type SpecSource } from "./resolve";
 
 export interface LoadOptions {
-  /** Where parents (and bare names) are looked up; defaults to the file's directory. */
+  /**
+   * Where parents (and bare names) are looked up. Default: for a name, the shipped
+   * models; for a path, the file's directory, then the shipped models (so a spec of
+   * your own can `extends: fs-vae-quick`).
+   */
   modelsDir?: string;
 }
+
+/** The specs that ship with Rubato (models/ at the repository root). */
+export const SHIPPED_MODELS_DIR = resolve(__dirname, "../../models");
 
 const EXTENSIONS = [".yaml", ".yml"];
 
@@ -40,8 +47,11 @@ function read(file: string): SpecSource | undefined {
 /** Loads a spec by name (`<modelsDir>/<name>.yaml`) or by path, resolving `extends` in modelsDir. */
 export function loadSpec(nameOrPath: string, options: LoadOptions = {}): SpecResult {
   const byPath = isPath(nameOrPath);
-  const modelsDir = options.modelsDir ?? (byPath ? dirname(nameOrPath) : "models");
+  const modelsDir = options.modelsDir ?? (byPath ? dirname(nameOrPath) : SHIPPED_MODELS_DIR);
   const files = specFiles(modelsDir);
+  if (byPath && options.modelsDir === undefined) {
+    for (const [name, file] of specFiles(SHIPPED_MODELS_DIR)) if (!files.has(name)) files.set(name, file);
+  }
   const file = byPath ? nameOrPath : files.get(nameOrPath);
   const source = file === undefined ? undefined : read(file);
   if (!source) {

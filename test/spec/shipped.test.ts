@@ -85,7 +85,15 @@ describe("shipped specs", () => {
     ["aggregate-sequence", ["encoders.fast.type"]],
     [
       "vanilla-rnn",
-      ["encoders.fast.layers", "encoders.fast.type", "features.slow.enabled", "latent.free_bits", "latent.kl_warmup_steps", "latent.probabilistic", "loss.beta"],
+      [
+        "encoders.fast.layers",
+        "encoders.fast.type",
+        "features.slow.enabled",
+        "latent.free_bits",
+        "latent.kl_warmup_steps",
+        "latent.probabilistic",
+        "loss.beta",
+      ],
     ],
   ])("%s differs from fs-vae-quick in exactly %j", (name, paths) => {
     const r = load(name);
@@ -102,7 +110,10 @@ describe("shipped specs", () => {
     expect(load("vanilla-rnn").spec.encoders.fast.type).toBe("rnn");
     expect(load("aggregate-sequence").spec.encoders.fast.type).toBe("mean");
     expect(specDimensions(load("no-fast").spec, 80)).toMatchObject({ fastStep: 0, latent: 80 });
-    const shares = { ...load("fs-vae").spec, features: { ...load("fs-vae").spec.features, slow: { ...load("fs-vae").spec.features.slow, daypart_shares: true } } };
+    const shares = {
+      ...load("fs-vae").spec,
+      features: { ...load("fs-vae").spec.features, slow: { ...load("fs-vae").spec.features.slow, daypart_shares: true } },
+    };
     expect(specDimensions(shares, 80).slow).toBe(10);
   });
 
@@ -139,5 +150,17 @@ describe("loadSpec", () => {
   it("reports a missing spec or file", () => {
     expect(errorLines(loadSpec("nope", { modelsDir: dir }))).toEqual([`${dir}: no spec named "nope" in ${dir}`]);
     expect(errorLines(loadSpec(join(dir, "nope.yaml")))).toEqual([`${join(dir, "nope.yaml")}: cannot read ${join(dir, "nope.yaml")}`]);
+  });
+});
+
+describe("a spec file of one's own", () => {
+  it("extends a shipped spec from any directory", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rubato-own-spec-"));
+    const file = join(dir, "mine.yaml");
+    writeFileSync(file, "name: mine\nextends: fs-vae-quick\ntraining: { epochs: 9 }\n");
+    const r = loadSpec(file);
+    rmSync(dir, { recursive: true, force: true });
+    expect(r.ok && r.spec.training.epochs).toBe(9);
+    expect(r.ok && r.parents).toEqual(["fs-vae-quick", "fs-vae"]);
   });
 });

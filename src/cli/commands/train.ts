@@ -37,7 +37,7 @@ export function registerTrain(program: Command): void {
     .option("--batch-size <n>", "override training.batch_size", int("batch-size"))
     .option("--max-users <n>", "train on the first N users only", int("max-users"))
     .option("--test-rows <n>", "evaluate at most N test points (evenly spaced)", int("test-rows"))
-    .option("--models-dir <dir>", "where spec names and parents are looked up (default: models)")
+    .option("--models-dir <dir>", "where spec names and parents are looked up (default: the shipped models/)")
     .option("--checkpoint <file>", "write a resumable checkpoint after every epoch and on Ctrl-C")
     .option("--resume <file>", "continue from a checkpoint of the same spec and data")
     .option("--json", "print the report as JSON")

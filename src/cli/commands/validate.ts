@@ -13,7 +13,10 @@ export function registerValidate(program: Command): void {
     .command("validate <spec...>")
     .description("check model specs (names or YAML files): errors with file:line:col, or a summary of the compiled graph")
     .option("--embedding-dim <n>", "catalogue embedding dimension the graph is sized for", int, 80)
-    .option("--models-dir <dir>", "where spec names and parents are looked up (default: models, or the file's directory)")
+    .option(
+      "--models-dir <dir>",
+      "where spec names and parents are looked up (default: the shipped models/; for a file, its directory first)",
+    )
     .action((specs: string[], flags: { embeddingDim: number; modelsDir?: string }) => {
       let failed = false;
       for (const [i, spec] of specs.entries()) {
