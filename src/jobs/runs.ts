@@ -6,10 +6,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { applyOverrides, formatSpecError, loadSpec, parseSpec, type SpecError, type SpecResult } from "../spec";
+import { SHIPPED_MODELS_DIR } from "../spec/load";
 import type { Store } from "../store/store";
 import { cancelRun, enqueueRun, queuePosition, type RunStatus } from "./queue";
 
-export const MODELS_DIR = path.resolve(__dirname, "../../models");
 
 export class SpecInvalid extends Error {
   constructor(readonly errors: SpecError[]) {
@@ -45,7 +45,7 @@ function shippedResolver(modelsDir: string) {
   };
 }
 
-export function resolveRunSpec(input: StartRunInput, modelsDir = MODELS_DIR): SpecResult {
+export function resolveRunSpec(input: StartRunInput, modelsDir = SHIPPED_MODELS_DIR): SpecResult {
   if ((input.model ? 1 : 0) + (input.spec ? 1 : 0) !== 1) {
     return {
       ok: false,
@@ -62,7 +62,7 @@ export function resolveRunSpec(input: StartRunInput, modelsDir = MODELS_DIR): Sp
 }
 
 /** Validates, resolves and queues a run; throws SpecInvalid with every error, or Error when there is no data. */
-export async function startRun(store: Store, input: StartRunInput, modelsDir = MODELS_DIR): Promise<StartedRun> {
+export async function startRun(store: Store, input: StartRunInput, modelsDir = SHIPPED_MODELS_DIR): Promise<StartedRun> {
   const result = resolveRunSpec(input, modelsDir);
   if (!result.ok) throw new SpecInvalid(result.errors);
   const [data] = await store.sql.query<{ cutoff: Date | string | null; tracks: number }>(
