@@ -8,16 +8,17 @@ import path from "node:path";
 import { applyOverrides, formatSpecError, loadSpec, parseSpec, type SpecError, type SpecResult } from "../spec";
 import { SHIPPED_MODELS_DIR } from "../spec/load";
 import type { Store } from "../store/store";
+import { Conflict, NotFound, RubatoError } from "../errors";
 import { cancelRun, enqueueRun, queuePosition, type RunStatus } from "./queue";
 
 
-export class SpecInvalid extends Error {
+export class SpecInvalid extends RubatoError {
   constructor(readonly errors: SpecError[]) {
-    super(`invalid spec:\n${errors.map(formatSpecError).join("\n")}`);
+    super("SPEC_INVALID", `invalid spec:\n${errors.map(formatSpecError).join("\n")}`, { errors });
   }
 }
 
-export class NotFound extends Error {}
+export { NotFound };
 
 export interface StartRunInput {
   /** A shipped spec's name (models/NAME.yaml) or a path to a spec file. */
@@ -70,7 +71,7 @@ export async function startRun(store: Store, input: StartRunInput, modelsDir = S
             (SELECT count(*)::int FROM track WHERE cardinality(embedding) > 0) AS tracks`,
   );
   if (data.cutoff === null || data.tracks === 0) {
-    throw new Error("no data to train on: load tracks with embeddings and listening events first (rubato demo-data, or rubato import)");
+    throw new Conflict("no data to train on: load tracks with embeddings and listening events first (rubato demo-data, or rubato import)");
   }
   const dataCutoff = new Date(data.cutoff);
   const id = await enqueueRun(store.sql, {
@@ -194,7 +195,7 @@ export async function servingRunId(store: Store): Promise<string | null> {
 export async function activateRun(store: Store, id: string): Promise<void> {
   const run = await getRun(store, id);
   if (run.status !== "SUCCEEDED" || !run.hasArtifact)
-    throw new Error(
+    throw new Conflict(
       `run ${id} is ${run.status}${run.hasArtifact ? "" : " without a model"}; only a successful run with a model can be active`,
     );
   await store.transaction(async (tx) => {
