@@ -58,7 +58,7 @@ async function main() {
     console.error("bench:jobs: loading the demo world (2,000 users, 5,000 tracks, 28 days)...");
     await loadDemoWorld(store, { users: 2000, tracks: 5000, days: 28, seed: 1 });
     const worker = new RunWorker(store, { exclusive: true });
-    const server = await startServer(store, 0);
+    const server = await startServer(store, { port: 0, policy: { apiKey: "bench", openQueries: true }, worker });
     const url = `${server.url}/health`;
 
     const idle = await drive(url, Math.min(10, SECONDS));
@@ -73,7 +73,10 @@ async function main() {
     const during = await drive(url, SECONDS);
     const stillTraining = training;
 
-    for (const [label, values] of [["idle", idle], ["during_training", during]] as const) {
+    for (const [label, values] of [
+      ["idle", idle],
+      ["during_training", during],
+    ] as const) {
       console.log(`health_p50_ms_${label} ${percentile(values, 50).toFixed(1)}`);
       console.log(`health_p99_ms_${label} ${percentile(values, 99).toFixed(1)}`);
       console.error(`  ${label}: ${values.length} requests, max ${Math.max(...values).toFixed(1)} ms`);

@@ -1,42 +1,136 @@
+/**
+ * The HTTP server: GET /health, and the GraphQL API at /graphql (POST and
+ * GET through Apollo, WebSocket subscriptions through graphql-ws on the same
+ * path). Bodies over the size limit are refused with 413 before parsing.
+ */
 import http from "node:http";
+import { HeaderMap } from "@apollo/server";
 import type { Store } from "../store/store";
 import { storeStats } from "../store/stats";
+import { Serving } from "../serving";
+import { hasKey, type AccessPolicy } from "./auth";
+import { requestContext, type ApiServices } from "./context";
+import { attachWebSocket, createApollo } from "./graphql";
+import { DEFAULT_LIMITS, type Limits } from "./limits";
 
 export interface RunningServer {
   url: string;
+  /** The GraphQL endpoint (http://...; ws://... for subscriptions). */
+  graphqlUrl: string;
+  serving: Serving;
   close(): Promise<void>;
 }
 
-/** The HTTP server: GET /health for now (the GraphQL API mounts here later). */
-export async function startServer(store: Store, port: number, host = "127.0.0.1"): Promise<RunningServer> {
+export interface ServerOptions {
+  port?: number;
+  host?: string;
+  policy: AccessPolicy;
+  /** The worker training in this process, if any. */
+  worker?: ApiServices["worker"];
+  limits?: Partial<Limits>;
+}
+
+const GRAPHQL_PATH = "/graphql";
+
+class TooLarge extends Error {}
+
+function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > maxBytes) return reject(new TooLarge());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.destroy();
+        reject(new TooLarge());
+      } else chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+export async function startServer(store: Store, options: ServerOptions): Promise<RunningServer> {
+  const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const host = options.host ?? "127.0.0.1";
+  const serving = new Serving(store);
+  const services: ApiServices = { store, serving, worker: options.worker ?? null, policy: options.policy };
+  const apollo = createApollo(limits);
+  await apollo.start();
+
+  const send = (res: http.ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
+  };
+
+  const graphql = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
+    let body: unknown = undefined;
+    if (req.method === "POST") {
+      const text = await readBody(req, limits.maxRequestBytes);
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        return send(res, 400, { errors: [{ message: "the request body is not valid JSON", extensions: { code: "BAD_REQUEST" } }] });
+      }
+    }
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+    }
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? "GET", headers, search: url.search, body },
+      context: async () => requestContext(services, hasKey(req.headers.authorization, services.policy.apiKey)),
+    });
+    for (const [name, value] of result.headers) res.setHeader(name, value);
+    res.statusCode = result.status ?? 200;
+    if (result.body.kind === "complete") return res.end(result.body.string);
+    for await (const chunk of result.body.asyncIterator) res.write(chunk);
+    res.end();
+  };
+
   const server = http.createServer(async (req, res) => {
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(body));
-    };
     try {
       const url = new URL(req.url ?? "/", "http://localhost");
       if (req.method === "GET" && url.pathname === "/health") {
-        const stats = await storeStats(store);
-        return send(200, { status: "ok", database: stats });
+        return send(res, 200, { status: "ok", database: await storeStats(store) });
       }
-      send(404, { error: "not found", paths: ["/health"] });
+      if (url.pathname === GRAPHQL_PATH) return await graphql(req, res, url);
+      send(res, 404, { error: "not found", paths: ["/health", GRAPHQL_PATH] });
     } catch (err) {
-      send(503, { status: "error", error: (err as Error).message });
+      if (err instanceof TooLarge) {
+        res.setHeader("connection", "close");
+        return send(res, 413, {
+          errors: [
+            { message: `the request body is larger than ${limits.maxRequestBytes} bytes`, extensions: { code: "PAYLOAD_TOO_LARGE" } },
+          ],
+        });
+      }
+      if (!res.headersSent) send(res, 503, { status: "error", error: (err as Error).message });
+      else res.end();
     }
   });
+  const ws = attachWebSocket(server, GRAPHQL_PATH, services, limits);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, host, resolve);
+    server.listen(options.port ?? 0, host, resolve);
   });
   const address = server.address();
-  const actualPort = typeof address === "object" && address ? address.port : port;
+  const actualPort = typeof address === "object" && address ? address.port : options.port;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${actualPort}`;
   return {
-    url: `http://${host}:${actualPort}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    url,
+    graphqlUrl: `${url}${GRAPHQL_PATH}`,
+    serving,
+    async close() {
+      await ws.close();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      await apollo.stop();
+      serving.close();
+    },
   };
 }

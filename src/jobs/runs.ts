@@ -9,8 +9,8 @@ import { applyOverrides, formatSpecError, loadSpec, parseSpec, type SpecError, t
 import { SHIPPED_MODELS_DIR } from "../spec/load";
 import type { Store } from "../store/store";
 import { Conflict, NotFound, RubatoError } from "../errors";
+import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from "../store/page";
 import { cancelRun, enqueueRun, queuePosition, type RunStatus } from "./queue";
-
 
 export class SpecInvalid extends RubatoError {
   constructor(readonly errors: SpecError[]) {
@@ -64,7 +64,7 @@ export function resolveRunSpec(input: StartRunInput, modelsDir = SHIPPED_MODELS_
 
 /** Validates, resolves and queues a run; throws SpecInvalid with every error, or Error when there is no data. */
 export async function startRun(store: Store, input: StartRunInput, modelsDir = SHIPPED_MODELS_DIR): Promise<StartedRun> {
-  const result = resolveRunSpec(input, modelsDir);
+  const result = resolveRunSpec(await withStoredSpec(store, input, modelsDir), modelsDir);
   if (!result.ok) throw new SpecInvalid(result.errors);
   const [data] = await store.sql.query<{ cutoff: Date | string | null; tracks: number }>(
     `SELECT (SELECT max(played_at) FROM listening_event) AS cutoff,
@@ -89,6 +89,24 @@ export async function startRun(store: Store, input: StartRunInput, modelsDir = S
     dataCutoff,
     warnings: result.warnings.map(formatSpecError),
   };
+}
+
+/** A model name that is not shipped but was trained before resolves to the spec its newest run stored. */
+async function withStoredSpec(store: Store, input: StartRunInput, modelsDir: string): Promise<StartRunInput> {
+  const name = input.model;
+  if (!name || input.spec || name.includes("/") || name.endsWith(".yaml") || fs.existsSync(path.join(modelsDir, `${name}.yaml`)))
+    return input;
+  const stored = await storedSpec(store, name);
+  return stored === null ? input : { ...input, model: undefined, spec: stored };
+}
+
+/** The resolved spec of the newest run of a model name, or null. */
+export async function storedSpec(store: Store, name: string): Promise<string | null> {
+  const rows = await store.sql.query<{ spec_yaml: string }>(
+    `SELECT spec_yaml FROM run WHERE model_name = $1 ORDER BY created_at DESC LIMIT 1`,
+    [name],
+  );
+  return rows.length ? rows[0].spec_yaml : null;
 }
 
 export interface RunView {
@@ -163,11 +181,35 @@ export async function listRuns(store: Store, options: { status?: RunStatus; limi
   return Promise.all(rows.map(async (r) => toView(r, r.status === "QUEUED" ? await queuePosition(store.sql, r.id as string) : null)));
 }
 
-/** Cancels a run: at once when QUEUED, within one step when RUNNING. */
+/** Runs newest first, as a page of a connection. */
+export async function pageRuns(store: Store, args: PageArgs & { status?: RunStatus | null }): Promise<Page<RunView>> {
+  const first = pageSize(args.first);
+  const [createdAt, id] = args.after ? decodeCursor("run", args.after) : [null, null];
+  const rows = await store.sql.query<RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM run r
+      WHERE ($1::run_status IS NULL OR r.status = $1::run_status)
+        AND ($2::timestamptz IS NULL OR (r.created_at, r.id) < ($2::timestamptz, $3::uuid))
+      ORDER BY r.created_at DESC, r.id DESC LIMIT $4`,
+    [args.status ?? null, createdAt, id, first + 1],
+  );
+  const positions = await Promise.all(rows.map((r) => (r.status === "QUEUED" ? queuePosition(store.sql, r.id as string) : null)));
+  const withPosition = rows.map((r, i) => ({ r, position: positions[i] }));
+  return toPage(
+    "run",
+    withPosition,
+    first,
+    ({ r }) => [new Date(r.created_at as string).toISOString(), r.id],
+    ({ r, position }) => toView(r, position),
+  );
+}
+
+/** Cancels a run: at once when QUEUED, within one step when RUNNING; an ended run is a Conflict (a cancelled one stays cancelled). */
 export async function cancel(store: Store, id: string): Promise<RunStatus> {
   if (!UUID.test(id)) throw new NotFound(`no run ${JSON.stringify(id)}: run ids are UUIDs`);
   const status = await cancelRun(store.sql, id);
   if (status === null) throw new NotFound(`no run ${id}`);
+  if (status === "SUCCEEDED" || status === "FAILED")
+    throw new Conflict(`run ${id} already ended (${status}); there is nothing to cancel`, { status });
   return status;
 }
 
@@ -181,6 +223,23 @@ export async function runCurves(
     [id],
   );
   return rows;
+}
+
+/**
+ * On a store that has data but no model and no run on the way, queues the
+ * given models in order (npm start: a one-epoch starter that answers within
+ * minutes, then the full model, which replaces it when it succeeds). Returns
+ * the runs queued: none when there was nothing to do.
+ */
+export async function ensureDefaultRuns(store: Store, models: readonly string[]): Promise<StartedRun[]> {
+  const [state] = await store.sql.query<{ pending: boolean; data: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM run WHERE status IN ('QUEUED', 'RUNNING', 'SUCCEEDED')) AS pending,
+            EXISTS (SELECT 1 FROM listening_event) AS data`,
+  );
+  if (state.pending || !state.data) return [];
+  const started: StartedRun[] = [];
+  for (const model of models) started.push(await startRun(store, { model }));
+  return started;
 }
 
 /** The run serving uses: the one marked active, else the newest successful run with a model. */

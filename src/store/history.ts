@@ -1,12 +1,12 @@
 /**
  * Reading listening histories out of the store as columnar arrays: the whole
- * population streamed in user order (training), or one user's last plays plus
- * their slow counts from one aggregate query (serving).
+ * population streamed in user order (training), or users' last plays plus
+ * their slow counts from one aggregate query per batch of users (serving).
  */
 import type { Store } from "./store";
 import type { SqlClient } from "./sql";
 import { getCatalogVersion, getEmbeddingDim } from "./catalog";
-import { FLAG, RAW_COUNTS, type Catalogue, type ServingHistory, type UserHistory } from "../features/history";
+import { FLAG, RAW_COUNTS, type Catalogue, type RawCount, type ServingHistory, type UserHistory } from "../features/history";
 
 export interface HistoryOptions {
   /** Data cut-off: only plays at or before this instant. */
@@ -31,8 +31,19 @@ interface EventRow {
   flags: number;
 }
 
+/**
+ * One page of tracks as a single row: ids, external ids and every embedding
+ * in PostgreSQL's binary array format (array_send), concatenated and base64
+ * encoded. ~6x faster than one row per track with text arrays (100,000 x 80-d
+ * tracks: 1.9 s instead of 13 s on PGlite), where parsing was the cost.
+ */
+const CATALOGUE_PAGE_SQL = `
+  SELECT array_agg(id ORDER BY id) AS ids, array_agg(external_id ORDER BY id) AS external_ids,
+         encode(string_agg(array_send(coalesce(embedding, '{}'::real[])), ''::bytea ORDER BY id), 'base64') AS embeddings
+    FROM (SELECT id, external_id, embedding FROM track WHERE id > $1 ORDER BY id LIMIT $2) t`;
+
 /** Every track, ordered by id: row i of the matrix is the i-th track. Tracks without an embedding have zeros. */
-export async function loadCatalogue(store: Store, pageSize = 50_000): Promise<Catalogue> {
+export async function loadCatalogue(store: Store, pageSize = 5_000): Promise<Catalogue> {
   const dim = (await getEmbeddingDim(store.sql)) ?? 0;
   const [{ n }] = await store.sql.query<{ n: number }>("SELECT count(*)::int AS n FROM track");
   const externalIds: string[] = [];
@@ -41,22 +52,33 @@ export async function loadCatalogue(store: Store, pageSize = 50_000): Promise<Ca
   const hasEmbedding = new Uint8Array(n);
   let last = 0;
   for (;;) {
-    const rows = await store.sql.query<{ id: number; external_id: string; embedding: number[] | null }>(
-      "SELECT id, external_id, embedding FROM track WHERE id > $1 ORDER BY id LIMIT $2",
-      [last, pageSize],
-    );
-    for (const r of rows) {
+    const [page] = await store.sql.query<{ ids: number[] | null; external_ids: string[]; embeddings: string }>(CATALOGUE_PAGE_SQL, [
+      last,
+      pageSize,
+    ]);
+    if (!page.ids) break;
+    const bytes = Buffer.from(page.embeddings, "base64");
+    let at = 0;
+    for (let k = 0; k < page.ids.length; k++) {
       const i = externalIds.length;
       if (i >= n) break; // tracks added while reading: the catalogue is the snapshot counted above
-      externalIds.push(r.external_id);
-      trackIds[i] = r.id;
-      if (r.embedding && r.embedding.length === dim && dim > 0) {
-        embeddings.set(r.embedding, i * dim);
-        hasEmbedding[i] = 1;
+      externalIds.push(page.external_ids[k]);
+      trackIds[i] = page.ids[k];
+      // array_send: ndim, has-nulls flag, element type, then per dimension (length, lower bound), then per element (byte length, value)
+      const ndim = bytes.readInt32BE(at);
+      let length = ndim > 0 ? 1 : 0;
+      for (let d = 0; d < ndim; d++) length *= bytes.readInt32BE(at + 12 + 8 * d);
+      at += 12 + 8 * ndim;
+      const keep = ndim === 1 && length === dim && dim > 0;
+      for (let j = 0; j < length; j++) {
+        const size = bytes.readInt32BE(at); // 4, or -1 for a NULL element (no value follows; read as 0)
+        if (keep && size === 4) embeddings[i * dim + j] = bytes.readFloatBE(at + 4);
+        at += 4 + Math.max(size, 0);
       }
+      if (keep) hasEmbedding[i] = 1;
     }
-    if (rows.length < pageSize || externalIds.length >= n) break;
-    last = rows[rows.length - 1].id;
+    if (page.ids.length < pageSize || externalIds.length >= n) break;
+    last = page.ids[page.ids.length - 1];
   }
   return { externalIds, trackIds: trackIds.subarray(0, externalIds.length), dim, embeddings, hasEmbedding };
 }
@@ -183,52 +205,110 @@ async function externalIds(sql: SqlClient, rows: EventRow[]): Promise<Map<number
   return new Map(found.map((u) => [u.id, u.external_id]));
 }
 
-/** Resolves a user given by internal id (number) or external id (string). */
-async function resolveUser(store: Store, user: number | string): Promise<{ id: number; external_id: string } | null> {
-  const [row] = await store.sql.query<{ id: number; external_id: string }>(
-    typeof user === "number"
-      ? "SELECT id, external_id FROM app_user WHERE id = $1"
-      : "SELECT id, external_id FROM app_user WHERE external_id = $1",
-    [user],
-  );
-  return row ?? null;
+/** A user (internal id, or external id as a string) and the instant to read their history as of (default: all plays). */
+export interface HistoryRequest {
+  user: number | string;
+  asOf?: Date | null;
 }
 
-/** RAW_COUNTS for one user as of a time, in one aggregate query (same definitions as features/addPlay). */
-const COUNTS_SQL = `
-  WITH ev AS (
-    SELECT e.track_id, e.played_at, e.liked, e.added_to_playlist, e.skipped, e.restarted
-      FROM listening_event e WHERE e.user_id = $1 AND ($2::timestamptz IS NULL OR e.played_at <= $2::timestamptz)),
-  first_like AS (SELECT track_id, min(played_at) AS at FROM ev WHERE liked GROUP BY track_id)
-  SELECT count(*)::int AS plays,
-         count(*) FILTER (WHERE ev.liked)::int AS likes,
-         count(*) FILTER (WHERE ev.added_to_playlist)::int AS playlist_adds,
-         count(*) FILTER (WHERE ev.skipped)::int AS skips,
-         count(*) FILTER (WHERE ev.restarted)::int AS restarts,
-         count(*) FILTER (WHERE ev.played_at >= f.at)::int AS liked_plays,
-         count(*) FILTER (WHERE extract(hour FROM ev.played_at AT TIME ZONE 'UTC') < 6)::int AS daypart_night,
-         count(*) FILTER (WHERE extract(hour FROM ev.played_at AT TIME ZONE 'UTC') >= 6
-                            AND extract(hour FROM ev.played_at AT TIME ZONE 'UTC') < 12)::int AS daypart_morning,
-         count(*) FILTER (WHERE extract(hour FROM ev.played_at AT TIME ZONE 'UTC') >= 12
-                            AND extract(hour FROM ev.played_at AT TIME ZONE 'UTC') < 18)::int AS daypart_afternoon,
-         count(*) FILTER (WHERE extract(hour FROM ev.played_at AT TIME ZONE 'UTC') >= 18)::int AS daypart_evening
-    FROM ev LEFT JOIN first_like f ON f.track_id = ev.track_id`;
+/**
+ * Per request: the user, RAW_COUNTS over every play at or before as_of (same
+ * definitions as features/addPlay: a play counts as a liked play once the
+ * user has liked that track, at or before it), and the last w plays, oldest
+ * first, with FLAG.likedTrack. One statement for the whole batch.
+ */
+const LATEST_SQL = `
+  WITH q AS (
+    SELECT r.idx, u.id AS user_id, u.external_id, r.as_of
+      FROM unnest($1::int[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS r(id, ext, as_of, idx)
+      JOIN LATERAL (SELECT a.id, a.external_id FROM app_user a WHERE r.id IS NOT NULL AND a.id = r.id
+                    UNION ALL
+                    SELECT a.id, a.external_id FROM app_user a WHERE r.id IS NULL AND a.external_id = r.ext) u ON true)
+  SELECT q.idx::int AS idx, q.user_id, q.external_id, c.*, l.tracks, l.ms, l.flags
+    FROM q
+    CROSS JOIN LATERAL (
+      SELECT count(*)::int AS plays,
+             count(*) FILTER (WHERE ev.liked)::int AS likes,
+             count(*) FILTER (WHERE ev.added_to_playlist)::int AS playlist_adds,
+             count(*) FILTER (WHERE ev.skipped)::int AS skips,
+             count(*) FILTER (WHERE ev.restarted)::int AS restarts,
+             count(*) FILTER (WHERE ev.played_at >= ev.first_like)::int AS liked_plays,
+             count(*) FILTER (WHERE ev.part = 0)::int AS daypart_night,
+             count(*) FILTER (WHERE ev.part = 1)::int AS daypart_morning,
+             count(*) FILTER (WHERE ev.part = 2)::int AS daypart_afternoon,
+             count(*) FILTER (WHERE ev.part = 3)::int AS daypart_evening
+        FROM (SELECT e.liked, e.added_to_playlist, e.skipped, e.restarted, e.played_at, f.at AS first_like,
+                     extract(hour FROM e.played_at AT TIME ZONE 'UTC')::int / 6 AS part
+                FROM listening_event e
+                -- when the user first liked each track (a hash join: cheaper than a window over the plays)
+                LEFT JOIN (SELECT track_id, min(played_at) AS at FROM listening_event
+                            WHERE user_id = q.user_id AND liked AND (q.as_of IS NULL OR played_at <= q.as_of)
+                            GROUP BY track_id) f ON f.track_id = e.track_id
+               WHERE e.user_id = q.user_id AND (q.as_of IS NULL OR e.played_at <= q.as_of)) ev) c
+    CROSS JOIN LATERAL (
+      SELECT array_agg(w.track_id ORDER BY w.played_at, w.track_id) AS tracks,
+             array_agg(w.ms ORDER BY w.played_at, w.track_id) AS ms,
+             array_agg(w.flags ORDER BY w.played_at, w.track_id) AS flags
+        FROM (SELECT e.track_id, e.played_at, ${MS_SQL} AS ms,
+                     ${FLAGS_SQL} + ${FLAG.likedTrack} * (EXISTS (
+                       SELECT 1 FROM listening_event l
+                        WHERE l.user_id = e.user_id AND l.track_id = e.track_id AND l.liked AND l.played_at <= e.played_at))::int AS flags
+                FROM listening_event e
+               WHERE e.user_id = q.user_id AND (q.as_of IS NULL OR e.played_at <= q.as_of)
+               ORDER BY e.played_at DESC, e.track_id DESC LIMIT $4) w) l`;
 
-/** The last w plays at or before asOf, oldest first, with FLAG.likedTrack from the user's whole history. */
-const LAST_SQL = `
-  SELECT e.track_id, ${MS_SQL} AS ms,
-         ${FLAGS_SQL} + ${FLAG.likedTrack} * (EXISTS (
-           SELECT 1 FROM listening_event l
-            WHERE l.user_id = e.user_id AND l.track_id = e.track_id AND l.liked AND l.played_at <= e.played_at))::int AS flags
-    FROM (SELECT * FROM listening_event
-           WHERE user_id = $1 AND ($2::timestamptz IS NULL OR played_at <= $2::timestamptz)
-           ORDER BY played_at DESC, track_id DESC LIMIT $3) e
-   ORDER BY e.played_at, e.track_id`;
+interface LatestRow extends Record<RawCount, number> {
+  idx: number;
+  user_id: number;
+  external_id: string;
+  tracks: number[] | null;
+  ms: number[] | null;
+  flags: number[] | null;
+}
 
 /**
- * One user's serving input: the last w plays at or before asOf (default: all
- * plays) and the slow counts over all of them, without reading the whole
- * history into the process. Null when the user does not exist.
+ * The serving input of many users at once, in request order: for each, the
+ * last w plays at or before its asOf (default: all plays) and the slow counts
+ * over all of them, in one query, without reading whole histories into the
+ * process. Null for a user that does not exist; a user with no play at or
+ * before asOf gets an empty history.
+ */
+export async function latestHistories(
+  store: Store,
+  requests: readonly HistoryRequest[],
+  w: number,
+  catalogue?: Catalogue,
+): Promise<(ServingHistory | null)[]> {
+  if (requests.length === 0) return [];
+  const cat = catalogue ?? (await cachedCatalogue(store));
+  const row = rowOf(cat);
+  const rows = await store.sql.query<LatestRow>(LATEST_SQL, [
+    requests.map((r) => (typeof r.user === "number" ? r.user : null)),
+    requests.map((r) => (typeof r.user === "string" ? r.user : null)),
+    requests.map((r) => (r.asOf ? r.asOf.toISOString() : null)),
+    w,
+  ]);
+  const out: (ServingHistory | null)[] = requests.map(() => null);
+  for (const r of rows) {
+    const tracks = r.tracks ?? [];
+    out[r.idx - 1] = {
+      history: {
+        userId: r.user_id,
+        userExternalId: r.external_id,
+        trackIndex: Int32Array.from(tracks, (id) => row(id)),
+        playedAt: Float64Array.from(r.ms ?? [], Number),
+        flags: Uint8Array.from(r.flags ?? [], Number),
+      },
+      counts: Float64Array.from(RAW_COUNTS, (name) => Number(r[name])),
+    };
+  }
+  return out;
+}
+
+/**
+ * One user's serving input (see latestHistories): the last w plays at or
+ * before asOf and the slow counts over all of them. Null when the user does
+ * not exist.
  */
 export async function latestHistory(
   store: Store,
@@ -237,25 +317,8 @@ export async function latestHistory(
   asOf?: Date,
   catalogue?: Catalogue,
 ): Promise<ServingHistory | null> {
-  const u = await resolveUser(store, user);
-  if (!u) return null;
-  const cat = catalogue ?? (await cachedCatalogue(store));
-  const row = rowOf(cat);
-  const at = asOf ? asOf.toISOString() : null;
-  const [plays, [agg]] = await Promise.all([
-    store.sql.query<{ track_id: number; ms: number; flags: number }>(LAST_SQL, [u.id, at, w]),
-    store.sql.query<Record<string, number>>(COUNTS_SQL, [u.id, at]),
-  ]);
-  return {
-    history: {
-      userId: u.id,
-      userExternalId: u.external_id,
-      trackIndex: Int32Array.from(plays, (p) => row(p.track_id)),
-      playedAt: Float64Array.from(plays, (p) => p.ms),
-      flags: Uint8Array.from(plays, (p) => p.flags),
-    },
-    counts: Float64Array.from(RAW_COUNTS, (name) => Number(agg[name])),
-  };
+  const [history] = await latestHistories(store, [{ user, asOf }], w, catalogue);
+  return history;
 }
 
 const catalogues = new WeakMap<Store, { version: number; catalogue: Catalogue }>();

@@ -9,7 +9,7 @@ describe(`GET /health over HTTP (${backendName})`, () => {
   beforeAll(async () => {
     store = await openTestStore();
     await loadDemoWorld(store, { users: 20, tracks: 60, days: 2, seed: 3 });
-    server = await startServer(store, 0);
+    server = await startServer(store, { port: 0, policy: { apiKey: "test-key", openQueries: true } });
   });
   afterAll(async () => {
     await server.close();
@@ -35,6 +35,6 @@ describe(`GET /health over HTTP (${backendName})`, () => {
   it("answers 404 with the known paths elsewhere", async () => {
     const res = await fetch(`${server.url}/nope`);
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ error: "not found", paths: ["/health"] });
+    expect(await res.json()).toEqual({ error: "not found", paths: ["/health", "/graphql"] });
   });
 });

@@ -44,7 +44,7 @@ describe("rubato CLI (PGlite)", () => {
 });
 
 describe("rubato serve (npm start)", () => {
-  it("loads the demo world into an empty store, serves /health, and shuts down cleanly on SIGTERM", async () => {
+  it("loads the demo world into an empty store, queues a first model, serves /health and GraphQL, and shuts down cleanly on SIGTERM", async () => {
     const { spawn } = await import("node:child_process");
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "rubato-serve-"));
     const child = spawn("node", [bin, "serve", "--port", "0", "--demo-users", "25", "--demo-tracks", "80", "--demo-days", "2"], {
@@ -64,6 +64,17 @@ describe("rubato serve (npm start)", () => {
       const health = (await (await fetch(`${url}/health`)).json()) as { database: { events: number } };
       expect(health).toMatchObject({ status: "ok", database: { backend: "pglite", tracks: 80 } });
       expect(health.database.events).toBeGreaterThan(0);
+      // No model yet: the starter and then fs-vae-quick are queued (the first may already be training).
+      const key = fs.readFileSync(path.join(dataDir, "api-key"), "utf8").trim();
+      expect(stderr).toContain(key);
+      const runs = (await (
+        await fetch(`${url}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ query: "{ runs { edges { node { model status } } } }" }),
+        })
+      ).json()) as { data: { runs: { edges: { node: { model: string } }[] } } };
+      expect(runs.data.runs.edges.map((e) => e.node.model).sort()).toEqual(["fs-vae-quick", "fs-vae-starter"]);
       const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
       child.kill("SIGTERM");
       expect(await exited).toBe(0);

@@ -27,6 +27,7 @@ describe("shipped specs", () => {
       "average",
       "fs-vae",
       "fs-vae-quick",
+      "fs-vae-starter",
       "no-fast",
       "no-slow",
       "non-probabilistic",
@@ -78,6 +79,7 @@ describe("shipped specs", () => {
   });
 
   it.each([
+    ["fs-vae-starter", ["training.early_stopping.patience", "training.epochs"]],
     ["no-fast", ["features.fast.enabled"]],
     ["no-slow", ["features.slow.enabled"]],
     ["shuffle", ["features.fast.shuffle"]],

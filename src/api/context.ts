@@ -1,0 +1,30 @@
+import DataLoader from "dataloader";
+import type { RunEvents } from "../jobs/events";
+import type { Serving } from "../serving";
+import { tracksByIds, type TrackView } from "../store/browse";
+import type { Store } from "../store/store";
+import type { AccessPolicy } from "./auth";
+
+/** What lives as long as the server: the store, the serving caches, the in-process worker. */
+export interface ApiServices {
+  store: Store;
+  serving: Serving;
+  /** The worker training in this process, if any: new runs wake it, its events feed subscriptions. */
+  worker: { events: RunEvents; wake(): void } | null;
+  policy: AccessPolicy;
+}
+
+/** Per request (or per WebSocket operation). */
+export interface ApiContext extends ApiServices {
+  authenticated: boolean;
+  /** Tracks by external id, batched per request (neighbours and plays resolve their track with it). */
+  tracks: DataLoader<string, TrackView | null>;
+}
+
+export function requestContext(services: ApiServices, authenticated: boolean): ApiContext {
+  return {
+    ...services,
+    authenticated,
+    tracks: new DataLoader((ids: readonly string[]) => tracksByIds(services.store, ids)),
+  };
+}

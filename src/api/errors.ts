@@ -1,0 +1,48 @@
+/**
+ * Every error leaves with a stable `extensions.code`: the service layer's
+ * codes (src/errors.ts), GraphQL's own (GRAPHQL_PARSE_FAILED,
+ * GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT for bad variables), and
+ * INTERNAL_SERVER_ERROR for anything unexpected, whose message is logged
+ * here and not sent (no stack traces in responses).
+ */
+import { GraphQLError, type GraphQLFormattedError } from "graphql";
+import { unwrapResolverError } from "@apollo/server/errors";
+import { RubatoError } from "../errors";
+import { log } from "../log";
+
+const HTTP_STATUS: Record<string, number> = { UNAUTHENTICATED: 401 };
+
+/** A service error as a GraphQLError (thrown from plugins and the WebSocket path). */
+export function toGraphQLError(err: RubatoError): GraphQLError {
+  return new GraphQLError(err.message, {
+    originalError: err,
+    extensions: { code: err.code, ...err.details, ...(HTTP_STATUS[err.code] ? { http: { status: HTTP_STATUS[err.code] } } : {}) },
+  });
+}
+
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  if (original instanceof RubatoError) {
+    return {
+      message: original.message,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: original.code, ...original.details },
+    };
+  }
+  const code = formatted.extensions?.code;
+  if (typeof code === "string" && code !== "INTERNAL_SERVER_ERROR") {
+    const { stacktrace: _, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions };
+  }
+  log.error(
+    { err: original instanceof Error ? { message: original.message, stack: original.stack } : String(original), path: formatted.path },
+    "internal error in a GraphQL request",
+  );
+  return {
+    message: "internal server error (details are in the server log)",
+    locations: formatted.locations,
+    path: formatted.path,
+    extensions: { code: "INTERNAL_SERVER_ERROR" },
+  };
+}

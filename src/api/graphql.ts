@@ -1,0 +1,134 @@
+/**
+ * The GraphQL API: one schema (type-graphql), served by Apollo Server over
+ * HTTP and by graphql-ws over WebSocket on the same path, with the same
+ * access policy, depth and cost limits, and error codes on both.
+ */
+import "reflect-metadata";
+import type http from "node:http";
+import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import { GraphQLError, Kind, OperationTypeNode, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from "graphql";
+import { buildSchemaSync } from "type-graphql";
+import { WebSocketServer } from "ws";
+import { useServer } from "graphql-ws/use/ws";
+import { RubatoError } from "../errors";
+import { authorize, hasKey, type OperationKind } from "./auth";
+import { requestContext, type ApiContext, type ApiServices } from "./context";
+import { formatError, toGraphQLError } from "./errors";
+import { checkCost, depthRule, type Limits } from "./limits";
+import { CatalogResolver, PlayResolver, UserResolver } from "./schema/catalog";
+import { RunResolver } from "./schema/runs";
+import { ServingResolver, TrackNeighbourResolver } from "./schema/serving";
+
+let schema: GraphQLSchema | null = null;
+
+export function apiSchema(): GraphQLSchema {
+  schema ??= buildSchemaSync({
+    resolvers: [RunResolver, ServingResolver, TrackNeighbourResolver, CatalogResolver, UserResolver, PlayResolver],
+    validate: false,
+    // Subscriptions bring their own source (`subscribe`); type-graphql still asks for a PubSub, which nothing uses.
+    pubSub: {
+      publish: () => undefined,
+      subscribe: () => {
+        throw new Error("topic subscriptions are not used");
+      },
+    },
+  });
+  return schema;
+}
+
+function operationKind(document: DocumentNode, operationName: string | null | undefined): OperationKind | null {
+  const ops = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+  const op = operationName ? ops.find((d) => d.name?.value === operationName) : ops.length === 1 ? ops[0] : undefined;
+  if (!op) return null;
+  return op.operation === OperationTypeNode.MUTATION
+    ? "mutation"
+    : op.operation === OperationTypeNode.SUBSCRIPTION
+      ? "subscription"
+      : "query";
+}
+
+/** Access and cost, checked once the operation is known (before any resolver runs). */
+function guardPlugin(limits: Limits): ApolloServerPlugin<ApiContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, request, operationName, contextValue, schema }) {
+          const kind = operationKind(document, operationName);
+          try {
+            if (kind) authorize(kind, contextValue.authenticated, contextValue.policy);
+            checkCost(schema, document, request.variables, operationName, limits);
+          } catch (err) {
+            throw err instanceof RubatoError ? toGraphQLError(err) : err;
+          }
+        },
+      };
+    },
+  };
+}
+
+export function createApollo(limits: Limits): ApolloServer<ApiContext> {
+  return new ApolloServer<ApiContext>({
+    schema: apiSchema(),
+    validationRules: [depthRule(limits)],
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    plugins: [guardPlugin(limits)],
+  });
+}
+
+/** graphql-ws on the HTTP server's `path`: the same schema, policy and limits as HTTP. */
+export function attachWebSocket(server: http.Server, path: string, services: ApiServices, limits: Limits): { close(): Promise<void> } {
+  const wss = new WebSocketServer({ server, path, maxPayload: limits.maxRequestBytes });
+  const schema = apiSchema();
+  const disposable = useServer<Record<string, unknown>>(
+    {
+      schema,
+      onSubscribe(ctx, _id, payload) {
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (err) {
+          return [new GraphQLError((err as Error).message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
+        }
+        const invalid = validate(schema, document, [...specifiedRules, depthRule(limits)]);
+        if (invalid.length)
+          return invalid.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } }));
+        const authorization =
+          (ctx.connectionParams?.authorization as string | undefined) ??
+          (ctx.connectionParams?.Authorization as string | undefined) ??
+          ctx.extra.request.headers.authorization;
+        const authenticated = hasKey(authorization, services.policy.apiKey);
+        try {
+          const kind = operationKind(document, payload.operationName);
+          if (kind) authorize(kind, authenticated, services.policy);
+          checkCost(schema, document, payload.variables ?? undefined, payload.operationName, limits);
+        } catch (err) {
+          if (err instanceof RubatoError) return [toGraphQLError(err)];
+          throw err;
+        }
+        return {
+          schema,
+          document,
+          variableValues: payload.variables,
+          operationName: payload.operationName,
+          contextValue: requestContext(services, authenticated),
+        };
+      },
+      onError(_ctx, _id, _payload, errors) {
+        return errors.map((e) => formatError(e.toJSON(), e));
+      },
+      onNext(_ctx, _id, _payload, _args, result) {
+        if (!result.errors?.length) return;
+        return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) };
+      },
+    },
+    wss,
+  );
+  return {
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      await disposable.dispose();
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
+import { cancel, getRun, pageRuns, runCurves, startRun } from "../../jobs/runs";
+import { watchRun, type ProgressReport } from "../../jobs/watch";
+import type { ApiContext } from "../context";
+import { perItem } from "../limits";
+import { toConnection, toRun } from "./map";
+import { CurvePoint, ProgressKind, Run, RunConnection, RunStatus, StartTrainingInput, TrainingProgress } from "./types";
+
+@Resolver(() => Run)
+export class RunResolver {
+  @Query(() => Run, { description: "One run" })
+  async run(@Arg("id", () => ID) id: string, @Ctx() { store }: ApiContext): Promise<Run> {
+    return toRun(await getRun(store, id));
+  }
+
+  @Query(() => RunConnection, { description: "Runs, newest first", complexity: perItem("first", 20) })
+  async runs(
+    @Ctx() { store }: ApiContext,
+    @Arg("status", () => RunStatus, { nullable: true }) status?: RunStatus | null,
+    @Arg("first", () => Int, { nullable: true, defaultValue: 20 }) first?: number,
+    @Arg("after", () => String, { nullable: true }) after?: string | null,
+  ) {
+    return toConnection(await pageRuns(store, { status, first, after }), toRun);
+  }
+
+  @FieldResolver(() => [CurvePoint], { description: "Every persisted step and epoch report, in order", complexity: 50 })
+  async curves(@Root() run: Run, @Ctx() { store }: ApiContext): Promise<CurvePoint[]> {
+    const rows = await runCurves(store, run.id);
+    return rows.map((r) => ({ ...r, kind: r.kind === "epoch" ? ProgressKind.EPOCH : ProgressKind.STEP, at: new Date(r.at) }));
+  }
+
+  @Mutation(() => Run, {
+    description: "Queues a training run of a named spec (model) or of spec YAML (spec); spec errors come back as SPEC_INVALID",
+  })
+  async startTraining(
+    @Arg("input", () => StartTrainingInput) input: StartTrainingInput,
+    @Ctx() { store, worker }: ApiContext,
+  ): Promise<Run> {
+    const started = await startRun(store, {
+      model: input.model ?? undefined,
+      spec: input.spec ?? undefined,
+      overrides: input.overrides ?? undefined,
+      seed: input.seed ?? undefined,
+    });
+    worker?.wake();
+    return toRun(await getRun(store, started.id));
+  }
+
+  @Mutation(() => Run, { description: "Cancels a run: at once when QUEUED, within one step when RUNNING (its last checkpoint is kept)" })
+  async cancelTraining(@Arg("runId", () => ID) runId: string, @Ctx() { store }: ApiContext): Promise<Run> {
+    await cancel(store, runId);
+    return toRun(await getRun(store, runId));
+  }
+
+  @Subscription(() => TrainingProgress, {
+    description: "A run's reports: its status first, then steps, epochs and status changes, until it ends",
+    subscribe: ({ args, context }) =>
+      watchRun((context as ApiContext).store, args.runId as string, { events: (context as ApiContext).worker?.events }),
+  })
+  trainingProgress(@Root() report: ProgressReport, @Arg("runId", () => ID) _runId: string): TrainingProgress {
+    return report as TrainingProgress;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * `rubato serve` (npm start): the store, the demo world when the store is
+ * empty, the in-process worker, a first model when there is none, and the
+ * HTTP/GraphQL server.
+ */
+import { loadApiKey, openQueriesFor } from "./api/auth";
+import { limitsFromEnv } from "./api/limits";
+import { startServer, type RunningServer } from "./api/server";
+import { ensureDefaultRuns } from "./jobs/runs";
+import { RunWorker } from "./jobs/worker";
+import { log } from "./log";
+import { dataDir } from "./store/config";
+import { loadDemoWorld } from "./store/demo-data";
+import { storeStats } from "./store/stats";
+import { openStore, type Store } from "./store/store";
+
+export interface AppOptions {
+  port: number;
+  host: string;
+  /** Size of the demo world loaded into an empty store; null: load none. */
+  demo: { users: number; tracks: number; days: number } | null;
+  /** Train queued runs in this process (threads), not only in `rubato worker` processes. */
+  worker: boolean;
+  /** Queue these models, in order, when the store has data but no model (empty: none). */
+  defaultModels: string[];
+}
+
+export interface App {
+  store: Store;
+  server: RunningServer;
+  worker: RunWorker | null;
+  apiKey: string;
+  close(): Promise<void>;
+}
+
+export async function startApp(options: AppOptions): Promise<App> {
+  const started = Date.now();
+  const store = await openStore();
+  log.info({ backend: store.backend, location: store.location }, "store open");
+  try {
+    const stats = await storeStats(store);
+    if (options.demo && stats.events === 0 && stats.tracks === 0) {
+      const size = { ...options.demo, seed: 1 };
+      log.info(size, "empty store: loading the demo world");
+      const r = await loadDemoWorld(store, size);
+      log.info(
+        { tracks: r.tracks.tracksCreated, events: r.events.inserted, users: r.events.usersCreated, seconds: r.events.seconds },
+        "demo world loaded",
+      );
+    }
+    const key = loadApiKey(dataDir());
+    if (key.created)
+      log.warn(
+        { file: key.file, apiKey: key.key },
+        "generated an API key for mutations (send Authorization: Bearer KEY); set RUBATO_API_KEY to choose one",
+      );
+    else log.info({ from: key.file ?? "RUBATO_API_KEY" }, "API key loaded");
+    const openQueries = openQueriesFor(options.host);
+
+    // Training runs in threads of this process; the event loop stays free for the API.
+    const worker = options.worker
+      ? new RunWorker(store, { exclusive: store.backend === "pglite", log: (message, fields) => log.info(fields ?? {}, message) })
+      : null;
+    const server = await startServer(store, {
+      port: options.port,
+      host: options.host,
+      policy: { apiKey: key.key, openQueries },
+      worker,
+      limits: limitsFromEnv(),
+    });
+    // A finished run may be the new serving model; load it (and the track index) before the first request needs it.
+    const warm = () => server.serving.warm().catch((err: Error) => log.warn({ err: err.message }, "serving warm-up failed"));
+    worker?.events.subscribe((e) => {
+      if (e.kind !== "status" || e.status !== "SUCCEEDED") return;
+      server.serving.invalidate();
+      void warm();
+    });
+    void warm();
+    await worker?.start();
+    const queued = await ensureDefaultRuns(store, options.defaultModels);
+    for (const run of queued) log.info({ runId: run.id, model: run.modelName }, "no model yet: queued for training in the background");
+    if (queued.length) worker?.wake();
+    log.info(
+      {
+        url: server.url,
+        graphql: server.graphqlUrl,
+        health: `${server.url}/health`,
+        openQueries,
+        startupSeconds: (Date.now() - started) / 1000,
+      },
+      "listening",
+    );
+    return {
+      store,
+      server,
+      worker,
+      apiKey: key.key,
+      async close() {
+        await worker?.stop();
+        await server.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Dot products of one query with a block of rows, as a tiny WebAssembly
+ * module with 128-bit SIMD (f32x4): the inner loop of the neighbour search,
+ * ~5x faster than the same loop in JavaScript. The module is assembled here
+ * from its bytes (no toolchain needed); where SIMD is unavailable, callers
+ * fall back to plain JavaScript.
+ *
+ * Layout in the module's memory: the rows, each padded to a multiple of 8
+ * floats; then the query (padded the same way); then one output float per row.
+ */
+
+/**
+ * (func (export "dots") (param $rows i32) (param $n i32) (param $rowBytes i32) (param $q i32) (param $out i32)
+ *   for n rows from $rows: out[i] = sum_j rows[i][j] * q[j], two f32x4 accumulators, 8 floats per step)
+ */
+// prettier-ignore
+const BODY = [
+  // locals: $j i32, $acc0 v128, $acc1 v128
+  0x02, 0x01, 0x7f, 0x02, 0x7b,
+  0x02, 0x40, // block
+  0x03, 0x40, //   loop (rows)
+  0x20, 0x01, 0x45, 0x0d, 0x01, // n == 0 -> exit
+  0xfd, 0x0c, ...new Array(16).fill(0), 0x22, 0x06, 0x21, 0x07, // acc0 = acc1 = 0
+  0x41, 0x00, 0x21, 0x05, // j = 0
+  0x03, 0x40, //     loop (8 floats a step)
+  0x20, 0x06, 0x20, 0x00, 0x20, 0x05, 0x6a, 0xfd, 0x00, 0x04, 0x00, 0x20, 0x03, 0x20, 0x05, 0x6a, 0xfd, 0x00, 0x04, 0x00,
+  0xfd, 0xe6, 0x01, 0xfd, 0xe4, 0x01, 0x21, 0x06, // acc0 += row[j..j+4] * q[j..j+4]
+  0x20, 0x07, 0x20, 0x00, 0x20, 0x05, 0x6a, 0xfd, 0x00, 0x04, 0x10, 0x20, 0x03, 0x20, 0x05, 0x6a, 0xfd, 0x00, 0x04, 0x10,
+  0xfd, 0xe6, 0x01, 0xfd, 0xe4, 0x01, 0x21, 0x07, // acc1 += row[j+4..j+8] * q[j+4..j+8]
+  0x20, 0x05, 0x41, 0x20, 0x6a, 0x22, 0x05, 0x20, 0x02, 0x49, 0x0d, 0x00, // j += 32 bytes; continue while j < rowBytes
+  0x0b,
+  0x20, 0x06, 0x20, 0x07, 0xfd, 0xe4, 0x01, 0x21, 0x06, // acc0 += acc1
+  0x20, 0x04, // out[i] = sum of acc0's lanes
+  0x20, 0x06, 0xfd, 0x1f, 0x00, 0x20, 0x06, 0xfd, 0x1f, 0x01, 0x92,
+  0x20, 0x06, 0xfd, 0x1f, 0x02, 0x20, 0x06, 0xfd, 0x1f, 0x03, 0x92, 0x92,
+  0x38, 0x02, 0x00,
+  0x20, 0x04, 0x41, 0x04, 0x6a, 0x21, 0x04, // out += 4
+  0x20, 0x00, 0x20, 0x02, 0x6a, 0x21, 0x00, // rows += rowBytes
+  0x20, 0x01, 0x41, 0x01, 0x6b, 0x21, 0x01, // n -= 1
+  0x0c, 0x00,
+  0x0b, // end loop (rows)
+  0x0b, // end block
+  0x0b, // end function
+];
+
+function section(id: number, bytes: number[]): number[] {
+  return [id, ...uleb(bytes.length), ...bytes];
+}
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+}
+
+const name = (s: string) => [s.length, ...Buffer.from(s)];
+
+const MODULE = new Uint8Array([
+  ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+  ...section(1, [0x01, 0x60, 0x05, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x00]), // type: (i32 x5) -> ()
+  ...section(3, [0x01, 0x00]), // one function of that type
+  ...section(5, [0x01, 0x00, 0x01]), // memory: at least one page
+  ...section(7, [0x02, ...name("dots"), 0x00, 0x00, ...name("memory"), 0x02, 0x00]),
+  ...section(10, [0x01, ...uleb(BODY.length), ...BODY]),
+]);
+
+const PAGE = 65536;
+
+// WebAssembly's types live in TypeScript's DOM library, which this Node project does not load.
+declare const WebAssembly: {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: Record<string, unknown> };
+};
+interface WasmMemory {
+  buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+/** Rows held in wasm memory, scanned against one query at a time. */
+export class DotKernel {
+  /** Row width in floats, padded to a multiple of 8. */
+  readonly stride: number;
+  /** The output of the last scan: out[i] for row i. */
+  readonly out: Float32Array;
+  private readonly query: Float32Array;
+  private readonly dots: (rows: number, n: number, rowBytes: number, q: number, out: number) => void;
+  private readonly rowsAt = 0;
+  private readonly queryAt: number;
+  private readonly outAt: number;
+
+  private constructor(instance: { exports: Record<string, unknown> }, rows: Float32Array, n: number, dim: number) {
+    this.stride = Math.ceil(dim / 8) * 8;
+    const memory = instance.exports.memory as WasmMemory;
+    this.queryAt = n * this.stride * 4;
+    this.outAt = this.queryAt + this.stride * 4;
+    const bytes = this.outAt + n * 4;
+    if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+    const matrix = new Float32Array(memory.buffer, this.rowsAt, n * this.stride);
+    for (let i = 0; i < n; i++) matrix.set(rows.subarray(i * dim, (i + 1) * dim), i * this.stride);
+    this.query = new Float32Array(memory.buffer, this.queryAt, this.stride);
+    this.out = new Float32Array(memory.buffer, this.outAt, n);
+    this.dots = instance.exports.dots as DotKernel["dots"];
+  }
+
+  /** Copies `rows` (n x dim, row-major) into a new module's memory; null where WebAssembly SIMD is unavailable. */
+  static create(rows: Float32Array, n: number, dim: number): DotKernel | null {
+    if (process.env.RUBATO_SIMD_DOTS === "0" || !WebAssembly.validate(MODULE)) return null;
+    try {
+      return new DotKernel(new WebAssembly.Instance(new WebAssembly.Module(MODULE)), rows, n, dim);
+    } catch {
+      return null;
+    }
+  }
+
+  setQuery(q: ArrayLike<number>): void {
+    this.query.fill(0);
+    for (let j = 0; j < q.length; j++) this.query[j] = q[j];
+  }
+
+  /** out[from .. to) = rows[from .. to) . query */
+  scan(from: number, to: number): void {
+    if (to > from) this.dots(this.rowsAt + from * this.stride * 4, to - from, this.stride * 4, this.queryAt, this.outAt + from * 4);
+  }
+}

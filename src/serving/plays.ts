@@ -1,0 +1,172 @@
+/**
+ * recordPlays: listening events appended one batch at a time, validated
+ * first. One bad play rejects the batch and nothing is written; users are
+ * created on first sight; a play already stored (same user, time and track,
+ * the table's key) is a duplicate, never written twice; the event counters
+ * /health reads move in the same transaction.
+ */
+import { BadUserInput } from "../errors";
+import { addEventStats, getEventStats } from "../store/catalog";
+import { parseTimestamp, show, ValueError } from "../store/import/values";
+import type { Store } from "../store/store";
+
+export interface PlayInput {
+  userId: string;
+  trackId: string;
+  playedAt: Date | string;
+  skipped?: boolean | null;
+  liked?: boolean | null;
+  addedToPlaylist?: boolean | null;
+  restarted?: boolean | null;
+}
+
+export interface RecordPlaysResult {
+  /** Plays written. */
+  recorded: number;
+  /** Plays already stored (or repeated within the batch): not written again. */
+  duplicates: number;
+  usersCreated: number;
+}
+
+export interface BadPlay {
+  index: number;
+  field: string;
+  reason: string;
+}
+
+/** Plays in one call: a client's buffer of plays, not a bulk import (rubato import events is for that). */
+export const MAX_PLAYS_PER_CALL = 10_000;
+/** A play stamped further ahead of the server's clock than this is a clock error, not a play. */
+const FUTURE_SLACK_MS = 24 * 3600_000;
+const FLAGS = ["skipped", "liked", "addedToPlaylist", "restarted"] as const;
+
+interface Play {
+  user: string;
+  track: string;
+  playedAt: Date;
+  flags: boolean[];
+}
+
+/** What was written, for the caches: the users the batch touched and the event counter after it. */
+export interface Written extends RecordPlaysResult {
+  users: string[];
+  /** The event counter as the writing transaction left it (null when nothing was written). */
+  eventCount: number | null;
+}
+
+export async function recordPlays(store: Store, plays: readonly PlayInput[]): Promise<Written> {
+  if (!Array.isArray(plays)) throw new BadUserInput("plays: expected a list of plays");
+  if (plays.length > MAX_PLAYS_PER_CALL) {
+    throw new BadUserInput(`${plays.length} plays in one call; at most ${MAX_PLAYS_PER_CALL} (use rubato import events for bulk loads)`, {
+      field: "plays",
+      max: MAX_PLAYS_PER_CALL,
+    });
+  }
+  if (plays.length === 0) return { recorded: 0, duplicates: 0, usersCreated: 0, users: [], eventCount: null };
+  const bad: BadPlay[] = [];
+  const valid = plays.map((p, index) => checkPlay(p, index, bad));
+  // Every well-formed track id is checked, also in a play that is bad for another reason.
+  const trackIds = plays.map((p) => (p && typeof p.trackId === "string" && p.trackId.trim() ? p.trackId.trim() : null));
+  const known = new Set(
+    (
+      await store.sql.query<{ external_id: string }>(`SELECT external_id FROM track WHERE external_id = ANY($1::text[])`, [
+        [...new Set(trackIds.filter((t) => t !== null))],
+      ])
+    ).map((r) => r.external_id),
+  );
+  trackIds.forEach((track, index) => {
+    if (track !== null && !known.has(track))
+      bad.push({ index, field: "trackId", reason: `unknown track ${show(track)}; import it first (rubato import tracks)` });
+  });
+  if (bad.length) throw rejection(bad);
+  const ok = valid as Play[];
+  return store.transaction(async (tx) => {
+    const usersCreated = await tx.execute(
+      `INSERT INTO app_user (external_id) SELECT DISTINCT unnest($1::text[]) ON CONFLICT (external_id) DO NOTHING`,
+      [[...new Set(ok.map((p) => p.user))]],
+    );
+    const inserted = await tx.query<{ played_at: Date | string }>(
+      `INSERT INTO listening_event (user_id, track_id, played_at, skipped, liked, added_to_playlist, restarted)
+       SELECT u.id, t.id, p.played_at, p.skipped, p.liked, p.added_to_playlist, p.restarted
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bool[], $5::bool[], $6::bool[], $7::bool[])
+              AS p(user_ext, track_ext, played_at, skipped, liked, added_to_playlist, restarted)
+         JOIN app_user u ON u.external_id = p.user_ext
+         JOIN track t ON t.external_id = p.track_ext
+        ORDER BY u.id, p.played_at, t.id
+       ON CONFLICT ON CONSTRAINT listening_event_pkey DO NOTHING
+       RETURNING played_at`,
+      [
+        ok.map((p) => p.user),
+        ok.map((p) => p.track),
+        ok.map((p) => p.playedAt.toISOString()),
+        ...FLAGS.map((_, f) => ok.map((p) => p.flags[f])),
+      ],
+    );
+    let eventCount: number | null = null;
+    if (inserted.length) {
+      const times = inserted.map((r) => new Date(r.played_at).getTime());
+      // The inserted range as a two-row table (ISO strings we produced, safe to inline).
+      const range = [Math.min(...times), Math.max(...times)].map((t) => `('${new Date(t).toISOString()}'::timestamptz)`).join(", ");
+      await addEventStats(tx, inserted.length, `(VALUES ${range}) AS s(played_at)`);
+      eventCount = (await getEventStats(tx)).count;
+    }
+    const users = [...new Set(ok.map((p) => p.user))];
+    return { recorded: inserted.length, duplicates: plays.length - inserted.length, usersCreated, users, eventCount };
+  });
+}
+
+/** The play as it will be written, or null (with the reasons pushed to `bad`). */
+function checkPlay(p: PlayInput, index: number, bad: BadPlay[]): Play | null {
+  const before = bad.length;
+  const fail = (field: string, reason: string) => bad.push({ index, field, reason });
+  if (p === null || typeof p !== "object") {
+    fail("play", "expected an object with userId, trackId and playedAt");
+    return null;
+  }
+  const id = (field: "userId" | "trackId"): string => {
+    const v = p[field];
+    if (typeof v === "string" && v.trim() !== "") return v.trim();
+    fail(
+      field,
+      v === undefined || v === null || v === "" ? "missing; expected a non-empty id" : `expected a non-empty string id, got ${show(v)}`,
+    );
+    return "";
+  };
+  const user = id("userId");
+  const track = id("trackId");
+  let playedAt: Date | null = null;
+  if (p.playedAt instanceof Date) {
+    if (Number.isNaN(p.playedAt.getTime())) fail("playedAt", "an invalid date");
+    else playedAt = p.playedAt;
+  } else if (p.playedAt === undefined || p.playedAt === null) {
+    fail("playedAt", "missing; expected an ISO 8601 time such as 2026-10-01T12:00:00Z");
+  } else {
+    try {
+      playedAt = parseTimestamp(p.playedAt);
+    } catch (err) {
+      if (!(err instanceof ValueError)) throw err;
+      fail("playedAt", err.message);
+    }
+  }
+  if (playedAt && playedAt.getTime() > Date.now() + FUTURE_SLACK_MS)
+    fail("playedAt", `${playedAt.toISOString()} is in the future (more than 24 h ahead of the server's clock)`);
+  const flags = FLAGS.map((name) => {
+    const v = p[name];
+    if (v === undefined || v === null) return false;
+    if (typeof v === "boolean") return v;
+    fail(name, `expected true, false or null, got ${show(v)}`);
+    return false;
+  });
+  return bad.length > before ? null : { user, track, playedAt: playedAt!, flags };
+}
+
+function rejection(bad: BadPlay[]): BadUserInput {
+  bad.sort((a, b) => a.index - b.index); // stable: a play's own order of fields is kept
+  const first = bad[0];
+  const others = new Set(bad.map((b) => b.index)).size - 1;
+  const more = others > 0 ? ` (and ${others} more bad play${others > 1 ? "s" : ""})` : "";
+  return new BadUserInput(`play ${first.index}: ${first.field}: ${first.reason}${more}; nothing was written`, {
+    ...first,
+    errors: bad.slice(0, 20),
+  });
+}

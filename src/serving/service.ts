@@ -1,0 +1,204 @@
+/**
+ * The serving service behind userEmbedding, similarTracks and recordPlays.
+ * What can be held is held in memory: the loaded models (LRU), the active
+ * run's id, the catalogue and its search indexes, users' latest plays
+ * (histories.ts, kept exact by the store's event counter). Concurrent
+ * embedding requests are batched (embedder.ts). Ids in and out are external ids.
+ */
+import { BadUserInput, NotFound } from "../errors";
+import type { Store } from "../store/store";
+import { CatalogueCache } from "./catalogue";
+import { Embedder, type BatchInfo, type Embedded } from "./embedder";
+import { HistoryCache } from "./histories";
+import type { Metric } from "./ivf";
+import { ModelCache } from "./models";
+import { recordPlays, type PlayInput, type RecordPlaysResult } from "./plays";
+
+export interface ServingOptions {
+  /** Models kept loaded (LRU; default 3). */
+  maxModels?: number;
+  /** Called after every embedding batch with its size (tests, metrics). */
+  onBatch?: (info: BatchInfo) => void;
+  /** Catalogues smaller than this are searched exhaustively (default 20,000 tracks); larger ones through the IVF index (ivf.ts). */
+  exactSearchBelow?: number;
+  /** The IVF index's calibrated recall@10 target (default 0.98). */
+  targetRecall?: number;
+  /** Users whose latest plays and counts are kept in memory between requests (default 100,000). */
+  cachedUsers?: number;
+}
+
+export interface Latent {
+  mu: number[];
+  sigma: number[] | null;
+}
+
+export interface UserEmbeddingView {
+  userId: string;
+  runId: string;
+  modelName: string;
+  asOf: Date;
+  /** Plays at or before asOf. */
+  plays: number;
+  mu: number[];
+  sigma: number[] | null;
+  /** q(z_s | x_s): the fast part, from the last window of plays. */
+  fast: Latent | null;
+  /** q(z_n | x_n): the slow part, from the aggregates over the whole history. */
+  slow: Latent | null;
+  /** The decoder's output at z = mu: the predicted next track's embedding (what similarTracks by user searches from). */
+  nextTrack: number[];
+}
+
+export interface Neighbour {
+  trackId: string;
+  distance: number;
+}
+
+export interface SimilarTracksView {
+  /** The run whose model decoded the user's state; null for neighbours of a track. */
+  runId: string | null;
+  metric: Metric;
+  neighbours: Neighbour[];
+}
+
+export interface SimilarTracksInput {
+  trackId?: string | null;
+  userId?: string | null;
+  k?: number | null;
+  runId?: string | null;
+  excludeRecent?: boolean | null;
+  metric?: Metric | null;
+}
+
+export const MAX_K = 1000;
+const METRICS: readonly Metric[] = ["l2", "cosine"];
+
+export class Serving {
+  private readonly models: ModelCache;
+  private readonly catalogues: CatalogueCache;
+  private readonly embedder: Embedder;
+  private readonly histories: HistoryCache;
+
+  constructor(
+    private readonly store: Store,
+    options: ServingOptions = {},
+  ) {
+    this.models = new ModelCache(store, options.maxModels ?? 3);
+    this.catalogues = new CatalogueCache(store, { exactBelow: options.exactSearchBelow, targetRecall: options.targetRecall });
+    this.histories = new HistoryCache(store, options.cachedUsers);
+    this.embedder = new Embedder(this.histories, this.models, this.catalogues, { onBatch: options.onBatch });
+  }
+
+  /** Embedding batches so far (how many, how many requests they carried, the largest) and the history cache's hits and misses. */
+  get stats(): { batches: number; requests: number; largestBatch: number; cache: { hits: number; misses: number; clears: number } } {
+    return { ...this.embedder.stats, cache: { ...this.histories.stats } };
+  }
+
+  async userEmbedding(input: { userId: string; runId?: string | null; asOf?: Date | null }): Promise<UserEmbeddingView> {
+    const userId = requiredId(input.userId, "userId");
+    const asOf = optionalDate(input.asOf, "asOf");
+    const e = await this.embed(userId, input.runId, asOf);
+    return {
+      userId: e.userExternalId,
+      runId: e.served.runId,
+      modelName: e.served.modelName,
+      asOf: e.asOf,
+      plays: e.plays,
+      mu: Array.from(e.joint.mu),
+      sigma: e.joint.sigma ? Array.from(e.joint.sigma) : null,
+      fast: e.fast && { mu: Array.from(e.fast.mu), sigma: e.fast.sigma ? Array.from(e.fast.sigma) : null },
+      slow: e.slow && { mu: Array.from(e.slow.mu), sigma: e.slow.sigma ? Array.from(e.slow.sigma) : null },
+      nextTrack: Array.from(e.predicted),
+    };
+  }
+
+  /**
+   * With trackId: the k nearest catalogue tracks to it, itself excluded (no
+   * model involved: runId is null). With userId: the k tracks nearest to the
+   * decoded state of the user under the active or given run; excludeRecent
+   * leaves out the tracks of the user's last window of plays.
+   */
+  async similarTracks(input: SimilarTracksInput): Promise<SimilarTracksView> {
+    const k = input.k ?? 10;
+    if (!Number.isInteger(k) || k < 1 || k > MAX_K)
+      throw new BadUserInput(`k: expected an integer from 1 to ${MAX_K}, got ${k}`, { field: "k", min: 1, max: MAX_K });
+    const metric = input.metric ?? "l2";
+    if (!METRICS.includes(metric)) throw new BadUserInput(`metric: expected one of ${METRICS.join(", ")}, got ${JSON.stringify(metric)}`);
+    const given = (v: string | null | undefined) => v !== undefined && v !== null;
+    if (given(input.trackId) === given(input.userId)) {
+      throw new BadUserInput("give exactly one of trackId (neighbours of a track) or userId (next-track neighbours of a user)", {
+        fields: ["trackId", "userId"],
+      });
+    }
+    if (given(input.trackId)) {
+      if (input.excludeRecent)
+        throw new BadUserInput("excludeRecent leaves out a user's recent plays: it needs userId, not trackId", { field: "excludeRecent" });
+      return this.trackNeighbours(requiredId(input.trackId, "trackId"), k, metric);
+    }
+    const e = await this.embed(requiredId(input.userId, "userId"), input.runId, null);
+    const index = await e.catalogue.index(metric);
+    const exclude = input.excludeRecent ? new Set(e.recent) : undefined;
+    const ids = e.catalogue.catalogue.externalIds;
+    return {
+      runId: e.served.runId,
+      metric,
+      neighbours: index.search(e.predicted, k, exclude).map((h) => ({ trackId: ids[h.row], distance: h.distance })),
+    };
+  }
+
+  async recordPlays(plays: PlayInput[]): Promise<RecordPlaysResult> {
+    const { recorded, duplicates, usersCreated, users, eventCount } = await recordPlays(this.store, plays);
+    if (eventCount !== null) this.histories.wrote(users, recorded, eventCount);
+    return { recorded, duplicates, usersCreated };
+  }
+
+  /** The active run may have changed (a run succeeded or was activated): forget the cached choice. */
+  invalidate(): void {
+    this.models.invalidate();
+  }
+
+  /** Builds what the first requests would otherwise wait for: the active model (if any) and the l2 search index. */
+  async warm(): Promise<void> {
+    await this.models.get().catch(() => undefined);
+    await (await this.catalogues.current()).index("l2");
+  }
+
+  /** Disposes the cached models' tensors. */
+  close(): void {
+    this.models.close();
+  }
+
+  private async embed(userId: string, runId: string | null | undefined, asOf: Date | null): Promise<Embedded> {
+    const served = await this.models.get(runId === undefined || runId === null ? null : requiredId(runId, "runId"));
+    return this.embedder.embed({ served, userId, asOf });
+  }
+
+  private async trackNeighbours(trackId: string, k: number, metric: Metric): Promise<SimilarTracksView> {
+    let state = await this.catalogues.current();
+    let row = state.rowOf(trackId);
+    if (row === undefined) {
+      state = await this.catalogues.current(true);
+      row = state.rowOf(trackId);
+    }
+    if (row === undefined) throw new NotFound(`no track ${JSON.stringify(trackId)}`, { trackId });
+    const { catalogue } = state;
+    if (!catalogue.hasEmbedding[row])
+      throw new BadUserInput(`track ${JSON.stringify(trackId)} has no embedding, so it has no neighbours`, { field: "trackId", trackId });
+    const index = await state.index(metric);
+    const query = catalogue.embeddings.subarray(row * catalogue.dim, (row + 1) * catalogue.dim);
+    const hits = index.search(query, k, new Set([row]));
+    return { runId: null, metric, neighbours: hits.map((h) => ({ trackId: catalogue.externalIds[h.row], distance: h.distance })) };
+  }
+}
+
+function requiredId(value: unknown, field: string): string {
+  if (typeof value === "string" && value.trim() !== "") return value.trim();
+  throw new BadUserInput(`${field}: expected a non-empty id`, { field });
+}
+
+function optionalDate(value: Date | null | undefined, field: string): Date | null {
+  if (value === undefined || value === null) return null;
+  if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+    throw new BadUserInput(`${field}: expected a time (ISO 8601, e.g. 2026-10-01T12:00:00Z)`, { field });
+  return value;
+}
