@@ -1,7 +1,7 @@
 import DataLoader from "dataloader";
 import type { RunEvents } from "../jobs/events";
 import type { Serving } from "../serving";
-import { tracksByIds, type TrackView } from "../store/browse";
+import type { TrackView } from "../store/browse";
 import type { Store } from "../store/store";
 import type { AccessPolicy } from "./auth";
 
@@ -25,6 +25,6 @@ export function requestContext(services: ApiServices, authenticated: boolean): A
   return {
     ...services,
     authenticated,
-    tracks: new DataLoader((ids: readonly string[]) => tracksByIds(services.store, ids)),
+    tracks: new DataLoader((ids: readonly string[]) => services.serving.tracks(ids)),
   };
 }

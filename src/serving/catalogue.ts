@@ -5,6 +5,7 @@
  * a second; a lookup that misses checks again at once.
  */
 import type { Catalogue } from "../features/history";
+import type { TrackView } from "../store/browse";
 import { cachedCatalogue } from "../store/history";
 import type { Store } from "../store/store";
 import { servingBackend } from "./backend";
@@ -15,6 +16,7 @@ const CHECK_EVERY_MS = 1000;
 export class CatalogueState {
   private rows: Map<string, number> | null = null;
   private readonly indexes = new Map<Metric, Promise<IvfIndex>>();
+  private metadata: Promise<Map<string, Omit<TrackView, "embedding">>> | null = null;
 
   constructor(
     readonly catalogue: Catalogue,
@@ -25,6 +27,23 @@ export class CatalogueState {
   rowOf(externalId: string): number | undefined {
     this.rows ??= new Map(this.catalogue.externalIds.map((id, i) => [id, i]));
     return this.rows.get(externalId);
+  }
+
+  /** Tracks by external id (null where unknown), from memory: neighbours resolve their tracks without a query each. */
+  async tracks(store: Store, ids: readonly string[]): Promise<(TrackView | null)[]> {
+    this.metadata ??= store.sql
+      .query<{ external_id: string; title: string | null; artist: string | null; genre: string | null }>(
+        "SELECT external_id, title, artist, genre FROM track",
+      )
+      .then((rows) => new Map(rows.map((r) => [r.external_id, { id: r.external_id, title: r.title, artist: r.artist, genre: r.genre }])));
+    const metadata = await this.metadata;
+    const { embeddings, dim, hasEmbedding } = this.catalogue;
+    return ids.map((id) => {
+      const row = this.rowOf(id);
+      const meta = metadata.get(id);
+      if (row === undefined || !meta) return null;
+      return { ...meta, embedding: hasEmbedding[row] ? Array.from(embeddings.subarray(row * dim, (row + 1) * dim)) : null };
+    });
   }
 
   /** The search index over the tracks that have an embedding. */

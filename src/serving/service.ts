@@ -6,6 +6,7 @@
  * embedding requests are batched (embedder.ts). Ids in and out are external ids.
  */
 import { BadUserInput, NotFound } from "../errors";
+import type { TrackView } from "../store/browse";
 import type { Store } from "../store/store";
 import { CatalogueCache } from "./catalogue";
 import { Embedder, type BatchInfo, type Embedded } from "./embedder";
@@ -150,6 +151,13 @@ export class Serving {
     const { recorded, duplicates, usersCreated, users, eventCount } = await recordPlays(this.store, plays);
     if (eventCount !== null) this.histories.wrote(users, recorded, eventCount);
     return { recorded, duplicates, usersCreated };
+  }
+
+  /** Tracks by external id, in the order asked (null where unknown), from the catalogue in memory. */
+  async tracks(ids: readonly string[]): Promise<(TrackView | null)[]> {
+    let state = await this.catalogues.current();
+    if (ids.some((id) => state.rowOf(id) === undefined)) state = await this.catalogues.current(true);
+    return state.tracks(this.store, ids);
   }
 
   /** The active run may have changed (a run succeeded or was activated): forget the cached choice. */
