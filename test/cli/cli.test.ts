@@ -12,7 +12,8 @@ const bin = path.resolve(__dirname, "../../bin/rubato.js");
 describe("rubato CLI (PGlite)", () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "rubato-cli-"));
   const env = { ...process.env, RUBATO_DATA_DIR: dataDir, DATABASE_URL: "" };
-  const rubato = (...args: string[]) => run("node", [bin, ...args], { env });
+  // From a directory other than the project's: the CLI must not depend on the working directory (decorators need its tsconfig).
+  const rubato = (...args: string[]) => run("node", [bin, ...args], { env, cwd: os.tmpdir() });
 
   afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
