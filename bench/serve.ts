@@ -26,7 +26,7 @@ import { openStore } from "../src/store/store";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const WORLDS = {
   demo: { users: 2000, tracks: 5000, days: 28 },
-  big: { users: 2000, tracks: 100_000, days: 14 },
+  big: { users: 1000, tracks: 100_000, days: 7 },
 };
 const CLIENTS = [1, 16, 64];
 const KEY = "bench-key";
