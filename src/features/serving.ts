@@ -67,3 +67,14 @@ export function featuresForServing(
   }
   return { fast, mask, slow, time: h.playedAt[end], plays: counts[RAW_INDEX.plays] };
 }
+
+/** Rows of features (one Float32Array per user) as one batch array. */
+export function concatRows(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 import type { Catalogue } from "../features/history";
 import type { FeatureStats } from "../features/features";
-import { featuresForServing } from "../features/serving";
+import { concatRows, featuresForServing } from "../features/serving";
 import type { ModelSpec } from "../spec/schema";
 import { streamHistories } from "../store/history";
 import { csvLine, pgArray } from "../store/sql";
@@ -35,7 +35,7 @@ export async function storeUserEmbeddings(
   const flush = async () => {
     if (!users.length) return;
     const n = users.length;
-    const { mu, sigma } = await embed(n, concat(fast), concat(mask), concat(slow));
+    const { mu, sigma } = await embed(n, concatRows(fast), concatRows(mask), concatRows(slow));
     const k = mu.length / n;
     let csv = "";
     for (let i = 0; i < n; i++) {
@@ -66,14 +66,4 @@ export async function storeUserEmbeddings(
   }
   await flush();
   return stored;
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }

@@ -8,7 +8,7 @@
  */
 import DataLoader from "dataloader";
 import { BadUserInput, Conflict, NotFound } from "../errors";
-import { featuresForServing, type ServingFeatures } from "../features/serving";
+import { concatRows, featuresForServing, type ServingFeatures } from "../features/serving";
 import type { ServingHistory } from "../features/history";
 import type { CatalogueCache, CatalogueState } from "./catalogue";
 import type { HistoryCache } from "./histories";
@@ -132,9 +132,9 @@ export class Embedder {
       const n = group.items.length;
       const out = forwardBatch(served.model, {
         n,
-        fast: concat(group.items.map((x) => x.f.fast)),
-        mask: concat(group.items.map((x) => x.f.mask)),
-        slow: concat(group.items.map((x) => x.f.slow)),
+        fast: concatRows(group.items.map((x) => x.f.fast)),
+        mask: concatRows(group.items.map((x) => x.f.mask)),
+        slow: concatRows(group.items.map((x) => x.f.slow)),
       });
       const row = (a: Float32Array | null, j: number) => (a ? a.subarray((j * a.length) / n, ((j + 1) * a.length) / n) : null);
       group.items.forEach(({ i, history, f }, j) => {
@@ -170,14 +170,4 @@ export class Embedder {
       return read(await this.catalogues.current(true));
     }
   }
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
