@@ -6,6 +6,7 @@
  */
 import { parseSpec } from "../spec";
 import type { ModelSpec } from "../spec/schema";
+import type { SqlClient } from "../store/sql";
 import type { Store } from "../store/store";
 import { loadTrainingData } from "../train/data";
 import { deserializeCheckpoint } from "../train/checkpoint";
@@ -43,8 +44,43 @@ export class RunError extends Error {
 
 type Trained = { summary: TrainSummary; artifact: ModelArtifactData | null };
 
+/** Resolves on a later turn of the event loop, after pending timers and I/O have had theirs. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * The store's SQL with every statement started on a fresh turn of the event loop.
+ *
+ * PGlite runs in this thread and answers synchronously: a chain of awaited statements
+ * settles in microtasks only and never lets the event loop turn. And Node hands over a
+ * worker thread's messages in batches: one turn handles every queued message and those
+ * that arrive meanwhile (at least 1,000). So when a run's progress and checkpoint writes,
+ * made from the message handler, took longer than the training thread took to send its
+ * next messages, the loop did not turn again until training ended: no timers (heartbeats,
+ * `rubato worker --once`), no signals, no I/O (log lines, the API's requests). Yielding
+ * before each statement bounds a stall to one statement. On a server the statements are
+ * real I/O anyway; there the yield costs microseconds.
+ */
+export function yieldingSql(sql: SqlClient): SqlClient {
+  return {
+    async query<T>(text: string, params?: unknown[]) {
+      await nextTurn();
+      return sql.query<T>(text, params);
+    },
+    async execute(text: string, params?: unknown[]) {
+      await nextTurn();
+      return sql.execute(text, params);
+    },
+    async copyCsv(table: string, columns: readonly string[], csv: string) {
+      await nextTurn();
+      return sql.copyCsv(table, columns, csv);
+    },
+  };
+}
+
 export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promise<"SUCCEEDED" | "FAILED" | "CANCELLED" | "LOST"> {
-  const { store, workerId, events } = options;
+  const { workerId, events } = options;
+  // Everything this run writes or reads goes through yielding statements (see yieldingSql).
+  const store: Store = { ...options.store, sql: yieldingSql(options.store.sql) };
   const log = options.log ?? (() => undefined);
   let thread: ReturnType<typeof spawnTrainingThread> | null = null;
   let timer: NodeJS.Timeout | null = null;
@@ -66,7 +102,28 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
     );
     const recorder = new ProgressRecorder(store.sql, run.id, events, options.progressIntervalMs ?? 1000, seq);
 
-    let checkpointWrites: Promise<unknown> = Promise.resolve();
+    // Checkpoints are written one at a time, and only the newest matters: one that arrives
+    // while an older one still waits replaces it (a loaded machine writes fewer, never stale ones).
+    let nextCheckpoint: { data: Uint8Array; epoch: number; step: number; announce: boolean } | null = null;
+    let checkpointWriter: Promise<void> | null = null;
+    let checkpointError: Error | null = null;
+    const writeCheckpoints = async () => {
+      try {
+        while (nextCheckpoint && !checkpointError) {
+          const c = nextCheckpoint;
+          nextCheckpoint = null;
+          const saved = await saveCheckpoint(store.sql, run.id, workerId, Buffer.from(c.data));
+          if (saved && c.announce) log(`checkpoint saved at epoch ${c.epoch}, step ${c.step}`, { runId: run.id, step: c.step });
+        }
+      } catch (err) {
+        checkpointError = err as Error; // the run fails when training ends
+      }
+    };
+    const queueCheckpoint = (c: NonNullable<typeof nextCheckpoint>) => {
+      nextCheckpoint = c;
+      // (.finally runs in a later microtask, so the writer is recorded before it is cleared)
+      checkpointWriter ??= writeCheckpoints().finally(() => (checkpointWriter = null));
+    };
     const pendingEmbeds = new Map<number, (r: { mu: Float32Array; sigma: Float32Array | null }) => void>();
     const trained = await new Promise<Trained>((resolve, reject) => {
       const onMessage = (msg: FromThread) => {
@@ -76,12 +133,9 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
           case "epoch":
             return recorder.epoch(msg.progress);
           case "checkpoint":
-            checkpointWrites = checkpointWrites
-              .then(() => saveCheckpoint(store.sql, run.id, workerId, Buffer.from(msg.checkpoint)))
-              .then((saved) => saved && log(`checkpoint saved at epoch ${msg.epoch}, step ${msg.step}`, { runId: run.id, step: msg.step }));
-            return;
+            return queueCheckpoint({ data: msg.checkpoint, epoch: msg.epoch, step: msg.step, announce: true });
           case "trained":
-            checkpointWrites = checkpointWrites.then(() => saveCheckpoint(store.sql, run.id, workerId, Buffer.from(msg.checkpoint)));
+            queueCheckpoint({ data: msg.checkpoint, epoch: msg.summary.epochs, step: msg.summary.steps, announce: false });
             return resolve({ summary: msg.summary, artifact: msg.artifact });
           case "embedded":
             pendingEmbeds.get(msg.id)?.({ mu: msg.mu, sigma: msg.sigma });
@@ -127,7 +181,8 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
         transferables(dataset),
       );
     });
-    await checkpointWrites;
+    while (checkpointWriter) await checkpointWriter;
+    if (checkpointError) throw checkpointError;
     await recorder.flush();
 
     if (trained.summary.status === "cancelled") {
