@@ -165,10 +165,18 @@ export class Serving {
     this.models.invalidate();
   }
 
-  /** Builds what the first requests would otherwise wait for: the active model (if any) and the l2 search index. */
+  /** Builds what the first requests would otherwise wait for: the active model (if any), the l2 search index, and every user's latest history (in chunks, in the background). */
   async warm(): Promise<void> {
-    await this.models.get().catch(() => undefined);
-    await (await this.catalogues.current()).index("l2");
+    const served = await this.models.get().catch(() => null);
+    const state = await this.catalogues.current();
+    await state.index("l2");
+    if (!served) return;
+    const users = await this.store.sql.query<{ external_id: string }>("SELECT external_id FROM app_user ORDER BY id");
+    await this.histories.prefill(
+      users.map((u) => u.external_id),
+      served.window,
+      state.catalogue,
+    );
   }
 
   /** Disposes the cached models' tensors. */

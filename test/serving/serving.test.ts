@@ -142,6 +142,20 @@ describe(`serving (${backendName})`, () => {
     concurrent.close();
   });
 
+  it("warm() reads every user's latest history ahead of requests, so first requests need no history read", async () => {
+    const warmed = new Serving(store);
+    await warmed.warm();
+    const [{ n }] = await store.sql.query<{ n: number }>("SELECT count(*)::int AS n FROM app_user");
+    expect(warmed.stats.cache.misses).toBe(n);
+    const ids = users.slice(0, 8).map((u) => u.external_id);
+    const served = await Promise.all(ids.map((userId) => warmed.userEmbedding({ userId })));
+    expect(warmed.stats.cache).toMatchObject({ misses: n, hits: ids.length });
+    const cold = new Serving(store);
+    for (const [i, userId] of ids.entries()) expectClose(served[i].mu, (await cold.userEmbedding({ userId })).mu, 1e-6);
+    warmed.close();
+    cold.close();
+  });
+
   it("a bad request in a batch fails alone", async () => {
     batches.length = 0;
     const results = await Promise.allSettled([
