@@ -1,6 +1,6 @@
 """The FS-VAE graph of bench/train.ts in PyTorch, on one thread, for a side-by-side throughput figure.
 
-    OMP_NUM_THREADS=1 python3 bench/torch_fsvae.py [--steps=N] [--repeats=N] [--infer-repeats=N]
+    python3 bench/torch_fsvae.py [--steps=N] [--repeats=N] [--infer-repeats=N]
 
 Same shapes: w = 5, d_s = 82, d_n = 6, K = 80, two LSTM layers of 128 units
 (LeakyReLU on each layer's output, dropout 0.1 between layers and after the
@@ -8,17 +8,57 @@ last), a 2 x 64 slow encoder, a 2 x 128 decoder, MSE + beta * KL, Adam;
 training at batch 512, the user embedding (both encoders, mu and sigma) at
 batch 4096. The padding mask of the tfjs model is not reproduced: nn.LSTM
 runs over all w steps (the FLOPs are the same). Prints
-`torch_train_samples_per_s N` and `torch_infer_per_s N`.
+`torch_train_samples_per_s N` and `torch_infer_per_s N`, and `# ` lines
+describing the setup (torch version, BLAS library, threads).
 
 PyTorch is not a dependency of the project; on Debian: apt-get install -y python3-torch.
+
+Two things make Debian's torch 1.13 several times slower than it should be,
+and both are handled or reported here:
+
+- BLAS. Debian's libtorch links the generic libblas.so.3, and installing
+  python3-torch pulls in only the reference (netlib) implementation, which
+  multiplies at ~6 GFLOP/s on this machine against ~28-30 for OpenBLAS on one
+  thread. That alone held this script at ~750 training samples/s.
+  `apt-get install -y libopenblas0-pthread` switches the libblas.so.3
+  alternative to OpenBLAS. We cannot change that from here, so we print which
+  library was loaded and a warning line when it is the reference one.
+- malloc. nn.LSTM's backward allocates and frees multi-megabyte buffers
+  every step; with glibc's defaults each one is a fresh mmap, so the step
+  spends its time in page faults (aten::cat and copy_ dominated the profile).
+  Raising glibc's mmap and trim thresholds (mallopt, below, before torch
+  allocates anything) keeps them in the heap: ~1.3-1.5x training, ~2.5x
+  inference here.
+
+Threads: one, like the tfjs benchmark. OpenBLAS and OpenMP read their thread
+counts when they load, so the environment is set before `import torch`, and
+torch.set_num_threads(1) covers ATen's own pool.
 """
 
+import ctypes
+import os
 import statistics
 import sys
 import time
 
-import torch
-from torch import nn
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+
+def _tune_malloc():
+    """Keep large freed blocks in glibc's heap instead of returning them to the OS each time."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 1 << 30))
+
+
+MALLOC_TUNED = _tune_malloc()
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 W, D_S, D_N, K, DIM = 5, 82, 6, 80, 80
 TRAIN_BATCH, INFER_BATCH = 512, 4096
@@ -29,6 +69,20 @@ def arg(name, default):
         if a.startswith(f"--{name}="):
             return int(a.split("=", 1)[1])
     return default
+
+
+def blas_library():
+    """The file that provides libblas.so.3 in this process (torch has loaded it by now), or None."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = [line.split()[-1] for line in maps if "/" in line]
+    except OSError:
+        return None
+    for pattern in ("libblas.so", "libopenblas", "libmkl_rt", "libblis"):
+        for path in paths:
+            if pattern in os.path.basename(path):
+                return os.path.realpath(path)
+    return None
 
 
 class FsVae(nn.Module):
@@ -73,13 +127,21 @@ def main():
     x_s, x_n, y = torch.randn(TRAIN_BATCH, W, D_S), torch.randn(TRAIN_BATCH, D_N), torch.randn(TRAIN_BATCH, DIM)
 
     def step():
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=True)
         model.loss(x_s, x_n, y).backward()
         opt.step()
 
     model.train()
     for _ in range(3):
         step()
+    blas = blas_library()
+    params = sum(p.numel() for p in model.parameters())
+    print(
+        f"# torch {torch.__version__}, {torch.get_num_threads()} thread, BLAS {blas or 'unknown'}, "
+        f"malloc thresholds {'raised' if MALLOC_TUNED else 'default'}, dtype {torch.get_default_dtype()}, {params:,} parameters"
+    )
+    if blas and "/blas/" in blas and "openblas" not in blas:
+        print("# torch WARNING: reference (netlib) BLAS; install OpenBLAS for a fair peer: apt-get install -y libopenblas0-pthread")
     rates = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -90,7 +152,7 @@ def main():
 
     model.eval()
     xi_s, xi_n = torch.randn(INFER_BATCH, W, D_S), torch.randn(INFER_BATCH, D_N)
-    with torch.no_grad():
+    with torch.inference_mode():
         model.encode(xi_s, xi_n)
         rates = []
         for _ in range(infer_repeats):

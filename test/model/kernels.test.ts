@@ -70,6 +70,10 @@ describe('BatchMatMul', () => {
     [1, 9, 4],
     [13, 1, 6],
     [33, 65, 17],
+    // n % 4 == 0: Aᵀ·B runs our SIMD kernel (4-row and single-row tiles, 8- and 4-column blocks, k in chunks of 256).
+    [82, 300, 20],
+    [6, 513, 12],
+    [9, 40, 64],
   ];
   for (const [m, k, n] of sizes) {
     for (const transposeA of [false, true]) {
@@ -305,6 +309,11 @@ describe('Sum', () => {
     [[4, 3, 5], -1, false],
     [[2, 3, 4, 5], [1, 2], true],
     [[1, 6], 0, false],
+    // Rows a multiple of 4 wide: the SIMD column sums.
+    [[9, 8], 0, false],
+    [[3, 5, 12], 1, true],
+    [[2, 3, 4, 8], [1, 2], false],
+    [[1, 4], 0, false],
   ];
   for (const [shape, axis, keepDims] of cases) {
     it(`[${shape}] axis ${JSON.stringify(axis)} keepDims=${keepDims}`, () =>

@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
 import { makeIdentityConfig } from './identity';
+import { LSTM_CELL, lstmCellKernelConfigs } from './lstm_cell';
 import { makeBatchMatMulConfig, makeFusedMatMulConfig } from './matmul';
 import { makeSliceConfig, makeSplitVConfig, makeUnpackConfig } from './slice';
 import { makeSumConfig } from './sum';
@@ -17,6 +18,7 @@ import { makeTanhConfig } from './tanh';
 import { makeTransposeConfig } from './transpose';
 
 export { registerTfjsGradients, type GradientRegistration } from './gradients';
+export { LSTM_CELL, LSTM_CELL_GRAD, LSTM_RECURRENT_GRAD, lstmCellImpl, useJsLstmCells } from './lstm_cell';
 
 export const WASM = 'wasm';
 
@@ -34,14 +36,19 @@ export const FAST_KERNELS: Readonly<Record<string, (stock: KernelConfig) => Kern
 };
 
 const stockConfigs = new Map<string, KernelConfig>();
+/** Kernels of our own (no stock counterpart) registered with the overrides. */
+const ownKernels: string[] = [];
 
 export function fastKernelsRegistered(): boolean {
   return stockConfigs.size > 0;
 }
 
-/** Installs the overrides (idempotent). Returns the kernel names overridden. */
+/**
+ * Installs the overrides and our own kernels (the fused LSTM kernels; idempotent).
+ * Returns the kernel names, overrides first.
+ */
 export function registerFastKernels(): string[] {
-  if (fastKernelsRegistered()) return [...stockConfigs.keys()];
+  if (fastKernelsRegistered()) return [...stockConfigs.keys(), ...ownKernels];
   for (const name of Object.keys(FAST_KERNELS)) {
     if (tf.getKernel(name, WASM) == null) {
       throw new Error(`registerFastKernels: no stock '${name}' kernel for wasm; import @tensorflow/tfjs-backend-wasm first`);
@@ -53,7 +60,17 @@ export function registerFastKernels(): string[] {
     tf.unregisterKernel(name, WASM);
     tf.registerKernel(make(stock));
   }
-  return [...stockConfigs.keys()];
+  for (const config of lstmCellKernelConfigs()) {
+    if (tf.getKernel(config.kernelName, WASM) != null) tf.unregisterKernel(config.kernelName, WASM);
+    tf.registerKernel(config);
+    ownKernels.push(config.kernelName);
+  }
+  return [...stockConfigs.keys(), ...ownKernels];
+}
+
+/** True when the fused LSTM cell kernels can run: the active backend is wasm and they are registered. */
+export function fusedLstmAvailable(): boolean {
+  return tf.getBackend() === WASM && tf.getKernel(LSTM_CELL, WASM) != null;
 }
 
 /** Puts the stock kernels back (used by the benchmark and tests). */
@@ -63,6 +80,8 @@ export function unregisterFastKernels(): void {
     tf.registerKernel(stock);
   }
   stockConfigs.clear();
+  for (const name of ownKernels) tf.unregisterKernel(name, WASM);
+  ownKernels.length = 0;
 }
 
 /** The stock wasm kernel config for `name` (whether or not it is overridden). */

@@ -11,12 +11,26 @@
  *
  * XNNPACK caches its packed weights by the B tensor id, so every distinct
  * B matrix we pass is a fresh tensor (ids are never reused).
+ *
+ * Aᵀ·B with one batch (the weight gradients xᵀ·dy) skips XNNPACK: packing a
+ * fresh [2560, 512] gradient costs about as much as a third of the product,
+ * and our SIMD kernel (kernels/simd.ts) needs neither the packing nor Aᵀ.
  */
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import { broadcast_util, util } from '@tensorflow/tfjs-core';
 import { stridesOf } from './copy';
+import { simdMatMulTransposeA } from './simd';
 import { transposeInfo } from './transpose';
-import { asWasmBackend, callKernel, callKernel1, disposeAll, heapView, type WasmBackendLike, type WasmKernelArgs } from './wasm_heap';
+import {
+  asWasmBackend,
+  callKernel,
+  callKernel1,
+  disposeAll,
+  floatOffset,
+  heapView,
+  type WasmBackendLike,
+  type WasmKernelArgs,
+} from './wasm_heap';
 
 function swapLastTwo(backend: WasmBackendLike, x: TensorInfo): TensorInfo {
   const r = x.shape.length;
@@ -78,6 +92,16 @@ function batchMatMul(stock: KernelConfig, args: WasmKernelArgs): TensorInfo {
   const outBatchDims = broadcast_util.assertAndGetBroadcastShape(batchDimsA, batchDimsB);
   const outShape = [...outBatchDims, m, n];
   const backend = asWasmBackend(args.backend);
+  if (transposeA && !transposeB && batchA <= 1 && batchB <= 1 && n % 4 === 0 && m > 0 && n > 0) {
+    // Aᵀ·B (every weight gradient): our SIMD kernel reads both operands in place, where
+    // XNNPACK would need Aᵀ materialised and B, a fresh gradient each time, packed.
+    const atb = simdMatMulTransposeA(backend);
+    if (atb) {
+      const out = backend.makeOutput(outShape, 'float32');
+      atb(k, m, n, floatOffset(backend, a), floatOffset(backend, b), floatOffset(backend, out));
+      return out;
+    }
+  }
   const temps: TensorInfo[] = [];
   const a2 = transposeA ? swapLastTwo(backend, a) : a; // [...batchA, m, k]
   const b2 = transposeB ? swapLastTwo(backend, b) : b; // [...batchB, k, n]

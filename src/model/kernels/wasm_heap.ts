@@ -20,6 +20,8 @@ export interface WasmModuleLike {
   HEAPU8: Uint8Array;
   /** Present in the threaded build, where the heap is a growable SharedArrayBuffer. */
   wasmMemory?: { buffer: ArrayBufferLike };
+  /** The Emscripten module's exports; `memory` is the heap's WebAssembly.Memory (single-threaded builds). */
+  asm?: { memory?: unknown };
 }
 
 export interface WasmBackendLike {
@@ -79,6 +81,20 @@ export function heapView(backend: WasmBackendLike, info: TensorInfo): HeapArray 
     default:
       throw new Error(`heapView: unsupported dtype ${info.dtype}`);
   }
+}
+
+/** A Float32Array over the whole current heap (take it after allocating outputs; see heapView). */
+export function heapF32(backend: WasmBackendLike): Float32Array {
+  const buffer = heapBuffer(backend.wasm);
+  return new Float32Array(buffer, 0, buffer.byteLength >>> 2);
+}
+
+/** Index of the tensor's element 0 in heapF32(backend). */
+export function floatOffset(backend: WasmBackendLike, info: TensorInfo): number {
+  const data = backend.dataIdMap.get(info.dataId);
+  if (data == null) throw new Error('floatOffset: unknown dataId (tensor disposed?)');
+  if (data.memoryOffset % 4 !== 0) throw new Error('floatOffset: tensor is not 4-byte aligned');
+  return data.memoryOffset >>> 2;
 }
 
 /** True for the dtypes whose bytes live on the heap (everything but string/complex). */
