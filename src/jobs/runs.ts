@@ -172,13 +172,10 @@ export async function getRun(store: Store, id: string): Promise<RunView> {
   return toView(rows[0], await queuePosition(store.sql, id));
 }
 
+/** The newest runs (the first page of pageRuns). */
 export async function listRuns(store: Store, options: { status?: RunStatus; limit?: number } = {}): Promise<RunView[]> {
-  const rows = await store.sql.query<RunRow>(
-    `SELECT ${RUN_COLUMNS} FROM run r WHERE ($1::run_status IS NULL OR r.status = $1::run_status)
-      ORDER BY r.created_at DESC, r.id DESC LIMIT $2`,
-    [options.status ?? null, options.limit ?? 50],
-  );
-  return Promise.all(rows.map(async (r) => toView(r, r.status === "QUEUED" ? await queuePosition(store.sql, r.id as string) : null)));
+  const page = await pageRuns(store, { status: options.status, first: options.limit ?? 50 });
+  return page.items.map((item) => item.node);
 }
 
 /** Runs newest first, as a page of a connection. */

@@ -178,22 +178,38 @@ export function forward(model: FsVae, input: FsVaeInput, noise?: Noise): Forward
   }) as unknown as ForwardResult;
 }
 
+/** The posterior's standard deviations per branch and of z = g(z_s, z_n) (all null when deterministic). */
+export interface JointPosterior {
+  mu: tf.Tensor2D;
+  sigma: tf.Tensor2D | null;
+  sigma_s: tf.Tensor2D | null;
+  sigma_n: tf.Tensor2D | null;
+}
+
 /**
- * The user embedding: the posterior of z = g(z_s, z_n) at inference (mu, and
- * sigma when probabilistic). concat joins both; sum adds the means and the
- * variances (z_s and z_n are independent given x).
+ * The posterior of z = g(z_s, z_n) at inference: concat joins both; sum adds
+ * the means and the variances (z_s and z_n are independent given x). Call
+ * inside tf.tidy.
  */
+export function jointPosterior(model: FsVae, q_s: Posterior | null, q_n: Posterior | null): JointPosterior {
+  const how = model.config.latent.combine;
+  const mu = combine(q_s?.mu ?? null, q_n?.mu ?? null, how);
+  if (!model.config.latent.probabilistic) return { mu, sigma: null, sigma_s: null, sigma_n: null };
+  const sigma_s = q_s ? tf.exp(q_s.logSigma!) : null;
+  const sigma_n = q_n ? tf.exp(q_n.logSigma!) : null;
+  const sigma =
+    how === "sum" && sigma_s && sigma_n
+      ? (tf.sqrt(tf.add(tf.square(sigma_s), tf.square(sigma_n))) as tf.Tensor2D)
+      : combine(sigma_s, sigma_n, how);
+  return { mu, sigma, sigma_s, sigma_n };
+}
+
+/** The user embedding: mu and sigma of z = g(z_s, z_n) (sigma null when deterministic). */
 export function embed(model: FsVae, input: FsVaeInput): { mu: tf.Tensor2D; sigma: tf.Tensor2D | null } {
   return tf.tidy(() => {
     const q_s = model.params.encoderS ? encodeFast(model, need(input.x_s, "x_s"), input.mask) : null;
     const q_n = model.params.encoderN ? encodeSlow(model, need(input.x_n, "x_n")) : null;
-    const how = model.config.latent.combine;
-    const mu = combine(q_s?.mu ?? null, q_n?.mu ?? null, how);
-    if (!model.config.latent.probabilistic) return { mu, sigma: null } as unknown as tf.TensorContainer;
-    const sigma_s = q_s ? tf.exp(q_s.logSigma!) : null;
-    const sigma_n = q_n ? tf.exp(q_n.logSigma!) : null;
-    const sigma =
-      how === "sum" && sigma_s && sigma_n ? tf.sqrt(tf.add(tf.square(sigma_s), tf.square(sigma_n))) : combine(sigma_s, sigma_n, how);
+    const { mu, sigma } = jointPosterior(model, q_s, q_n);
     return { mu, sigma } as unknown as tf.TensorContainer;
   }) as unknown as { mu: tf.Tensor2D; sigma: tf.Tensor2D | null };
 }

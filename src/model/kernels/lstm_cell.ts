@@ -26,6 +26,7 @@
  */
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import { NONE, simdLstmKernels, simdMatMulTransposeA, type SimdLstmKernels } from './simd';
+import { rationalTanh } from './tanh';
 import { asWasmBackend, floatOffset, heapF32, type WasmBackendLike, type WasmKernelArgs } from './wasm_heap';
 
 export const LSTM_CELL = 'RubatoLstmCell';
@@ -83,29 +84,9 @@ export interface CellBackwardArgs {
   dcOut: number;
 }
 
-/** Beyond this tanh rounds to ±1 in float32. */
-const CLAMP = 9;
-
-/** The odd 13/6 rational tanh of kernels/tanh.ts (Eigen's float tanh), without its tiny-|x| shortcut. */
-function tanhR(x: number): number {
-  const v = x > CLAMP ? CLAMP : x < -CLAMP ? -CLAMP : x;
-  const x2 = v * v;
-  let p = -2.76076847742355e-16;
-  p = p * x2 + 2.00018790482477e-13;
-  p = p * x2 - 8.60467152213735e-11;
-  p = p * x2 + 5.12229709037114e-8;
-  p = p * x2 + 1.48572235717979e-5;
-  p = p * x2 + 6.37261928875436e-4;
-  p = p * x2 + 4.89352455891786e-3;
-  let q = 1.19825839466702e-6;
-  q = q * x2 + 1.18534705686654e-4;
-  q = q * x2 + 2.268434632439e-3;
-  q = q * x2 + 4.89352518554385e-3;
-  return (v * p) / q;
-}
 
 function sigmoidR(x: number): number {
-  return 0.5 + 0.5 * tanhR(0.5 * x);
+  return 0.5 + 0.5 * rationalTanh(0.5 * x);
 }
 
 /** The forward step in plain JS over a Float32Array of the whole heap. */
@@ -130,12 +111,12 @@ export function lstmCellForwardJs(heap: Float32Array, a: CellForwardArgs): void 
       }
       const i = sigmoidR(zi);
       const f = sigmoidR(zf);
-      const g = tanhR(zg);
+      const g = rationalTanh(zg);
       const o = sigmoidR(zo);
       const cPrev = a.c === NONE ? 0 : heap[a.c + s0 + j];
       const hPrev = a.h === NONE ? 0 : heap[a.h + s0 + j];
       const cNew = f * cPrev + i * g;
-      const tc = tanhR(cNew);
+      const tc = rationalTanh(cNew);
       const hNew = o * tc;
       heap[a.cOut + s0 + j] = cPrev + m * (cNew - cPrev);
       heap[a.hOut + s0 + j] = hPrev + m * (hNew - hPrev);

@@ -14,28 +14,29 @@ const CLAMP = 9;
 /** Below this |x|, tanh(x) == x to float32 precision. */
 const TINY = 0.0004;
 
+/** The odd 13/6 rational tanh (Eigen's float tanh), clamped to ±CLAMP, without the tiny-|x| shortcut. */
+export function rationalTanh(x: number): number {
+  const v = x > CLAMP ? CLAMP : x < -CLAMP ? -CLAMP : x;
+  const x2 = v * v;
+  let p = -2.76076847742355e-16;
+  p = p * x2 + 2.00018790482477e-13;
+  p = p * x2 - 8.60467152213735e-11;
+  p = p * x2 + 5.12229709037114e-8;
+  p = p * x2 + 1.48572235717979e-5;
+  p = p * x2 + 6.37261928875436e-4;
+  p = p * x2 + 4.89352455891786e-3;
+  let q = 1.19825839466702e-6;
+  q = q * x2 + 1.18534705686654e-4;
+  q = q * x2 + 2.268434632439e-3;
+  q = q * x2 + 4.89352518554385e-3;
+  return (v * p) / q;
+}
+
 export function tanhInto(src: HeapArray, dst: HeapArray, n: number): void {
   for (let i = 0; i < n; i++) {
-    let v = src[i];
-    if (v > CLAMP) v = CLAMP;
-    else if (v < -CLAMP) v = -CLAMP;
-    if (Math.abs(v) < TINY) {
-      dst[i] = v; // also keeps -0 and NaN (NaN fails every comparison above)
-      continue;
-    }
-    const x2 = v * v;
-    let p = -2.76076847742355e-16;
-    p = p * x2 + 2.00018790482477e-13;
-    p = p * x2 - 8.60467152213735e-11;
-    p = p * x2 + 5.12229709037114e-8;
-    p = p * x2 + 1.48572235717979e-5;
-    p = p * x2 + 6.37261928875436e-4;
-    p = p * x2 + 4.89352455891786e-3;
-    let q = 1.19825839466702e-6;
-    q = q * x2 + 1.18534705686654e-4;
-    q = q * x2 + 2.2684346324390e-3;
-    q = q * x2 + 4.89352518554385e-3;
-    dst[i] = (v * p) / q;
+    const v = src[i];
+    // Tiny |x|: tanh(x) == x; also keeps -0 and NaN.
+    dst[i] = Math.abs(v) < TINY ? v : rationalTanh(v);
   }
 }
 
