@@ -1,4 +1,4 @@
-import { importEventsFile } from "../../src/store/import/events";
+import { importEvents } from "../../src/store/import/formats";
 import { importTracksFile } from "../../src/store/import/tracks";
 import { storeStats } from "../../src/store/stats";
 import type { Store } from "../../src/store/store";
@@ -13,15 +13,12 @@ describe(`MovieLens import (${backendName})`, () => {
   });
   afterAll(() => store.close());
 
-  itWithShared("movielens-latest-small/ratings.csv")("imports ratings.csv with the documented --map and --create-tracks", async () => {
+  itWithShared("movielens-latest-small/ratings.csv")("imports ratings.csv with --format movielens", async () => {
     const movies = sharedFile("movielens-latest-small/movies.csv")!;
     const ratings = sharedFile("movielens-latest-small/ratings.csv")!;
     const tracks = await importTracksFile(store, movies, "csv", { map: "id=movieId,genre=genres" });
     expect(tracks).toMatchObject({ rows: 9742, tracksCreated: 9742, badRows: 0 });
-    const events = await importEventsFile(store, ratings, "csv", {
-      map: "user=userId,track=movieId,played_at=timestamp,liked=rating>=4",
-      createTracks: true,
-    });
+    const events = await importEvents(store, ratings, { format: "movielens" });
     expect(events).toMatchObject({ rows: 100836, inserted: 100836, badRows: 0, usersCreated: 610, tracksCreated: 0 });
     const stats = await storeStats(store);
     expect(stats).toMatchObject({ users: 610, tracks: 9742, events: 100836 });
@@ -31,10 +28,7 @@ describe(`MovieLens import (${backendName})`, () => {
     const toy = await store.prisma.track.findUnique({ where: { externalId: "1" } });
     expect(toy?.genre).toBe("Adventure|Animation|Children|Comedy|Fantasy");
     // Importing the same file again adds nothing.
-    const again = await importEventsFile(store, ratings, "csv", {
-      map: "user=userId,track=movieId,played_at=timestamp,liked=rating>=4",
-      createTracks: true,
-    });
+    const again = await importEvents(store, ratings, { format: "movielens" });
     expect(again).toMatchObject({ inserted: 0, duplicates: 100836 });
   });
 });

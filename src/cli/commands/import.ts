@@ -1,7 +1,5 @@
 import type { Command } from "commander";
-import { importEventsFile } from "../../store/import/events";
-import { importTracksFile } from "../../store/import/tracks";
-import { detectFormat } from "../../store/import/source";
+import { EVENT_FORMATS, importEvents, importTracks, TRACK_FORMATS } from "../../store/import/formats";
 import type { ImportReport } from "../../store/import/report";
 import { ensureVectorIndex } from "../../store/nearest";
 import { progressBar } from "../progress";
@@ -15,20 +13,26 @@ interface ImportFlags {
 }
 
 export function registerImport(program: Command): void {
-  const imp = program.command("import").description("bulk-load tracks or listening events from CSV, TSV or JSON lines");
-  const common = (cmd: Command) =>
+  const imp = program
+    .command("import")
+    .description("bulk-load tracks or listening events from CSV, TSV, JSON lines or a public data set's format");
+  const common = (cmd: Command, named: object) =>
     cmd
-      .option("--format <format>", "csv, tsv or jsonl (default: from the file extension)")
+      .option("--format <format>", `csv, tsv, jsonl or ${Object.keys(named).join(", ")} (default: csv/tsv/jsonl from the file extension)`)
       .option("--map <pairs>", "FIELD=COLUMN pairs, comma-separated; a boolean may be COLUMN>=N (e.g. liked=rating>=4)")
       .option("--skip-bad-rows", "import the good rows and report the bad ones (default: any bad row rolls back the whole file)");
 
-  common(imp.command("tracks <file>"))
+  common(imp.command("tracks <file>"), TRACK_FORMATS)
     .description("import catalogue tracks: fields id (required), title, artist, genre, embedding (JSON array or space-separated numbers)")
-    .addHelpText("after", "\nExample:\n  rubato import tracks tracks.csv --map id=track_id,embedding=vector")
+    .addHelpText(
+      "after",
+      `\nExample:\n  rubato import tracks tracks.csv --map id=track_id,embedding=vector\n\nFormats that know their columns:${formatHelp(TRACK_FORMATS)}`,
+    )
     .action((file: string, flags: ImportFlags) =>
       withStore(async (store) => {
         const bar = progressBar("tracks", "bytes");
-        const report = await importTracksFile(store, file, detectFormat(file, flags.format), {
+        const report = await importTracks(store, file, {
+          format: flags.format,
           map: flags.map,
           skipBadRows: flags.skipBadRows,
           onProgress: (p) => p.bytesRead !== undefined && bar.update(p.bytesRead, p.totalBytes),
@@ -38,19 +42,25 @@ export function registerImport(program: Command): void {
       }),
     );
 
-  common(imp.command("events <file>"))
+  common(imp.command("events <file>"), EVENT_FORMATS)
     .description("import plays: fields user, track, played_at (required), skipped, liked, added_to_playlist, restarted, ms_played, context")
-    .option("--create-tracks", "create tracks never seen before (without an embedding) instead of rejecting the row")
+    .option(
+      "--create-tracks",
+      "create tracks never seen before (without an embedding) instead of rejecting the row (always on for the named formats)",
+    )
     .addHelpText(
       "after",
       "\nplayed_at: ISO 8601, or Unix seconds (numbers below 1e11) or milliseconds.\n" +
-        "Example (MovieLens ratings, a rating of 4 or more as a like):\n" +
-        "  rubato import events ratings.csv --create-tracks --map user=userId,track=movieId,played_at=timestamp,liked=rating>=4",
+        "Example (a CSV of MovieLens ratings mapped by hand, a rating of 4 or more as a like):\n" +
+        "  rubato import events ratings.csv --create-tracks --map user=userId,track=movieId,played_at=timestamp,liked=rating>=4\n\n" +
+        "Formats that know their columns (no --map needed; tracks are created on first sight, as with --create-tracks):" +
+        formatHelp(EVENT_FORMATS),
     )
     .action((file: string, flags: ImportFlags) =>
       withStore(async (store) => {
         const bar = progressBar("events", "bytes");
-        const report = await importEventsFile(store, file, detectFormat(file, flags.format), {
+        const report = await importEvents(store, file, {
+          format: flags.format,
           map: flags.map,
           skipBadRows: flags.skipBadRows,
           createTracks: flags.createTracks,
@@ -59,6 +69,12 @@ export function registerImport(program: Command): void {
         printReport(report, "events");
       }),
     );
+}
+
+function formatHelp(formats: Record<string, { about: string; example: string }>): string {
+  return Object.entries(formats)
+    .map(([name, f]) => `\n  ${name}: ${f.about}\n    ${f.example}`)
+    .join("");
 }
 
 export function printReport(r: ImportReport, what: "tracks" | "events"): void {

@@ -5,7 +5,7 @@ import { csvField } from "../sql";
 import { compare, parseColumnMap, type ColumnMap } from "./columns";
 import { BadRows, emptyReport, type BadRow, type ImportOptions, type ImportReport } from "./report";
 import { readRecords, type FileFormat, type SourceRecord, type UnreadableRecord } from "./source";
-import { parseBoolean, parseId, parseNumber, parseOptionalInt, parseTimestamp, show, ValueError } from "./values";
+import { parseBoolean, parseId, parseNumber, parseOptionalInt, parseTimestamp, show, ValueError, withName } from "./values";
 import { addEventStats, bumpCatalogVersion } from "../catalog";
 
 export const EVENT_FIELDS = [
@@ -33,11 +33,16 @@ export interface EventRow {
   restarted: boolean;
   msPlayed: number | null;
   context: string | null;
+  /** The track's title and artist, for formats that carry them (used when the track is created). */
+  trackTitle?: string | null;
+  trackArtist?: string | null;
 }
 
 export interface EventImportOptions extends ImportOptions {
   /** Create tracks never seen before (without an embedding) instead of rejecting the row. */
   createTracks?: boolean;
+  /** The rows carry trackTitle/trackArtist: stage them and give them to the tracks created. */
+  trackDetails?: boolean;
 }
 
 /** Imports a CSV/TSV/JSONL file of plays. See `loadEvents` for the guarantees. */
@@ -101,16 +106,8 @@ function boolField(field: (name: string) => unknown, name: string): boolean {
   return withName(name, () => parseBoolean(field(name)));
 }
 
-function withName<T>(name: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof ValueError) throw new ValueError(`${name}: ${err.message}`);
-    throw err;
-  }
-}
-
 const STAGE_COLUMNS = ["user_ext", "track_ext", "played_at", "skipped", "liked", "added_to_playlist", "restarted", "ms_played", "context"];
+const DETAIL_COLUMNS = ["track_title", "track_artist"];
 
 /**
  * Loads plays in one transaction, through COPY in batches (constant memory).
@@ -131,10 +128,12 @@ export async function loadEvents(
     ? null
     : new Set((await store.sql.query<{ external_id: string }>("SELECT external_id FROM track")).map((r) => r.external_id));
 
-  const stager = store.backend === "postgres" ? new SideConnectionStager(store.sql) : null;
+  const details = !!options.trackDetails;
+  const toCsv = details ? eventWithTrackCsvLine : eventCsvLine;
+  const stager = store.backend === "postgres" ? new SideConnectionStager(store.sql, details) : null;
   await store
     .transaction(async (tx) => {
-      const stage = stager ?? (await TransactionStager.create(tx));
+      const stage = stager ?? (await TransactionStager.create(tx, details));
       let batch: string[] = [];
       // Pipelined: while the database merges batch k, batch k+1 is parsed and (on a
       // server, through a second connection) copied into its own staging table.
@@ -150,7 +149,7 @@ export async function loadEvents(
         const staged = stage.stage(csv);
         if (!stage.parallel) await staged; // COPY data only flows while this loop yields
         const merged = Promise.all([staged, last])
-          .then(([table]) => mergeBatch(tx, table, count, report, !!options.createTracks).then(() => stage.release(table, tx)))
+          .then(([table]) => mergeBatch(tx, table, count, report, options).then(() => stage.release(table, tx)))
           .then(() => options.onProgress?.({ rows: report.rows }));
         merged.catch(() => undefined); // awaited later; this only marks it handled
         last = merged;
@@ -167,9 +166,7 @@ export async function loadEvents(
                 message: `unknown track ${show(row.track)}; expected a track already imported (rubato import tracks) or --create-tracks`,
               });
             } else if (!bad.failed) {
-              batch.push(
-                eventCsvLine(row),
-              );
+              batch.push(toCsv(row));
               if (batch.length >= batchSize) await flush();
             }
             if (bad.mustStop) break;
@@ -198,8 +195,18 @@ function eventCsvLine(r: EventRow): string {
   );
 }
 
-const STAGE_TABLE = `(user_ext text, track_ext text, played_at timestamptz, skipped bool, liked bool,
-  added_to_playlist bool, restarted bool, ms_played int, context text)`;
+/** The same, followed by the track's title and artist. */
+function eventWithTrackCsvLine(r: EventRow): string {
+  return `${eventCsvLine(r).slice(0, -1)},${csvField(r.trackTitle)},${csvField(r.trackArtist)}\n`;
+}
+
+/** The staging table's columns; with details, also the track's title and artist. */
+function stageTable(details: boolean): string {
+  return `(user_ext text, track_ext text, played_at timestamptz, skipped bool, liked bool,
+  added_to_playlist bool, restarted bool, ms_played int, context text${details ? ", track_title text, track_artist text" : ""})`;
+}
+
+const stageColumns = (details: boolean) => (details ? [...STAGE_COLUMNS, ...DETAIL_COLUMNS] : STAGE_COLUMNS);
 
 /** Where batches wait before they are merged into listening_event. */
 interface Stager {
@@ -214,13 +221,16 @@ interface Stager {
 /** One temporary table inside the import's transaction (PGlite has one connection). */
 class TransactionStager implements Stager {
   readonly parallel = false;
-  private constructor(private readonly tx: SqlClient) {}
-  static async create(tx: SqlClient): Promise<TransactionStager> {
-    await tx.query(`CREATE TEMP TABLE event_stage ${STAGE_TABLE} ON COMMIT DROP`);
-    return new TransactionStager(tx);
+  private constructor(
+    private readonly tx: SqlClient,
+    private readonly details: boolean,
+  ) {}
+  static async create(tx: SqlClient, details: boolean): Promise<TransactionStager> {
+    await tx.query(`CREATE TEMP TABLE event_stage ${stageTable(details)} ON COMMIT DROP`);
+    return new TransactionStager(tx, details);
   }
   async stage(csv: string): Promise<string> {
-    await this.tx.copyCsv("event_stage", STAGE_COLUMNS, csv);
+    await this.tx.copyCsv("event_stage", stageColumns(this.details), csv);
     return "event_stage";
   }
   async release(): Promise<void> {
@@ -239,12 +249,15 @@ class SideConnectionStager implements Stager {
   private readonly prefix = `rubato_import_stage_${crypto.randomBytes(4).toString("hex")}`;
   private next = 0;
   private readonly live = new Set<string>();
-  constructor(private readonly sql: SqlClient) {}
+  constructor(
+    private readonly sql: SqlClient,
+    private readonly details: boolean,
+  ) {}
   async stage(csv: string): Promise<string> {
     const table = `${this.prefix}_${++this.next}`;
     this.live.add(table);
-    await this.sql.query(`CREATE UNLOGGED TABLE ${table} ${STAGE_TABLE}`);
-    await this.sql.copyCsv(table, STAGE_COLUMNS, csv);
+    await this.sql.query(`CREATE UNLOGGED TABLE ${table} ${stageTable(this.details)}`);
+    await this.sql.copyCsv(table, stageColumns(this.details), csv);
     return table;
   }
   /** Dropped by the transaction, which holds a lock on it since the merge read it. */
@@ -259,13 +272,21 @@ class SideConnectionStager implements Stager {
 }
 
 /** Moves a staged batch into listening_event (creating users, and tracks if asked). */
-async function mergeBatch(tx: SqlClient, stage: string, count: number, report: ImportReport, createTracks: boolean) {
+async function mergeBatch(tx: SqlClient, stage: string, count: number, report: ImportReport, options: EventImportOptions) {
   report.usersCreated += await tx.execute(`
     INSERT INTO app_user (external_id)
     SELECT DISTINCT s.user_ext FROM ${stage} s
      WHERE NOT EXISTS (SELECT 1 FROM app_user u WHERE u.external_id = s.user_ext)
     ON CONFLICT (external_id) DO NOTHING`);
-  if (createTracks) {
+  if (options.createTracks && options.trackDetails) {
+    // A new track takes the title and artist staged with (any) one of its plays.
+    report.tracksCreated += await tx.execute(`
+      INSERT INTO track (external_id, title, artist)
+      SELECT DISTINCT ON (s.track_ext) s.track_ext, s.track_title, s.track_artist FROM ${stage} s
+       WHERE NOT EXISTS (SELECT 1 FROM track t WHERE t.external_id = s.track_ext)
+       ORDER BY s.track_ext
+      ON CONFLICT (external_id) DO NOTHING`);
+  } else if (options.createTracks) {
     report.tracksCreated += await tx.execute(`
       INSERT INTO track (external_id)
       SELECT DISTINCT s.track_ext FROM ${stage} s

@@ -46,12 +46,18 @@ export interface SourceProgress {
   totalBytes: number;
 }
 
-export function detectFormat(file: string, explicit?: string): FileFormat {
+/**
+ * The file format: `explicit` (from --format) or the file's extension. `others` are the
+ * named formats the caller also accepts, listed in the error message.
+ */
+export function detectFormat(file: string, explicit?: string, others: readonly string[] = []): FileFormat {
   const format = (explicit ?? path.extname(file).slice(1)).toLowerCase();
   if (format === "csv" || format === "tsv" || format === "jsonl") return format;
   if (format === "ndjson" || format === "json") return "jsonl";
   if (format === "txt" || format === "tab") return "tsv";
-  throw new Error(`${file}: cannot tell the format from the extension "${path.extname(file)}"; pass --format csv|tsv|jsonl`);
+  const expected = ["csv", "tsv", "jsonl", ...others].join("|");
+  if (explicit !== undefined) throw new Error(`--format ${explicit}: unknown format; expected ${expected}`);
+  throw new Error(`${file}: cannot tell the format from the extension "${path.extname(file)}"; pass --format ${expected}`);
 }
 
 /** Streams a CSV, TSV (with header row) or JSON-lines file in chunks of records, in constant memory. */
@@ -60,32 +66,43 @@ export async function* readRecords(
   format: FileFormat,
   onProgress?: (p: SourceProgress) => void,
 ): AsyncGenerator<(SourceRecord | UnreadableRecord)[]> {
+  if (format === "jsonl") {
+    for await (const lines of readLines(file, onProgress)) yield lines.map(({ line, text }) => parseJsonLine(text, line));
+    return;
+  }
+  yield* readDelimited(openInput(file, onProgress), format === "tsv" ? "\t" : ",");
+}
+
+function openInput(file: string, onProgress?: (p: SourceProgress) => void): fs.ReadStream {
   const totalBytes = fs.statSync(file).size;
   const input = fs.createReadStream(file, { highWaterMark: 1 << 20 });
   input.on("data", () => onProgress?.({ bytesRead: input.bytesRead, totalBytes }));
-  if (format === "jsonl") {
-    let line = 0;
-    let chunk: (SourceRecord | UnreadableRecord)[] = [];
-    for await (const text of readline.createInterface({ input, crlfDelay: Infinity })) {
-      line++;
-      if (!text.trim()) continue;
-      chunk.push(parseJsonLine(text, line));
-      if (chunk.length >= 5000) {
-        yield chunk;
-        chunk = [];
-      }
-    }
-    if (chunk.length) yield chunk;
-    return;
-  }
-  yield* readDelimited(input, format === "tsv" ? "\t" : ",");
+  return input;
 }
 
-/**
- * CSV/TSV through papaparse (several times faster than the alternatives we measured),
- * paused after each chunk until the consumer has taken its rows, so memory stays flat.
- * Line numbers are counted from the rows themselves: 1 + the newlines inside quoted fields.
- */
+/** One line of a text file and its 1-based number. */
+export interface TextLine {
+  line: number;
+  text: string;
+}
+
+/** Streams the non-blank lines of a text file in chunks, in constant memory. */
+export async function* readLines(file: string, onProgress?: (p: SourceProgress) => void): AsyncGenerator<TextLine[]> {
+  const input = openInput(file, onProgress);
+  let line = 0;
+  let chunk: TextLine[] = [];
+  for await (const text of readline.createInterface({ input, crlfDelay: Infinity })) {
+    line++;
+    if (!text.trim()) continue;
+    chunk.push({ line, text });
+    if (chunk.length >= 5000) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length) yield chunk;
+}
+
 function parseJsonLine(text: string, line: number): SourceRecord | UnreadableRecord {
   let values: unknown;
   try {
@@ -97,6 +114,11 @@ function parseJsonLine(text: string, line: number): SourceRecord | UnreadableRec
   return new JsonRecord(line, values as Record<string, unknown>);
 }
 
+/**
+ * CSV/TSV through papaparse (several times faster than the alternatives we measured),
+ * paused after each chunk until the consumer has taken its rows, so memory stays flat.
+ * Line numbers are counted from the rows themselves: 1 + the newlines inside quoted fields.
+ */
 async function* readDelimited(input: NodeJS.ReadableStream, delimiter: string): AsyncGenerator<(SourceRecord | UnreadableRecord)[]> {
   const queue: (SourceRecord | UnreadableRecord)[] = [];
   let header: string[] | null = null;

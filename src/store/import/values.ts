@@ -2,6 +2,16 @@
 
 export class ValueError extends Error {}
 
+/** Runs a parser, prefixing its error with the field or column the value came from. */
+export function withName<T>(name: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ValueError) throw new ValueError(`${name}: ${err.message}`);
+    throw err;
+  }
+}
+
 const TIMESTAMP_HELP = "expected an ISO 8601 time (2026-10-01T12:00:00Z) or Unix seconds/milliseconds";
 
 /** Numbers below 1e11 are Unix seconds (until year 5138), larger ones milliseconds. */

@@ -1,0 +1,90 @@
+import type { EventRow } from "../events";
+import type { BadRow } from "../report";
+import { readLines, type SourceProgress, type TextLine } from "../source";
+import { parseId, parseNumber, show, ValueError } from "../values";
+import { orBadRow, play } from "./play";
+
+/**
+ * Session logs as the session-based recommendation benchmarks publish them:
+ *   UserId SessionId ItemId Time ...
+ * separated by whitespace, Time in Unix seconds, other columns ignored. A first line naming
+ * columns is a header: columns are then found by name (UserId, SessionId, ItemId, Time; case
+ * and underscores aside), and a log without UserId takes each session as a user. Without a
+ * header the first four columns are UserId SessionId ItemId Time.
+ * The user is the listener (UserId), whose sessions together are the long history slow
+ * features need; the session id is kept as the play's context.
+ */
+interface Columns {
+  user: number | null;
+  session: number;
+  item: number;
+  time: number;
+}
+const POSITIONAL: Columns = { user: 0, session: 1, item: 2, time: 3 };
+const NAMES = {
+  user: ["userid", "user"],
+  session: ["sessionid", "session"],
+  item: ["itemid", "item", "trackid", "track"],
+  time: ["time", "timestamp"],
+};
+
+export async function* sessionRows(file: string, onProgress?: (p: SourceProgress) => void): AsyncGenerator<(EventRow | BadRow)[]> {
+  let columns: Columns | null = null;
+  for await (const lines of readLines(file, onProgress)) {
+    const rows: (EventRow | BadRow)[] = [];
+    for (const line of lines) {
+      const fields = line.text.trim().split(/\s+/);
+      if (!columns) {
+        columns = headerColumns(file, line.line, fields);
+        if (columns) continue;
+        columns = POSITIONAL;
+      }
+      rows.push(sessionRow(line, fields, columns));
+    }
+    yield rows;
+  }
+}
+
+/** The columns named by a header line, or null when the line is data. */
+function headerColumns(file: string, line: number, fields: string[]): Columns | null {
+  const names = fields.map((f) => f.toLowerCase().replace(/_/g, ""));
+  const find = (key: keyof typeof NAMES) => {
+    const i = names.findIndex((n) => NAMES[key].includes(n));
+    return i < 0 ? null : i;
+  };
+  const found = { user: find("user"), session: find("session"), item: find("item"), time: find("time") };
+  if (Object.values(found).every((i) => i === null)) return null;
+  if (found.session === null || found.item === null || found.time === null) {
+    throw new Error(
+      `${file}:${line}: the header ${show(fields.join(" "))} lacks SessionId, ItemId or Time; expected UserId SessionId ItemId Time`,
+    );
+  }
+  return { user: found.user, session: found.session, item: found.item, time: found.time };
+}
+
+function sessionRow({ line, text }: TextLine, fields: string[], columns: Columns): EventRow | BadRow {
+  return orBadRow(line, () => {
+    const needed = Math.max(columns.user ?? 0, columns.session, columns.item, columns.time) + 1;
+    if (fields.length < needed) {
+      throw new ValueError(`has ${fields.length} fields; expected at least ${needed} (UserId SessionId ItemId Time), got ${show(text)}`);
+    }
+    const session = parseId(fields[columns.session], "session");
+    return play({
+      line,
+      user: columns.user === null ? session : parseId(fields[columns.user], "user"),
+      track: parseId(fields[columns.item], "item"),
+      playedAt: unixSeconds(fields[columns.time]),
+      context: session,
+    });
+  });
+}
+
+function unixSeconds(text: string): Date {
+  let seconds: number;
+  try {
+    seconds = parseNumber(text);
+  } catch {
+    throw new ValueError(`unparsable time ${show(text)}; expected Unix seconds (1396321232)`);
+  }
+  return new Date(Math.round(seconds * 1000));
+}
