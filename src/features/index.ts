@@ -25,3 +25,4 @@ export {
 } from "./features";
 export { buildDataset, SPLITS, type Dataset, type BuildOptions, type SplitName } from "./dataset";
 export { featuresForServing, type ServingFeatures } from "./serving";
+export * from "./embed";

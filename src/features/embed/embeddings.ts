@@ -1,0 +1,110 @@
+/**
+ * Track embeddings from co-occurrence: counts -> weighted matrix -> truncated
+ * SVD -> U sqrt(S), rows L2-normalised. Tracks below `minCount` plays are
+ * left out of the matrix and folded in afterwards.
+ */
+import { cooccurrenceMatrix, frobenius2, ppmi, type CooccurrenceCounts, type Weighting } from "./cooccurrence";
+import { randomizedSvd } from "./svd";
+
+export interface TrackEmbeddingOptions {
+  /** Embedding dimension (the SVD's rank). */
+  dim: number;
+  /** Tracks with fewer plays are folded in rather than factorised (default 1: every played track). */
+  minCount?: number;
+  /** Default "ppmi". */
+  weighting?: Weighting;
+  /** PPMI's context-distribution smoothing exponent (default 0.75). */
+  smoothing?: number;
+  /** Exponent of S in U S^p (default 0.5). */
+  singularWeight?: number;
+  /** L2-normalise every row (default true). */
+  normalize?: boolean;
+  seed?: number;
+  powerIterations?: number;
+  oversampling?: number;
+}
+
+export interface TrackEmbeddings {
+  dim: number;
+  /** tracks x dim, row-major, in catalogue row order. */
+  embeddings: Float32Array;
+  /** Tracks with at least minCount plays: rows of the factorised matrix. */
+  factorised: number;
+  /** Tracks below minCount seen next to a factorised track: the count-weighted mean of those tracks' vectors. */
+  foldedIn: number;
+  /** Tracks left with the zero vector: never played, played only next to other rare tracks, or (rarely) a matrix row the SVD maps to zero. */
+  zero: number;
+  /** Distinct pairs counted, and entries of the weighted matrix. */
+  pairs: number;
+  nonzeros: number;
+  /** Share of the weighted matrix's squared Frobenius norm the rank-dim SVD keeps. */
+  explainedVariance: number;
+  singularValues: Float64Array;
+}
+
+/** Learns a dim-d vector for every catalogue row of `counts`. */
+export function learnTrackEmbeddings(counts: CooccurrenceCounts, options: TrackEmbeddingOptions): TrackEmbeddings {
+  const { dim, minCount = 1, weighting = "ppmi", smoothing = 0.75, singularWeight = 0.5, normalize = true } = options;
+  const n = counts.tracks;
+  const row = new Int32Array(n).fill(-1);
+  let m = 0;
+  for (let t = 0; t < n; t++) if (counts.plays[t] >= minCount && counts.plays[t] > 0) row[t] = m++;
+  if (m < dim) {
+    throw new Error(
+      `track embeddings: only ${m} of ${n} tracks have at least ${minCount} play(s); a ${dim}-d embedding needs at least ${dim} (lower the dimension or the minimum count, or load more plays)`,
+    );
+  }
+  const raw = cooccurrenceMatrix(counts, row, m);
+  const matrix = weighting === "ppmi" ? ppmi(raw, smoothing) : raw;
+  const svd = randomizedSvd(matrix, dim, {
+    seed: options.seed,
+    powerIterations: options.powerIterations,
+    oversampling: options.oversampling,
+  });
+  const scale = Float64Array.from(svd.s, (s) => Math.pow(s, singularWeight));
+  const embeddings = new Float32Array(n * dim);
+  for (let t = 0; t < n; t++) {
+    if (row[t] < 0) continue;
+    for (let k = 0; k < dim; k++) embeddings[t * dim + k] = svd.u[row[t] * dim + k] * scale[k];
+  }
+  const foldedIn = foldIn(counts, row, embeddings, dim);
+  let zero = 0;
+  for (let t = 0; t < n; t++) {
+    const v = embeddings.subarray(t * dim, (t + 1) * dim);
+    let norm = 0;
+    for (const x of v) norm += x * x;
+    if (norm === 0) zero++;
+    else if (normalize) for (let k = 0; k < dim; k++) v[k] /= Math.sqrt(norm);
+  }
+  let kept = 0;
+  for (const s of svd.s) kept += s * s;
+  const energy = frobenius2(matrix);
+  return {
+    dim,
+    embeddings,
+    factorised: m,
+    foldedIn,
+    zero,
+    pairs: counts.pairs,
+    nonzeros: matrix.values.length,
+    explainedVariance: energy > 0 ? kept / energy : 0,
+    singularValues: svd.s,
+  };
+}
+
+/** Gives each rare track the count-weighted mean of the factorised tracks it co-occurred with; returns how many got one. */
+function foldIn(counts: CooccurrenceCounts, row: Int32Array, embeddings: Float32Array, dim: number): number {
+  const sum = new Map<number, { weight: number; v: Float64Array }>();
+  const add = (rare: number, from: number, c: number) => {
+    let acc = sum.get(rare);
+    if (!acc) sum.set(rare, (acc = { weight: 0, v: new Float64Array(dim) }));
+    acc.weight += c;
+    for (let k = 0; k < dim; k++) acc.v[k] += c * embeddings[from * dim + k];
+  };
+  counts.forEachPair((i, j, c) => {
+    if (row[i] >= 0 && row[j] < 0) add(j, i, c);
+    else if (row[j] >= 0 && row[i] < 0) add(i, j, c);
+  });
+  for (const [t, { weight, v }] of sum) for (let k = 0; k < dim; k++) embeddings[t * dim + k] = v[k] / weight;
+  return sum.size;
+}
