@@ -5,6 +5,9 @@ import { registerServe } from "./commands/serve";
 import { registerRuns } from "./commands/runs";
 import { registerTrain } from "./commands/train";
 import { registerValidate } from "./commands/validate";
+import { registerEmbed } from "./commands/embed";
+import { registerEval } from "./commands/eval";
+import { registerReport } from "./commands/report";
 import { ImportFailed } from "../store/import/report";
 import { SpecInvalid } from "../jobs/runs";
 import { version } from "../../package.json";
@@ -24,6 +27,9 @@ registerData(program);
 registerRuns(program);
 registerTrain(program);
 registerValidate(program);
+registerEmbed(program);
+registerEval(program);
+registerReport(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ImportFailed || err instanceof SpecInvalid) console.error(err.message);

@@ -1,0 +1,150 @@
+import fs from "node:fs";
+import type { Command } from "commander";
+import cliProgress from "cli-progress";
+import { evaluateModels, parseSeeds, type EvaluationProgress } from "../../jobs/evaluation";
+import { evaluationJson, formatEvaluationMarkdown, PAPER_MODELS } from "../../eval/tables";
+import { withStore } from "../store";
+
+const positive = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} expects a positive integer, got "${v}"`);
+  return n;
+};
+
+interface EvalFlags {
+  models: string;
+  seeds: string;
+  epochs?: number;
+  batchSize?: number;
+  set?: string;
+  concurrency: number;
+  fresh?: boolean;
+  json?: boolean;
+  out?: string;
+  markdown?: string;
+}
+
+const time = (s: number | null) =>
+  s === null ? "?" : s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 90 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`;
+
+/** A single progress line on a terminal; one line per finished run otherwise. */
+function progressReporter() {
+  if (!process.stderr.isTTY) {
+    return {
+      update(p: EvaluationProgress) {
+        if (p.ended)
+          console.error(
+            `run ${p.ended.index}/${p.total} ${p.ended.model} seed ${p.ended.seed}: ${p.ended.status}` +
+              (p.ended.error ? ` (${p.ended.error})` : "") +
+              ` [${p.done}/${p.total} done, ETA ${time(p.etaSeconds)}]`,
+          );
+      },
+      stop: () => undefined,
+    };
+  }
+  const bar = new cliProgress.SingleBar(
+    { format: "eval [{bar}] {value}/{total} runs{failed} | {active} | ETA {remaining}", stream: process.stderr, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(p: EvaluationProgress) {
+      const active =
+        p.active
+          .map(
+            (a) =>
+              `run ${a.index} ${a.model} seed ${a.seed}` +
+              (a.epoch !== null ? ` epoch ${a.epoch}/${a.epochs}` : "") +
+              (a.step !== null ? ` step ${a.step}${a.totalSteps ? `/${a.totalSteps}` : ""}` : ""),
+          )
+          .join("; ") || "waiting";
+      const payload = { active, failed: p.failed ? ` (${p.failed} failed)` : "", remaining: time(p.etaSeconds) };
+      if (!started) bar.start(p.total, p.done, payload);
+      else bar.update(p.done, payload);
+      started = true;
+    },
+    stop: () => started && bar.stop(),
+  };
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command("eval")
+    .description(
+      "train and test every model for every seed on one shared data cut-off and print the paper's Table 1 (baselines) and Table 2 (ablations)",
+    )
+    .option("--models <list>", "comma-separated model names (shipped specs, models trained before, or spec files)", PAPER_MODELS.join(","))
+    .option("--seeds <n|list>", "N for seeds 1..N, or a list like 7,11,13", "3")
+    .option("--epochs <n>", "override training.epochs of the learned models", positive("epochs"))
+    .option("--batch-size <n>", "override training.batch_size of the learned models", positive("batch-size"))
+    .option("--set <json>", 'more overrides for the learned models as JSON, e.g. \'{"training":{"learning_rate":0.001}}\'')
+    .option("--concurrency <n>", "runs trained at once by this process", positive("concurrency"), 1)
+    .option("--fresh", "train every run again instead of reusing runs of the same spec, seed and cut-off")
+    .option("--json", "print JSON (every run id and per-seed figure) instead of Markdown")
+    .option("--out <file.json>", "also write the JSON to this file")
+    .option("--markdown <file.md>", "also write the Markdown tables to this file")
+    .addHelpText(
+      "after",
+      "\nEach (model, seed) is a run like any other (rubato runs): queued with the same data cut-off, trained by this\n" +
+        "process, its test metrics stored. Successful runs of the same spec, seed and cut-off are reused unless --fresh;\n" +
+        "an interrupted evaluation continues where it stopped when run again. Exits 1 when a run failed (the tables still print).\n" +
+        "\nExamples:\n" +
+        `  rubato eval --models ${PAPER_MODELS.join(",")} --seeds 3\n` +
+        "  rubato eval --models fs-vae-quick,average,no-fast --seeds 2 --epochs 1 --markdown tables.md --out tables.json",
+    )
+    .action((flags: EvalFlags) => {
+      // Options are checked before the store opens.
+      const seeds = parseSeeds(flags.seeds);
+      let overrides: Record<string, unknown> = {};
+      if (flags.set) {
+        try {
+          overrides = JSON.parse(flags.set) as Record<string, unknown>;
+        } catch (err) {
+          throw new Error(`--set expects JSON, e.g. '{"training":{"epochs":3}}': ${(err as Error).message}`, { cause: err });
+        }
+      }
+      const training = { ...((overrides.training as object) ?? {}) } as Record<string, unknown>;
+      if (flags.epochs !== undefined) training.epochs = flags.epochs;
+      if (flags.batchSize !== undefined) training.batch_size = flags.batchSize;
+      if (Object.keys(training).length) overrides = { ...overrides, training };
+      return withStore(async (store) => {
+        const controller = new AbortController();
+        const stop = () => controller.abort();
+        process.once("SIGINT", stop);
+        const progress = progressReporter();
+        try {
+          const result = await evaluateModels(store, {
+            models: flags.models
+              .split(",")
+              .map((m) => m.trim())
+              .filter(Boolean),
+            seeds,
+            overrides: Object.keys(overrides).length ? overrides : undefined,
+            concurrency: flags.concurrency,
+            fresh: flags.fresh,
+            signal: controller.signal,
+            onProgress: (p) => progress.update(p),
+            onWarning: (w) => console.error(`warning: ${w}`),
+          }).finally(() => progress.stop());
+          const markdown = formatEvaluationMarkdown(result);
+          const json = {
+            ...evaluationJson(result),
+            seconds: result.seconds,
+            reused: result.reused,
+            failed: result.failed,
+            warnings: result.warnings,
+          };
+          if (flags.out) fs.writeFileSync(flags.out, `${JSON.stringify(json, null, 2)}\n`);
+          if (flags.markdown) fs.writeFileSync(flags.markdown, `${markdown}\n`);
+          console.log(flags.json ? JSON.stringify(json, null, 2) : markdown);
+          console.error(
+            `${result.runs.length} runs (${result.reused} reused, ${result.failed} failed) in ${time(result.seconds)}` +
+              `; data up to ${result.dataCutoff.toISOString()}`,
+          );
+          if (result.failed) process.exitCode = 1;
+        } finally {
+          process.removeListener("SIGINT", stop);
+        }
+      });
+    });
+}

@@ -1,0 +1,406 @@
+/**
+ * The evaluation protocol behind the paper's Tables 1 and 2 (`rubato eval`):
+ * one run per (model, seed), all with ONE data cut-off, so every run sees the
+ * same plays and the same chronological split; the runs are queued like any
+ * other, trained by an in-process worker (or any other worker of the store),
+ * and their stored test metrics are collected for src/eval/tables.ts.
+ *
+ * Reuse: a run of the same resolved spec (hash), seed and cut-off that
+ * SUCCEEDED, or is still QUEUED or RUNNING (an evaluation interrupted
+ * earlier: it resumes from its checkpoint), stands for that (model, seed)
+ * unless `fresh` is set. A FAILED or CANCELLED one is trained again.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { listShippedSpecs, type ModelSpec } from "../spec";
+import { SHIPPED_MODELS_DIR } from "../spec/load";
+import type { Store } from "../store/store";
+import { BadUserInput, Conflict } from "../errors";
+import type { Metrics } from "../eval/metrics";
+import type { BetaSchedule, LatentKind, ModelResults, SeedResult } from "../eval/tables";
+import { enqueueRun } from "./queue";
+import { resolveRunSpec, SpecInvalid, storedSpec } from "./runs";
+import { RunWorker } from "./worker";
+
+export interface EvaluationOptions {
+  /** Shipped spec names (models/NAME.yaml), names of models trained before, or spec files. */
+  models: readonly string[];
+  /** One run per seed and model. */
+  seeds: readonly number[];
+  /** Merged into every learned model's resolved spec, e.g. { training: { epochs: 1 } } (baselines have nothing to override). */
+  overrides?: unknown;
+  /** Runs trained at once by the in-process worker (default 1). */
+  concurrency?: number;
+  /** Train every run again instead of reusing runs of the same spec, seed and cut-off. */
+  fresh?: boolean;
+  /** The shared data cut-off (default: the newest play in the store). */
+  cutoff?: Date;
+  modelsDir?: string;
+  /** How often run states are read from the store (default 1 s). */
+  pollMs?: number;
+  heartbeatMs?: number;
+  /** Stops waiting: the worker lets go of its runs, which stay queued or resumable. */
+  signal?: AbortSignal;
+  onProgress?: (progress: EvaluationProgress) => void;
+  /** Each warning as it arises (they are also in the result). */
+  onWarning?: (warning: string) => void;
+  /** The worker's log lines. */
+  log?: (message: string) => void;
+}
+
+export interface PlannedRun {
+  /** 1-based position in the evaluation. */
+  index: number;
+  model: string;
+  seed: number;
+  latent: LatentKind;
+  specHash: string;
+  runId: string;
+  reused: boolean;
+}
+
+export interface ActiveRun {
+  index: number;
+  model: string;
+  seed: number;
+  runId: string;
+  epoch: number | null;
+  epochs: number | null;
+  step: number | null;
+  totalSteps: number | null;
+  etaSeconds: number | null;
+}
+
+export interface EvaluationProgress {
+  total: number;
+  /** Runs that ended (reused successful runs included). */
+  done: number;
+  failed: number;
+  /** Runs training right now, with their epoch, step and ETA. */
+  active: ActiveRun[];
+  /** The run that just ended, when this report is about one. */
+  ended: { index: number; model: string; seed: number; runId: string; status: string; error: string | null } | null;
+  /** Time to the end of the evaluation, from the fraction of training steps done so far (null before any). */
+  etaSeconds: number | null;
+}
+
+export interface EvaluationResult {
+  dataCutoff: Date;
+  seeds: number[];
+  models: ModelResults[];
+  runs: PlannedRun[];
+  failed: number;
+  reused: number;
+  seconds: number;
+  warnings: string[];
+}
+
+/** "3" means seeds 1, 2, 3; "7,11,13" means those seeds. */
+export function parseSeeds(text: string): number[] {
+  const parts = text.split(",").map((s) => s.trim());
+  const numbers = parts.map(Number);
+  if (parts.some((p) => p === "") || numbers.some((n) => !Number.isInteger(n) || n < 0))
+    throw new BadUserInput(`--seeds expects a count N (seeds 1..N) or a list of non-negative integers like 1,2,3; got "${text}"`);
+  if (numbers.length === 1) {
+    if (numbers[0] < 1) throw new BadUserInput(`--seeds expects a count of at least 1 (or a list like 0,1); got "${text}"`);
+    return Array.from({ length: numbers[0] }, (_, i) => i + 1);
+  }
+  if (new Set(numbers).size !== numbers.length) throw new BadUserInput(`--seeds lists a seed twice: "${text}"`);
+  return numbers;
+}
+
+interface ResolvedModel {
+  model: string;
+  latent: LatentKind;
+  /** The resolved spec for each seed (overrides applied). */
+  perSeed: { seed: number; name: string; yaml: string; hash: string }[];
+}
+
+const latentOf = (spec: ModelSpec): LatentKind =>
+  spec.type !== "fs-vae" ? "none" : spec.latent.probabilistic ? "probabilistic" : "deterministic";
+
+/**
+ * Resolves every model for every seed before anything is queued: an unknown
+ * name (BadUserInput, listing the known ones) or an invalid spec (SpecInvalid)
+ * stops the evaluation before anything is trained.
+ */
+export async function resolveEvaluationModels(
+  store: Store,
+  models: readonly string[],
+  seeds: readonly number[],
+  options: { overrides?: unknown; modelsDir?: string } = {},
+): Promise<ResolvedModel[]> {
+  const modelsDir = options.modelsDir ?? SHIPPED_MODELS_DIR;
+  if (!models.length) throw new BadUserInput("no models to evaluate: name at least one, e.g. --models fs-vae-quick,average");
+  if (!seeds.length) throw new BadUserInput("no seeds: give a count (--seeds 3) or a list (--seeds 1,2,3)");
+  const names = [...new Set(models)];
+  const sources = await Promise.all(names.map((name) => modelSource(store, name, modelsDir)));
+  const unknown = names.filter((_, i) => sources[i] === null);
+  if (unknown.length) {
+    const stored = await store.sql.query<{ model_name: string }>(`SELECT DISTINCT model_name FROM run ORDER BY model_name`);
+    const known = [...new Set([...listShippedSpecs(modelsDir).map((s) => s.name), ...stored.map((r) => r.model_name)])].sort();
+    throw new BadUserInput(
+      `unknown model${unknown.length > 1 ? "s" : ""} ${unknown.map((n) => JSON.stringify(n)).join(", ")}; ` +
+        `expected a shipped spec, a model trained before, or a spec file; known models: ${known.join(", ")}`,
+      { unknown, known },
+    );
+  }
+  return names.map((model, i) => {
+    const source = sources[i]!;
+    const base = resolveRunSpec(source, modelsDir);
+    if (!base.ok) throw new SpecInvalid(base.errors);
+    const learned = base.spec.type === "fs-vae";
+    const perSeed = seeds.map((seed) => {
+      const result = resolveRunSpec({ ...source, overrides: learned ? options.overrides : undefined, seed }, modelsDir);
+      if (!result.ok) throw new SpecInvalid(result.errors);
+      return { seed, name: result.spec.name, yaml: result.yaml, hash: result.hash };
+    });
+    return { model, latent: latentOf(base.spec), perSeed };
+  });
+}
+
+/** Where a model name's spec comes from: a shipped file, a spec file, or the newest stored run of that name; null if none. */
+async function modelSource(store: Store, name: string, modelsDir: string): Promise<{ model?: string; spec?: string } | null> {
+  const isFile = name.includes("/") || name.endsWith(".yaml");
+  if (isFile) return fs.existsSync(name) ? { model: name } : null;
+  if (fs.existsSync(path.join(modelsDir, `${name}.yaml`))) return { model: name };
+  const stored = await storedSpec(store, name);
+  return stored === null ? null : { spec: stored };
+}
+
+/** The newest play: the cut-off every run of the evaluation shares. */
+async function dataCutoff(store: Store): Promise<Date> {
+  const [data] = await store.sql.query<{ cutoff: Date | string | null; tracks: number }>(
+    `SELECT (SELECT max(played_at) FROM listening_event) AS cutoff,
+            (SELECT count(*)::int FROM track WHERE cardinality(embedding) > 0) AS tracks`,
+  );
+  if (data.cutoff === null || data.tracks === 0)
+    throw new Conflict(
+      "no data to evaluate on: load tracks with embeddings and listening events first (rubato demo-data, or rubato import)",
+    );
+  return new Date(data.cutoff);
+}
+
+/** Queues one run per (model, seed), or reuses a matching one; returns them in order. */
+async function planRuns(store: Store, resolved: ResolvedModel[], cutoff: Date, fresh: boolean): Promise<PlannedRun[]> {
+  const planned: PlannedRun[] = [];
+  for (const m of resolved) {
+    for (const s of m.perSeed) {
+      const existing = fresh
+        ? []
+        : await store.sql.query<{ id: string }>(
+            `SELECT id FROM run
+              WHERE spec_hash = $1 AND seed = $2 AND data_cutoff = $3::timestamptz AND status IN ('SUCCEEDED', 'QUEUED', 'RUNNING')
+              ORDER BY (status = 'SUCCEEDED') DESC, created_at DESC LIMIT 1`,
+            [s.hash, s.seed, cutoff],
+          );
+      const runId = existing.length
+        ? existing[0].id
+        : await enqueueRun(store.sql, { modelName: s.name, specYaml: s.yaml, specHash: s.hash, seed: s.seed, dataCutoff: cutoff });
+      planned.push({
+        index: planned.length + 1,
+        model: m.model,
+        seed: s.seed,
+        latent: m.latent,
+        specHash: s.hash,
+        runId,
+        reused: existing.length > 0,
+      });
+    }
+  }
+  return planned;
+}
+
+interface RunState {
+  id: string;
+  status: string;
+  error: string | null;
+  progress: { epoch?: number; epochs?: number; step?: number; totalSteps?: number; etaSeconds?: number | null } | null;
+  metrics: StoredMetrics | null;
+  started_at: Date | string | null;
+  finished_at: Date | string | null;
+}
+
+/** The metrics JSON a successful run stores (src/jobs/execute.ts). */
+interface StoredMetrics {
+  epochs?: number;
+  seconds?: number;
+  activeUnits?: number;
+  latentUnits?: number;
+  schedule?: BetaSchedule;
+  test?: { rows: number; model: Metrics; average: Metrics; popularity: Metrics } | null;
+}
+
+const ENDED = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+
+async function runStates(store: Store, ids: readonly string[]): Promise<Map<string, RunState>> {
+  const rows = await store.sql.query<RunState>(
+    `SELECT id, status, error, progress, metrics, started_at, finished_at FROM run WHERE id = ANY($1::uuid[])`,
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** Waits ms, or less when the signal aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Runs the evaluation: resolves the models, fixes the cut-off, queues (or
+ * reuses) one run per (model, seed), trains them with an in-process worker
+ * and collects every run's stored test metrics. Failed runs are part of the
+ * result (`failed`), not an exception.
+ */
+export async function evaluateModels(store: Store, options: EvaluationOptions): Promise<EvaluationResult> {
+  const started = Date.now();
+  const log = options.log ?? (() => undefined);
+  const seeds = [...options.seeds];
+  const resolved = await resolveEvaluationModels(store, options.models, seeds, options);
+  const cutoff = options.cutoff ?? (await dataCutoff(store));
+  const plan = await planRuns(store, resolved, cutoff, options.fresh ?? false);
+  const warnings: string[] = [];
+
+  const ids = plan.map((p) => p.runId);
+  let states = await runStates(store, ids);
+  const pending = new Set(ids.filter((id) => !ENDED.has(states.get(id)!.status)));
+  const learned = plan.filter((p) => p.latent !== "none" && pending.has(p.runId));
+  let worker: RunWorker | null = null;
+  if (pending.size) {
+    // With the embedded store, RUNNING runs were left by a dead process: the worker re-queues and trains them too.
+    const [ahead] = await store.sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM run
+        WHERE (status = 'QUEUED' OR ($2 AND status = 'RUNNING')) AND NOT (id = ANY($1::uuid[]))
+          AND created_at < (SELECT min(created_at) FROM run WHERE id = ANY($1::uuid[]))`,
+      [[...pending], store.backend === "pglite"],
+    );
+    if (ahead.n) warnings.push(`${ahead.n} other run(s) are ahead in the queue: the worker trains them before these`);
+    worker = new RunWorker(store, {
+      concurrency: options.concurrency ?? 1,
+      exclusive: store.backend === "pglite",
+      pollMs: Math.min(1000, options.pollMs ?? 1000),
+      heartbeatMs: options.heartbeatMs,
+      log: (message) => log(message),
+    });
+    await worker.start();
+  }
+  for (const w of warnings) options.onWarning?.(w);
+
+  // A running run's share of its steps done (0 before its first step report).
+  const totals = new Map<string, number>();
+  const stepShare = (s: RunState) => {
+    const total = s.progress?.totalSteps ?? totals.get(s.id);
+    return s.progress?.step && total ? Math.min(1, s.progress.step / total) : 0;
+  };
+  const report = (ended: EvaluationProgress["ended"]) => {
+    if (!options.onProgress) return;
+    const active: ActiveRun[] = [];
+    let fraction = 0;
+    for (const p of plan) {
+      const s = states.get(p.runId)!;
+      if (s.status === "RUNNING") {
+        const g = s.progress ?? {};
+        if (g.totalSteps) totals.set(p.runId, g.totalSteps);
+        active.push({
+          index: p.index,
+          model: p.model,
+          seed: p.seed,
+          runId: p.runId,
+          epoch: g.epoch ?? null,
+          epochs: g.epochs ?? null,
+          step: g.step ?? null,
+          // (epoch reports carry no step total: keep the last one seen)
+          totalSteps: g.totalSteps ?? totals.get(p.runId) ?? null,
+          etaSeconds: g.etaSeconds ?? null,
+        });
+      }
+      if (learned.includes(p)) fraction += ENDED.has(s.status) ? 1 : stepShare(s);
+    }
+    fraction = learned.length ? fraction / learned.length : 0;
+    const elapsed = (Date.now() - started) / 1000;
+    const done = plan.filter((p) => ENDED.has(states.get(p.runId)!.status));
+    options.onProgress({
+      total: plan.length,
+      done: done.length,
+      failed: done.filter((p) => states.get(p.runId)!.status !== "SUCCEEDED").length,
+      active,
+      ended,
+      etaSeconds: fraction > 0 && fraction < 1 ? Math.round((elapsed * (1 - fraction)) / fraction) : pending.size ? null : 0,
+    });
+  };
+
+  try {
+    report(null);
+    while (pending.size && !options.signal?.aborted) {
+      await sleep(options.pollMs ?? 1000, options.signal);
+      states = await runStates(store, ids);
+      for (const p of plan) {
+        const s = states.get(p.runId)!;
+        if (pending.has(p.runId) && ENDED.has(s.status)) {
+          pending.delete(p.runId);
+          report({ index: p.index, model: p.model, seed: p.seed, runId: p.runId, status: s.status, error: s.error });
+        }
+      }
+      report(null);
+    }
+  } finally {
+    await worker?.stop();
+  }
+  if (options.signal?.aborted)
+    throw new Conflict(
+      `evaluation interrupted with ${pending.size} of ${plan.length} runs unfinished; ` +
+        `run the same command again to continue them (their runs stay queued or resume from their checkpoints)`,
+      { runs: [...pending] },
+    );
+
+  const models: ModelResults[] = resolved.map((m) => ({
+    model: m.model,
+    latent: m.latent,
+    runs: plan.filter((p) => p.model === m.model).map((p) => seedResult(p, states.get(p.runId)!)),
+  }));
+  const testRows = new Set(models.flatMap((m) => m.runs.flatMap((r) => (r.testRows === null ? [] : [r.testRows]))));
+  if (testRows.size > 1) {
+    warnings.push(`the runs were tested on different numbers of rows (${[...testRows].join(", ")}): check the models' training.split`);
+    options.onWarning?.(warnings[warnings.length - 1]);
+  }
+  return {
+    dataCutoff: cutoff,
+    seeds,
+    models,
+    runs: plan,
+    failed: models.reduce((n, m) => n + m.runs.filter((r) => r.status !== "SUCCEEDED" || !r.test).length, 0),
+    reused: plan.filter((p) => p.reused).length,
+    seconds: (Date.now() - started) / 1000,
+    warnings,
+  };
+}
+
+function seedResult(p: PlannedRun, s: RunState): SeedResult {
+  const m = s.metrics;
+  const test = m?.test ?? null;
+  return {
+    seed: p.seed,
+    runId: p.runId,
+    status: s.status,
+    error: s.error ?? (s.status === "SUCCEEDED" && !test ? "no test rows to evaluate (training.split.test is 0 or too small)" : null),
+    reused: p.reused,
+    test: test?.model ?? null,
+    average: test?.average ?? null,
+    popularity: test?.popularity ?? null,
+    testRows: test?.rows ?? null,
+    activeUnits: m?.latentUnits ? (m.activeUnits ?? null) : null,
+    latentUnits: m?.latentUnits || null,
+    schedule: m?.schedule ?? null,
+    epochs: m?.epochs ?? null,
+    seconds: m?.seconds ?? null,
+    wallSeconds: s.started_at && s.finished_at ? (new Date(s.finished_at).getTime() - new Date(s.started_at).getTime()) / 1000 : null,
+  };
+}
