@@ -85,6 +85,7 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
   let thread: ReturnType<typeof spawnTrainingThread> | null = null;
   let timer: NodeJS.Timeout | null = null;
   let lost = false;
+  let onShutdown: (() => void) | null = null;
   try {
     const spec = resolveStoredSpec(run.specYaml);
     const { dataset, catalogue } = await loadTrainingData(store, spec, { cutoff: run.dataCutoff ?? undefined }).catch((err: Error) => {
@@ -162,10 +163,11 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
           })
           .catch((err: Error) => log(`heartbeat failed: ${err.message}`, { runId: run.id }));
       }, options.heartbeatMs);
-      options.shutdown?.addEventListener("abort", () => {
+      onShutdown = () => {
         lost = true;
         reject(new RunError("store", "this process is shutting down"));
-      });
+      };
+      options.shutdown?.addEventListener("abort", onShutdown, { once: true });
       thread.post(
         {
           type: "train",
@@ -222,6 +224,8 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
     return "FAILED";
   } finally {
     if (timer) clearInterval(timer);
+    // The worker's signal outlives this run: a listener left on it would keep the run's closure alive.
+    if (onShutdown) options.shutdown?.removeEventListener("abort", onShutdown);
     const t = thread as ReturnType<typeof spawnTrainingThread> | null;
     if (t) await t.terminate();
   }
