@@ -169,7 +169,7 @@ async function main() {
           );
         }
       console.error(`bench:serving: run ${runId}`);
-      serving.close();
+      await serving.close();
     } finally {
       await store.close();
     }

@@ -130,7 +130,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
         server.closeAllConnections();
       });
       await apollo.stop();
-      serving.close();
+      await serving.close();
     },
   };
 }

@@ -4,7 +4,10 @@
  *
  * Correctness rests on the event counter every write path bumps in the
  * transaction that writes the plays (store/catalog.ts addEventStats). Each
- * batch reads it first: if it moved by anything but this process's own
+ * batch reads it first (on the embedded store, only after a commit that
+ * wrote plays: this process is its only writer, and the store tells it;
+ * the query costs about a millisecond on the server's thread, as much as
+ * a batch's forward pass): if it moved by anything but this process's own
  * recordPlays, some other writer (an import, another server) added plays and
  * everything cached is dropped. Our own writes drop only the users they
  * touched. An entry read while a write to its user was in flight is never
@@ -33,6 +36,10 @@ export class HistoryCache {
   private epoch = 0;
   /** The event counter as last seen. */
   private count: number | null = null;
+  /** Embedded store: listening for commits that wrote plays, and whether one came since the counter was read. */
+  private listening: Promise<void> | null = null;
+  private stopListening: (() => Promise<void>) | null = null;
+  private written = true;
   readonly stats = { hits: 0, misses: 0, clears: 0 };
 
   constructor(
@@ -119,11 +126,30 @@ export class HistoryCache {
   }
 
   private async sync(): Promise<void> {
+    if (this.store.onEventsWritten) {
+      this.listening ??= this.store
+        .onEventsWritten(() => {
+          this.written = true;
+        })
+        .then((stop) => {
+          this.stopListening = stop;
+        });
+      await this.listening;
+      if (!this.written && this.count !== null) return;
+      this.written = false;
+    }
     const { count } = await getEventStats(this.store.sql);
     if (count !== this.count) {
       if (this.count !== null) this.clear();
       this.count = count;
     }
+  }
+
+  async close(): Promise<void> {
+    await this.listening;
+    const stop = this.stopListening;
+    this.stopListening = null;
+    await stop?.();
   }
 
   private clear(): void {

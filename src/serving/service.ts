@@ -180,8 +180,10 @@ export class Serving {
   }
 
   /** Disposes the cached models' tensors. */
-  close(): void {
+  /** Before the store closes. */
+  async close(): Promise<void> {
     this.models.close();
+    await this.histories.close();
   }
 
   private async embed(userId: string, runId: string | null | undefined, asOf: Date | null): Promise<Embedded> {

@@ -1,4 +1,4 @@
-import type { SqlClient } from "./sql";
+import { EVENTS_CHANNEL, type SqlClient } from "./sql";
 
 /** The catalogue's embedding dimension, fixed by the first tracks imported with embeddings. */
 export async function getEmbeddingDim(sql: SqlClient): Promise<number | null> {
@@ -37,6 +37,7 @@ export interface EventStats {
  * Counts of listening events kept in `setting` by every write path (imports, recorded
  * plays), so /health and status read one row instead of scanning the events.
  * `stage` is a table (or subquery) holding the batch just written, with a played_at column.
+ * Also notifies EVENTS_CHANNEL, which the embedded store's listeners hear on commit.
  */
 export async function addEventStats(sql: SqlClient, inserted: number, stage: string): Promise<void> {
   await sql.query(
@@ -48,6 +49,8 @@ export async function addEventStats(sql: SqlClient, inserted: number, stage: str
        'last', GREATEST((setting.value->>'last')::timestamptz, (EXCLUDED.value->>'last')::timestamptz))`,
     [inserted],
   );
+  // Delivered when (and only if) the transaction commits.
+  await sql.query(`NOTIFY ${EVENTS_CHANNEL}`);
 }
 
 export async function getEventStats(sql: SqlClient): Promise<EventStats> {

@@ -9,6 +9,9 @@ export interface SqlClient {
 
 export type Backend = "pglite" | "postgres";
 
+/** NOTIFY channel of transactions that wrote plays (see Store.onEventsWritten). */
+export const EVENTS_CHANNEL = "rubato_events";
+
 /** Encodes one value as a CSV field for COPY ... (FORMAT csv): empty unquoted = NULL. */
 export function csvField(value: unknown): string {
   if (value === null || value === undefined) return "";

@@ -9,7 +9,7 @@ import { PrismaClient } from "../generated/prisma/client";
 import { storeConfigFromEnv, redactUrl, type StoreConfig } from "./config";
 import { migrate } from "./migrate";
 import { log } from "../log";
-import type { Backend, SqlClient } from "./sql";
+import { EVENTS_CHANNEL, type Backend, type SqlClient } from "./sql";
 
 /** One open database: Prisma for typed access, raw SQL and COPY for bulk work. */
 export interface Store {
@@ -24,6 +24,13 @@ export interface Store {
   readonly pglite?: PGlite;
   /** Runs fn in one transaction: all of it commits, or none of it. */
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
+  /**
+   * Embedded store only (this process is its only writer): calls back when a
+   * transaction that wrote plays commits (catalog.ts addEventStats notifies),
+   * so caches need not ask the database whether anything changed. Returns the
+   * unsubscribe function. Absent on a server, where other processes write too.
+   */
+  onEventsWritten?(callback: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -80,6 +87,7 @@ async function openPglite(dataDir: string, template?: Blob): Promise<Store> {
     hasVector: true,
     sql: client(db),
     transaction: (fn) => db.transaction((tx) => fn(client(tx))),
+    onEventsWritten: (callback) => db.listen(EVENTS_CHANNEL, () => callback()),
     async close() {
       await prisma.$disconnect();
       if (!db.closed) await db.close();

@@ -17,7 +17,7 @@ describe(`recordPlays (${backendName})`, () => {
     tracks = (await store.sql.query<{ external_id: string }>(`SELECT external_id FROM track ORDER BY id`)).map((r) => r.external_id);
   });
   afterAll(async () => {
-    serving?.close();
+    await serving?.close();
     await store?.close();
   });
 

@@ -36,7 +36,7 @@ describe(`serving (${backendName})`, () => {
     users = await store.sql.query(`SELECT id, external_id FROM app_user ORDER BY id`);
   });
   afterAll(async () => {
-    serving?.close();
+    await serving?.close();
     await store?.close();
   });
 
