@@ -27,11 +27,24 @@ export function parseTimestamp(raw: unknown): Date {
   throw new ValueError(`unparsable timestamp ${show(raw)}; ${TIMESTAMP_HELP}`);
 }
 
+/**
+ * A time already in the canonical form toISOString writes (UTC, seconds or milliseconds),
+ * with a day every month has and no 24:00: such text passes to COPY as it is. Anything
+ * else goes through parseTimestamp, which also normalises (2026-02-30 is 2026-03-02).
+ */
+const CANONICAL_TIME = /^[1-9]\d{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{3})?Z$/;
+
+/** The time as ISO 8601 text for COPY, without a Date when it is canonical already. */
+export function timestampText(raw: unknown): string {
+  return typeof raw === "string" && CANONICAL_TIME.test(raw) ? raw : parseTimestamp(raw).toISOString();
+}
+
 const TRUE = new Set(["true", "t", "1", "yes", "y"]);
 const FALSE = new Set(["false", "f", "0", "no", "n", ""]);
 
 export function parseBoolean(raw: unknown): boolean {
-  if (raw === undefined || raw === null) return false;
+  if (raw === "0" || raw === "" || raw === undefined || raw === null) return false;
+  if (raw === "1") return true;
   if (typeof raw === "boolean") return raw;
   const text = String(raw).trim().toLowerCase();
   if (TRUE.has(text)) return true;
@@ -69,7 +82,8 @@ export function parseEmbedding(raw: unknown): number[] | null {
 
 export function parseId(raw: unknown, what: string): string {
   if (typeof raw === "number" && Number.isFinite(raw)) return String(raw);
-  if (typeof raw === "string" && raw.trim() !== "") return raw.trim();
+  const text = typeof raw === "string" ? raw.trim() : "";
+  if (text !== "") return text;
   throw new ValueError(`missing ${what} id; expected a non-empty string`);
 }
 

@@ -1,6 +1,6 @@
 import type { Store } from "../../store";
 import { parseColumnMap } from "../columns";
-import { eventRows, importEventsFile, loadEvents, EVENT_FIELDS, type EventImportOptions, type EventRow } from "../events";
+import { eventRows, importEventsFile, loadEvents, EVENT_FIELDS, type EventImportOptions, type EventRow, type StagedEvent } from "../events";
 import type { BadRow, ImportOptions, ImportReport } from "../report";
 import { detectFormat, readRecords, type SourceProgress } from "../source";
 import { importTracksFile, loadTracks, type TrackRow } from "../tracks";
@@ -22,7 +22,7 @@ interface EventFormat {
   trackDetails: boolean;
   /** Whether --map may adjust the format's columns. */
   mappable: boolean;
-  rows(file: string, map: string | undefined, onProgress: (p: SourceProgress) => void): AsyncIterable<(EventRow | BadRow)[]>;
+  rows(file: string, map: string | undefined, onProgress: (p: SourceProgress) => void): AsyncIterable<(EventRow | StagedEvent | BadRow)[]>;
 }
 
 /** MovieLens ratings.csv as plays, a rating of 4 or more as a like. */
