@@ -29,7 +29,12 @@ export function fsVaeConfig(spec: ModelSpec, embeddingDim: number): FsVaeConfig 
     encoderN: spec.features.slow.enabled
       ? { inputDim: dims.slow, layers: slow.layers, units: slow.units, activation: slow.activation, dropout: slow.dropout }
       : null,
-    latent: { size: spec.latent.size, probabilistic: spec.latent.probabilistic, combine: spec.latent.combine },
+    latent: {
+      size: spec.latent.size,
+      probabilistic: spec.latent.probabilistic,
+      combine: spec.latent.combine,
+      initialSigma: spec.latent.initial_sigma,
+    },
     decoder: {
       layers: spec.decoder.layers,
       units: spec.decoder.units,

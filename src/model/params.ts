@@ -25,7 +25,8 @@ export interface FsVaeConfig {
   encoderS: (DenseStackConfig & { type: "lstm" | "rnn" | "mean"; window: number; inputDim: number }) | null;
   /** Regular encoder over x_n; null when the slow branch is off. */
   encoderN: (DenseStackConfig & { inputDim: number }) | null;
-  latent: { size: number; probabilistic: boolean; combine: "concat" | "sum" };
+  /** initialSigma: sigma of q(z | x) at initialisation (default 1; absent in older artifacts, whose weights are loaded anyway). */
+  latent: { size: number; probabilistic: boolean; combine: "concat" | "sum"; initialSigma?: number };
   decoder: DenseStackConfig & { outputDim: number };
   loss: { reconstruction: ReconstructionKind; variance: number; beta: number; freeBits: number; klWarmupSteps: number };
 }
@@ -78,9 +79,16 @@ function buildFsVae(config: FsVaeConfig, seed: number): FsVae {
   };
   const denseStack = (inputDim: number, c: DenseStackConfig, key: string): DenseParams[] =>
     Array.from({ length: c.layers }, (_, l) => denseLayer(l === 0 ? inputDim : c.units, c.units, `${key}/dense${l}`));
+  // log sigma = W h + b starts near b: the bias sets the posterior's initial width.
+  const logSigmaLayer = (inputDim: number, key: string): DenseParams => {
+    const p = denseLayer(inputDim, config.latent.size, `${key}/log_sigma`);
+    const initialSigma = config.latent.initialSigma ?? 1;
+    if (initialSigma !== 1) tf.tidy(() => p.bias.assign(tf.fill([config.latent.size], Math.log(initialSigma))));
+    return p;
+  };
   const head = (inputDim: number, key: string): GaussianHeadParams => ({
     mu: denseLayer(inputDim, config.latent.size, `${key}/mu`),
-    logSigma: config.latent.probabilistic ? denseLayer(inputDim, config.latent.size, `${key}/log_sigma`) : null,
+    logSigma: config.latent.probabilistic ? logSigmaLayer(inputDim, key) : null,
   });
 
   let encoderS: FsVaeParams["encoderS"] = null;

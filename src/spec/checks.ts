@@ -106,11 +106,14 @@ export const CROSS_RULES: CrossRule[] = [
   ),
   rule(
     "warning",
-    "latent.free_bits and latent.kl_warmup_steps have no effect when latent.probabilistic is false.",
+    "latent.free_bits, latent.kl_warmup_steps and latent.initial_sigma have no effect when latent.probabilistic is false.",
     ["latent"],
     ({ latent }) => {
       if (latent.probabilistic) return undefined;
-      const set = (["free_bits", "kl_warmup_steps"] as const).filter((k) => latent[k] > 0);
+      const set = [
+        ...(["free_bits", "kl_warmup_steps"] as const).filter((k) => latent[k] > 0),
+        ...(latent.initial_sigma !== 1 ? ["initial_sigma" as const] : []),
+      ];
       return set.length === 0
         ? undefined
         : {

@@ -168,6 +168,11 @@ export const SpecSchema = labelled(
           "minimum KL per latent unit in nats; below it the KL has no gradient (against posterior collapse)",
         ),
         kl_warmup_steps: field(nonNegInt(), 0, "optimizer steps over which beta ramps linearly from 0"),
+        initial_sigma: field(
+          positive(),
+          1,
+          "sigma of q(z | x) when training starts (the log-sigma layers' bias is log of it; 1 matches the prior); a small value starts the posterior nearly deterministic",
+        ),
       },
       "latent variables",
     ),

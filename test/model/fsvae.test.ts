@@ -58,6 +58,37 @@ beforeAll(async () => {
   await initBackend("wasm", { logger: () => undefined });
 });
 
+describe("latent.initial_sigma", () => {
+  it("sets the width q(z | x) starts training with: the log-sigma layers' bias is its log", () => {
+    const before = tf.memory().numTensors;
+    const widths = [1, 0.05].map((initial_sigma) => {
+      const model = compileSpec(spec("fs-vae-quick", { latent: { initial_sigma } }), DIM);
+      const x = inputs(model.config, 64);
+      const e = embed(model, x.input);
+      // Median sigma over the batch and units: near the initial sigma, since W h is small at initialisation.
+      const sigma = Array.from(e.sigma!.dataSync()).sort((a, b) => a - b);
+      const median = sigma[sigma.length >> 1];
+      tf.dispose([e.mu, e.sigma!]);
+      disposeInputs(x);
+      disposeFsVae(model);
+      return median;
+    });
+    expect(widths[0]).toBeGreaterThan(0.5);
+    expect(widths[0]).toBeLessThan(2);
+    expect(widths[1]).toBeGreaterThan(0.025);
+    expect(widths[1]).toBeLessThan(0.1);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("is refused when not positive, with what was expected", () => {
+    const r = loadSpec("fs-vae-quick", { modelsDir: MODELS });
+    if (!r.ok) throw new Error("fs-vae-quick does not load");
+    const o = applyOverrides(r.spec, { latent: { initial_sigma: 0 } });
+    expect(o.ok).toBe(false);
+    if (!o.ok) expect(o.errors[0]).toMatchObject({ path: "latent.initial_sigma", message: "expected a positive number, got 0" });
+  });
+});
+
 describe("variants compile to the right shapes", () => {
   const cases: { name: string; fast: boolean; slow: boolean; probabilistic: boolean; z: number }[] = [
     { name: "fs-vae", fast: true, slow: true, probabilistic: true, z: 160 },
