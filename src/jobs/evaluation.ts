@@ -12,6 +12,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { listShippedSpecs, type ModelSpec } from "../spec";
 import { SHIPPED_MODELS_DIR } from "../spec/load";
 import type { Store } from "../store/store";
@@ -242,17 +243,7 @@ async function runStates(store: Store, ids: readonly string[]): Promise<Map<stri
 }
 
 /** Waits ms, or less when the signal aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> => delay(ms, undefined, { signal }).catch(() => undefined);
 
 /**
  * Runs the evaluation: resolves the models, fixes the cut-off, queues (or
