@@ -10,7 +10,9 @@
  *   serve_<world>_<operation>_c<clients> p50_ms N p99_ms N req_per_s N
  * and the recall@10 of the served neighbours against exact search:
  *   serve_<world>_recall10_<form> R
- * BENCH_SECONDS (default 8) sets the time per measurement; BENCH_WORLDS=demo|big|demo,big.
+ * BENCH_SECONDS (default 8) sets the time per measurement; BENCH_WORLDS=demo|big|demo,big;
+ * BENCH_OPERATIONS (default all three) picks operations by name; BENCH_SERVER_NODE_FLAGS adds
+ * flags to the server's node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -31,7 +33,26 @@ const WORLDS = {
 const CLIENTS = [1, 16, 64];
 const KEY = "bench-key";
 
+/** The world's store with a trained model: made once and kept in the temp dir (BENCH_FRESH=1 makes it again). */
 async function prepare(dir: string, size: { users: number; tracks: number; days: number }) {
+  const ready = path.join(dir, "ready");
+  if (process.env.BENCH_FRESH === "1" || !fs.existsSync(ready)) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    await trainOnWorld(dir, size);
+    fs.writeFileSync(ready, "");
+  } else console.error(`bench:serve: reusing the world and model in ${dir}`);
+  const store = await openStore({ backend: "pglite", location: path.join(dir, "pgdata") });
+  try {
+    const users = (await store.sql.query<{ external_id: string }>("SELECT external_id FROM app_user ORDER BY id")).map(
+      (r) => r.external_id,
+    );
+    return { users, matrix: await trackMatrix(store) };
+  } finally {
+    await store.close();
+  }
+}
+
+async function trainOnWorld(dir: string, size: { users: number; tracks: number; days: number }) {
   const store = await openStore({ backend: "pglite", location: path.join(dir, "pgdata") });
   try {
     console.error(`bench:serve: loading ${size.users} users, ${size.tracks} tracks, ${size.days} days...`);
@@ -49,10 +70,6 @@ async function prepare(dir: string, size: { users: number; tracks: number; days:
     await worker.start();
     await done;
     await worker.stop();
-    const users = (await store.sql.query<{ external_id: string }>("SELECT external_id FROM app_user ORDER BY id")).map(
-      (r) => r.external_id,
-    );
-    return { users, matrix: await trackMatrix(store) };
   } finally {
     await store.close();
   }
@@ -62,7 +79,15 @@ function startServer(dir: string): Promise<{ child: ChildProcess; url: string }>
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ["--max-semi-space-size=64", path.resolve(__dirname, "../bin/rubato.js"), "serve", "--port", "0", "--no-default-models"],
+      [
+        "--max-semi-space-size=64",
+        ...(process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter(Boolean),
+        path.resolve(__dirname, "../bin/rubato.js"),
+        "serve",
+        "--port",
+        "0",
+        "--no-default-models",
+      ],
       {
         env: { ...process.env, RUBATO_DATA_DIR: dir, RUBATO_API_KEY: KEY, RUBATO_LOG_LEVEL: "info", NODE_ENV: "production" },
         stdio: ["ignore", "ignore", "pipe"],
@@ -148,30 +173,28 @@ async function recall(url: string, matrix: TrackMatrix, users: string[]) {
 async function main() {
   const chosen = (process.env.BENCH_WORLDS ?? "demo,big").split(",") as (keyof typeof WORLDS)[];
   for (const world of chosen) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `rubato-bench-serve-${world}-`));
+    const size = WORLDS[world];
+    const dir = path.join(os.tmpdir(), `rubato-bench-serve-${world}-${size.users}-${size.tracks}-${size.days}`);
+    const { users, matrix } = await prepare(dir, size);
+    const { child, url } = await startServer(dir);
     try {
-      const { users, matrix } = await prepare(dir, WORLDS[world]);
-      const { child, url } = await startServer(dir);
-      try {
-        // Warm-up: the model and the track index load on first use.
-        await post(url, `query($u: ID!) { similarTracks(userId: $u) { distance } }`, { u: users[0] });
-        const r = await recall(url, matrix, users);
-        console.log(`serve_${world}_recall10_track ${r.byTrack.toFixed(3)}`);
-        console.log(`serve_${world}_recall10_user ${r.byUser.toFixed(3)}`);
-        for (const [name, make] of Object.entries(OPERATIONS)) {
-          for (const clients of CLIENTS) {
-            const m = await drive(url, clients, make(users, matrix.externalIds));
-            console.log(
-              `serve_${world}_${name}_c${clients} p50_ms ${m.p50.toFixed(1)} p99_ms ${m.p99.toFixed(1)} req_per_s ${m.rps.toFixed(0)}${m.failed ? ` failed ${m.failed}` : ""}`,
-            );
-          }
+      // Warm-up: the model and the track index load on first use.
+      await post(url, `query($u: ID!) { similarTracks(userId: $u) { distance } }`, { u: users[0] });
+      const r = await recall(url, matrix, users);
+      console.log(`serve_${world}_recall10_track ${r.byTrack.toFixed(3)}`);
+      console.log(`serve_${world}_recall10_user ${r.byUser.toFixed(3)}`);
+      const operations = (process.env.BENCH_OPERATIONS ?? Object.keys(OPERATIONS).join(",")).split(",");
+      for (const [name, make] of Object.entries(OPERATIONS).filter(([name]) => operations.includes(name))) {
+        for (const clients of CLIENTS) {
+          const m = await drive(url, clients, make(users, matrix.externalIds));
+          console.log(
+            `serve_${world}_${name}_c${clients} p50_ms ${m.p50.toFixed(1)} p99_ms ${m.p99.toFixed(1)} req_per_s ${m.rps.toFixed(0)}${m.failed ? ` failed ${m.failed}` : ""}`,
+          );
         }
-      } finally {
-        child.kill("SIGTERM");
-        await new Promise((r) => child.once("exit", r));
       }
     } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
     }
   }
 }

@@ -37,12 +37,10 @@ export class CatalogueState {
       )
       .then((rows) => new Map(rows.map((r) => [r.external_id, { id: r.external_id, title: r.title, artist: r.artist, genre: r.genre }])));
     const metadata = await this.metadata;
-    const { embeddings, dim, hasEmbedding } = this.catalogue;
     return ids.map((id) => {
       const row = this.rowOf(id);
       const meta = metadata.get(id);
-      if (row === undefined || !meta) return null;
-      return { ...meta, embedding: hasEmbedding[row] ? Array.from(embeddings.subarray(row * dim, (row + 1) * dim)) : null };
+      return row === undefined || !meta ? null : new CatalogueTrack(meta, this.catalogue, row);
     });
   }
 
@@ -59,6 +57,27 @@ export class CatalogueState {
       this.indexes.set(metric, index);
     }
     return index;
+  }
+}
+
+/** A track of the catalogue in memory; its embedding is copied out only when asked for (most queries ask for ids). */
+class CatalogueTrack implements TrackView {
+  readonly id: string;
+  readonly title: string | null;
+  readonly artist: string | null;
+  readonly genre: string | null;
+
+  constructor(
+    meta: Omit<TrackView, "embedding">,
+    private readonly catalogue: Catalogue,
+    private readonly row: number,
+  ) {
+    ({ id: this.id, title: this.title, artist: this.artist, genre: this.genre } = meta);
+  }
+
+  get embedding(): number[] | null {
+    const { embeddings, dim, hasEmbedding } = this.catalogue;
+    return hasEmbedding[this.row] ? Array.from(embeddings.subarray(this.row * dim, (this.row + 1) * dim)) : null;
   }
 }
 

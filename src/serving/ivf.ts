@@ -11,13 +11,16 @@
  * one list: its search is exhaustive, exact.
  *
  * The scan itself is a WebAssembly SIMD kernel (dots.ts), with a JavaScript
- * fallback. Why not pgvector's HNSW: on PGlite it runs on this same thread at
+ * fallback. A probed scan reads int8 codes of the vectors (a quarter of the
+ * memory of float32; the scan is bound by memory) and re-ranks its best
+ * RERANK x k candidates with the exact vectors; the exhaustive search
+ * (tau = Infinity, or one list) stays exact in float32. Why not pgvector's HNSW: on PGlite it runs on this same thread at
  * ~2-8 ms a query for 100,000 tracks (one query at a time), and Debian's
  * PostgreSQL has no pgvector; bench/nearest.ts has the figures.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../demo/rng";
-import { DotKernel } from "./dots";
+import { DotKernel, Int8DotKernel } from "./dots";
 
 export type Metric = "l2" | "cosine";
 
@@ -44,6 +47,8 @@ const CALIBRATION_QUERIES = 96;
 const CHUNK = 8192;
 /** Lists always scanned, however far the second-nearest centroid is. */
 const MIN_LISTS = 2;
+/** A probed scan keeps this many candidates per neighbour asked for (at least 32 in all) for the exact re-ranking. */
+const RERANK = 4;
 const TAUS = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 4, 6, 8, 12, Infinity];
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -55,7 +60,10 @@ export class IvfIndex {
   private readonly vectors: Float32Array;
   private readonly sqNorms: Float64Array;
   private readonly centroidSqNorms: Float64Array;
+  private readonly centroidKernel: DotKernel | null;
   private readonly kernel: DotKernel | null;
+  /** For probed (approximate) scans of a catalogue in several lists. */
+  private readonly codes: Int8DotKernel | null;
   /** The typical squared distance of a vector to its list's centroid (the median over lists). */
   private readonly spread: number;
   /** The probing threshold (see the file comment); Infinity scans every list. */
@@ -78,7 +86,9 @@ export class IvfIndex {
     for (let i = 0; i < rows.length; i++) this.vectors.set(source.subarray(rows[i] * dim, (rows[i] + 1) * dim), i * dim);
     this.sqNorms = squaredNorms(this.vectors, dim);
     this.centroidSqNorms = squaredNorms(centroids, dim);
+    this.centroidKernel = starts.length > 2 ? DotKernel.create(centroids, starts.length - 1, dim) : null;
     this.kernel = DotKernel.create(this.vectors, rows.length, dim);
+    this.codes = starts.length > 2 ? Int8DotKernel.create(this.vectors, rows.length, dim) : null;
     this.spread = this.medianSpread();
   }
 
@@ -118,7 +128,7 @@ export class IvfIndex {
    * (source rows). `tau` overrides the calibrated probing (Infinity: exhaustive).
    */
   search(query: ArrayLike<number>, k: number, exclude?: ReadonlySet<number>, tau = this.tau): IvfHit[] {
-    const { dim, vectors, sqNorms, rows, starts, kernel } = this;
+    const { dim, vectors, sqNorms, rows } = this;
     const q = Float64Array.from({ length: dim }, (_, j) => query[j]);
     let qq = 0;
     for (let j = 0; j < dim; j++) qq += q[j] * q[j];
@@ -127,10 +137,27 @@ export class IvfIndex {
       for (let j = 0; j < dim; j++) q[j] *= s;
       qq = 1;
     }
-    // Candidates by |x|^2 - 2 q.x (the squared distance less |q|^2).
+    const lists = this.probe(q, tau);
+    const top =
+      this.codes && lists.length < this.lists
+        ? this.approximateCandidates(q, lists, k, exclude)
+        : this.exactCandidates(q, lists, k, exclude);
+    // Exact distances (float64) for the few found; the kernel's float32 sums only chose them.
+    const hits = top.map((i) => {
+      const qx = dot(vectors, i * dim, q, dim);
+      const distance = this.metric === "l2" ? Math.sqrt(Math.max(0, sqNorms[i] + qq - 2 * qx)) : 1 - qx;
+      return { i, row: rows[i], distance };
+    });
+    hits.sort((a, b) => a.distance - b.distance || a.i - b.i);
+    return hits.slice(0, k).map(({ row, distance }) => ({ row, distance }));
+  }
+
+  /** The k best of the given lists by |x|^2 - 2 q.x (the squared distance less |q|^2), in float32. */
+  private exactCandidates(q: Float64Array, lists: Int32Array, k: number, exclude?: ReadonlySet<number>): number[] {
+    const { dim, vectors, sqNorms, rows, starts, kernel } = this;
     const top = new TopK(k);
     kernel?.setQuery(q);
-    for (const l of this.probe(q, tau)) {
+    for (const l of lists) {
       const from = starts[l];
       const to = starts[l + 1];
       if (kernel) {
@@ -147,24 +174,38 @@ export class IvfIndex {
         }
       }
     }
-    // Exact distances (float64) for the few found; the kernel's float32 sums only chose them.
-    const hits = top.ids().map((i) => {
-      const qx = dot(vectors, i * dim, q, dim);
-      const distance = this.metric === "l2" ? Math.sqrt(Math.max(0, sqNorms[i] + qq - 2 * qx)) : 1 - qx;
-      return { i, row: rows[i], distance };
-    });
-    hits.sort((a, b) => a.distance - b.distance || a.i - b.i);
-    return hits.map(({ row, distance }) => ({ row, distance }));
+    return top.ids();
+  }
+
+  /** The RERANK x k best of the given lists by the same measure from the int8 codes: candidates for the exact re-ranking. */
+  private approximateCandidates(q: Float64Array, lists: Int32Array, k: number, exclude?: ReadonlySet<number>): number[] {
+    const { sqNorms, rows, starts } = this;
+    const codes = this.codes!;
+    const top = new TopK(Math.max(RERANK * k, 32));
+    codes.setQuery(q);
+    const { out, queryOffset, queryStep } = codes;
+    for (const l of lists) {
+      const from = starts[l];
+      const to = starts[l + 1];
+      codes.scan(from, to);
+      for (let i = from; i < to; i++) {
+        const d = sqNorms[i] - 2 * (queryOffset + queryStep * out[i]);
+        if (d < top.worst && !(exclude && exclude.has(rows[i]))) top.add(d, i);
+      }
+    }
+    return top.ids();
   }
 
   /** The lists to scan for q: within tau x spread of the nearest centroid (squared distances), at least MIN_LISTS. */
   private probe(q: Float64Array, tau: number): Int32Array {
-    const { lists, dim, centroids, centroidSqNorms } = this;
+    const { lists, dim, centroids, centroidSqNorms, centroidKernel } = this;
     if (lists === 1 || tau === Infinity) return Int32Array.from({ length: lists }, (_, l) => l);
     const d = new Float64Array(lists);
     let nearest = Infinity;
+    centroidKernel?.setQuery(q);
+    centroidKernel?.scan(0, lists);
     for (let l = 0; l < lists; l++) {
-      d[l] = centroidSqNorms[l] - 2 * dot(centroids, l * dim, q, dim); // |q - c|^2 - |q|^2
+      d[l] = centroidSqNorms[l] - 2 * (centroidKernel ? centroidKernel.out[l] : dot(centroids, l * dim, q, dim)); // |q - c|^2 - |q|^2
       if (d[l] < nearest) nearest = d[l];
     }
     const bar = nearest + tau * this.spread;
@@ -175,7 +216,8 @@ export class IvfIndex {
       for (let l = 0; l < lists; l++) if (d[l] < top.worst) top.add(d[l], l);
       return Int32Array.from(top.ids());
     }
-    return Int32Array.from(chosen);
+    // nearest first: the best candidates come early, and fewer later rows pass the bar
+    return Int32Array.from(chosen.sort((a, b) => d[a] - d[b]));
   }
 
   private medianSpread(): number {
