@@ -2,8 +2,9 @@
  * npm run bench:serve — serving latency and throughput over real HTTP.
  *
  * For each world (the default demo world, and one with a catalogue of 100,000
- * tracks) it fills a fresh embedded store, trains fs-vae-quick (one epoch:
- * the model's quality is not what is measured), starts `rubato serve` as its
+ * tracks) it fills an embedded store and trains fs-vae-quick (one epoch: the
+ * model's quality is not what is measured) once, keeping both in the temp dir
+ * for the next run (BENCH_FRESH=1 makes them again), starts `rubato serve` as its
  * own process, and drives it from this process with autocannon at 1, 16 and
  * 64 concurrent clients: userEmbedding, similarTracks by user, similarTracks
  * by track, each request for a different user or track. Prints per line:
