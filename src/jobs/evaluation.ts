@@ -146,7 +146,13 @@ export async function resolveEvaluationModels(
       { unknown, known },
     );
   }
-  return names.map((model, i) => {
+  // A spec file is shown by its spec's name, unless another model would be shown by the same name: then by its path.
+  const labels = names.map((name, i) => {
+    const base = isSpecFile(name) ? resolveRunSpec(sources[i]!, modelsDir) : null;
+    return base?.ok ? base.spec.name : name;
+  });
+  return names.map((name, i) => {
+    const model = labels.filter((label) => label === labels[i]).length === 1 ? labels[i] : name;
     const source = sources[i]!;
     const base = resolveRunSpec(source, modelsDir);
     if (!base.ok) throw new SpecInvalid(base.errors);
@@ -160,10 +166,11 @@ export async function resolveEvaluationModels(
   });
 }
 
+const isSpecFile = (name: string) => name.includes("/") || name.endsWith(".yaml");
+
 /** Where a model name's spec comes from: a shipped file, a spec file, or the newest stored run of that name; null if none. */
 async function modelSource(store: Store, name: string, modelsDir: string): Promise<{ model?: string; spec?: string } | null> {
-  const isFile = name.includes("/") || name.endsWith(".yaml");
-  if (isFile) return fs.existsSync(name) ? { model: name } : null;
+  if (isSpecFile(name)) return fs.existsSync(name) ? { model: name } : null;
   if (fs.existsSync(path.join(modelsDir, `${name}.yaml`))) return { model: name };
   const stored = await storedSpec(store, name);
   return stored === null ? null : { spec: stored };

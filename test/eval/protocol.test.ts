@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { evaluateModels, parseSeeds, type EvaluationProgress } from "../../src/jobs/evaluation";
+import { evaluateModels, parseSeeds, resolveEvaluationModels, type EvaluationProgress } from "../../src/jobs/evaluation";
 import { getRun } from "../../src/jobs/runs";
 import { SHIPPED_MODELS_DIR } from "../../src/spec/load";
 import { aggregateMetrics, METRIC_NAMES, type Metrics } from "../../src/eval/metrics";
@@ -46,6 +46,17 @@ describe(`rubato eval: the protocol (${backendName})`, () => {
     expect(() => parseSeeds("0")).toThrow(/at least 1/);
     expect(() => parseSeeds("1,x")).toThrow(/--seeds expects a count N \(seeds 1\.\.N\) or a list/);
     expect(() => parseSeeds("2,2")).toThrow(/twice/);
+  });
+
+  it("names a model given as a spec file by its spec's name, or by its path where that name is taken", async () => {
+    const file = path.join(dir, "variants", "low-beta.yaml");
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, "name: fs-vae-low-beta\nextends: fs-vae-quick\nloss: { beta: 0.001 }\n");
+    const clash = path.join(dir, "variants", "clash.yaml");
+    fs.writeFileSync(clash, "name: fs-vae-quick\nextends: fs-vae\nloss: { beta: 0.001 }\n");
+    const resolved = await resolveEvaluationModels(store, ["fs-vae-quick", file, clash], [1], { modelsDir: dir });
+    expect(resolved.map((m) => m.model)).toEqual(["fs-vae-quick", "fs-vae-low-beta", clash]);
+    expect(resolved[1].perSeed[0].name).toBe("fs-vae-low-beta");
   });
 
   it("rejects an unknown model, listing the known ones, before anything is queued", async () => {
