@@ -99,17 +99,30 @@ export class Serving {
     const userId = requiredId(input.userId, "userId");
     const asOf = optionalDate(input.asOf, "asOf");
     const e = await this.embed(userId, input.runId, asOf);
+    const list = (a: Float32Array) => Array.from(a);
+    const latent = (q: Embedded["fast"]) => q && { mu: list(q.mu), sigma: q.sigma ? list(q.sigma) : null };
+    // The arrays are copied out of the batch's output only when read: a query asks for some of them.
     return {
       userId: e.userExternalId,
       runId: e.served.runId,
       modelName: e.served.modelName,
       asOf: e.asOf,
       plays: e.plays,
-      mu: Array.from(e.joint.mu),
-      sigma: e.joint.sigma ? Array.from(e.joint.sigma) : null,
-      fast: e.fast && { mu: Array.from(e.fast.mu), sigma: e.fast.sigma ? Array.from(e.fast.sigma) : null },
-      slow: e.slow && { mu: Array.from(e.slow.mu), sigma: e.slow.sigma ? Array.from(e.slow.sigma) : null },
-      nextTrack: Array.from(e.predicted),
+      get mu() {
+        return list(e.joint.mu);
+      },
+      get sigma() {
+        return e.joint.sigma ? list(e.joint.sigma) : null;
+      },
+      get fast() {
+        return latent(e.fast);
+      },
+      get slow() {
+        return latent(e.slow);
+      },
+      get nextTrack() {
+        return list(e.predicted);
+      },
     };
   }
 

@@ -16,8 +16,7 @@ export class ServingResolver {
     @Arg("runId", () => ID, { nullable: true }) runId?: string | null,
     @Arg("asOf", () => GraphQLDateTime, { nullable: true }) asOf?: Date | null,
   ): Promise<UserEmbedding> {
-    const e = await serving.userEmbedding({ userId, runId, asOf });
-    return { ...e, model: e.modelName };
+    return serving.userEmbedding({ userId, runId, asOf });
   }
 
   @Query(() => [TrackNeighbour], {

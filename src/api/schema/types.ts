@@ -103,7 +103,7 @@ export class Latent {
 export class UserEmbedding {
   @Field(() => ID) userId!: string;
   @Field(() => ID) runId!: string;
-  @Field() model!: string;
+  @Field(() => String, { name: "model" }) modelName!: string;
   @Field(() => GraphQLDateTime, { description: "The time asked for, or the user's last play" }) asOf!: Date;
   @Field(() => Int, { description: "Plays up to asOf" }) plays!: number;
   @Field(() => [Float], { description: "Mean of q(z | x): the user embedding" }) mu!: number[];
