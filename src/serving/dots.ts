@@ -12,10 +12,11 @@
  * each dimension j is stored as a code c in -127..127 with x = m_j + s_j c,
  * and the query's weights q_j s_j as int16, so q.x = q.m + sum_j (q_j s_j) c_j
  * is summed in integers. A row is a quarter of the bytes, and the scan of a
- * large catalogue is bound by memory, so it runs ~3x faster; the caller
- * re-ranks the best candidates exactly. Its memory: the codes, each row
- * padded to a multiple of 16; then the query (int16, padded the same way);
- * then one output float per row.
+ * large catalogue is bound by memory, so it runs about twice as fast (0.115
+ * -> 0.057 ms for 11,800 80-d rows here); the caller re-ranks the best
+ * candidates exactly. Its memory: the codes, each row padded to a multiple
+ * of 16; then the query (int16, padded the same way); then one output float
+ * per row.
  */
 
 /**

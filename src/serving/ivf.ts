@@ -12,11 +12,13 @@
  *
  * The scan itself is a WebAssembly SIMD kernel (dots.ts), with a JavaScript
  * fallback. A probed scan reads int8 codes of the vectors (a quarter of the
- * memory of float32; the scan is bound by memory) and re-ranks its best
- * RERANK x k candidates with the exact vectors; the exhaustive search
- * (tau = Infinity, or one list) stays exact in float32. Why not pgvector's HNSW: on PGlite it runs on this same thread at
- * ~2-8 ms a query for 100,000 tracks (one query at a time), and Debian's
- * PostgreSQL has no pgvector; bench/nearest.ts has the figures.
+ * bytes of float32) and re-ranks its best RERANK x k candidates with the
+ * exact vectors, so the distances returned are exact; the exhaustive search
+ * (tau = Infinity, or one list) stays exact in float32.
+ *
+ * Why not pgvector's HNSW: on PGlite it runs on this same thread at ~2-8 ms
+ * a query for 100,000 tracks (one query at a time), and Debian's PostgreSQL
+ * has no pgvector; bench/nearest.ts has the figures.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../demo/rng";
