@@ -13,7 +13,8 @@
  *   serve_<world>_recall10_<form> R
  * BENCH_SECONDS (default 8) sets the time per measurement; BENCH_WORLDS=demo|big|demo,big;
  * BENCH_OPERATIONS (default all three) picks operations by name; BENCH_SERVER_NODE_FLAGS adds
- * flags to the server's node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it).
+ * flags to the server's node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it, or
+ * "--trace-gc" with BENCH_SERVER_STDOUT=FILE to keep what it prints).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -91,7 +92,7 @@ function startServer(dir: string): Promise<{ child: ChildProcess; url: string }>
       ],
       {
         env: { ...process.env, RUBATO_DATA_DIR: dir, RUBATO_API_KEY: KEY, RUBATO_LOG_LEVEL: "info", NODE_ENV: "production" },
-        stdio: ["ignore", "ignore", "pipe"],
+        stdio: ["ignore", process.env.BENCH_SERVER_STDOUT ? fs.openSync(process.env.BENCH_SERVER_STDOUT, "w") : "ignore", "pipe"],
       },
     );
     let err = "";
