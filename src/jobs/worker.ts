@@ -107,7 +107,7 @@ export class RunWorker {
           shutdown: this.shutdown.signal,
           log: this.options.log,
         })
-          .then((outcome) => this.log(`run ${run.id} ${outcome}`, { runId: run.id }))
+          .then((outcome) => this.log(this.outcomeMessage(run.id, outcome), { runId: run.id }))
           .finally(() => {
             this.running.delete(run.id);
             this.wake();
@@ -119,6 +119,14 @@ export class RunWorker {
     } finally {
       this.polling = false;
     }
+  }
+
+  /** "LOST" alone reads like lost work: say what happens to the run. */
+  private outcomeMessage(runId: string, outcome: string): string {
+    if (outcome !== "LOST") return `run ${runId} ${outcome}`;
+    return this.shutdown.signal.aborted
+      ? `run ${runId} stopped with this process; it resumes from its last checkpoint when a worker starts again`
+      : `run ${runId} LOST: its claim expired, so it went back to the queue and resumes from its last checkpoint`;
   }
 
   /**

@@ -121,4 +121,21 @@ describe(`training runs (${backendName})`, () => {
       /^data: \d+ users give \d+ training, 0 validation and \d+ test rows \(split by user 0\.98\/0\.01\/0\.01\): too few users for the split; load more data, or set training\.split\.validation to 0$/,
     );
   });
+
+  it("says, when its process stops mid-run, that the run resumes from its checkpoint", async () => {
+    const run = await tinyRun(store, { epochs: 200 });
+    const lines: string[] = [];
+    const worker = new RunWorker(store, {
+      exclusive: store.backend === "pglite",
+      pollMs: 100,
+      heartbeatMs: 100,
+      log: (message: string) => void lines.push(message),
+    });
+    await worker.start();
+    await waitForRun(store, run.id, (r) => r.hasCheckpoint);
+    await worker.stop();
+    await worker.idle();
+    expect(lines).toContain(`run ${run.id} stopped with this process; it resumes from its last checkpoint when a worker starts again`);
+    expect((await getRun(store, run.id)).hasCheckpoint).toBe(true);
+  });
 });
