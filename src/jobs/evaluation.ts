@@ -146,23 +146,23 @@ export async function resolveEvaluationModels(
       { unknown, known },
     );
   }
-  // A spec file is shown by its spec's name, unless another model would be shown by the same name: then by its path.
-  const labels = names.map((name, i) => {
-    const base = isSpecFile(name) ? resolveRunSpec(sources[i]!, modelsDir) : null;
-    return base?.ok ? base.spec.name : name;
+  const bases = names.map((_, i) => {
+    const base = resolveRunSpec(sources[i]!, modelsDir);
+    if (!base.ok) throw new SpecInvalid(base.errors);
+    return base.spec;
   });
+  // A spec file is shown by its spec's name, unless another model would be shown by the same name: then by its path.
+  const labels = names.map((name, i) => (isSpecFile(name) ? bases[i].name : name));
   return names.map((name, i) => {
     const model = labels.filter((label) => label === labels[i]).length === 1 ? labels[i] : name;
     const source = sources[i]!;
-    const base = resolveRunSpec(source, modelsDir);
-    if (!base.ok) throw new SpecInvalid(base.errors);
-    const learned = base.spec.type === "fs-vae";
+    const learned = bases[i].type === "fs-vae";
     const perSeed = seeds.map((seed) => {
       const result = resolveRunSpec({ ...source, overrides: learned ? options.overrides : undefined, seed }, modelsDir);
       if (!result.ok) throw new SpecInvalid(result.errors);
       return { seed, name: result.spec.name, yaml: result.yaml, hash: result.hash };
     });
-    return { model, latent: latentOf(base.spec), perSeed };
+    return { model, latent: latentOf(bases[i]), perSeed };
   });
 }
 

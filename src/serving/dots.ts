@@ -134,6 +134,26 @@ interface WasmMemory {
   grow(pages: number): number;
 }
 
+type DotsFn = (rows: number, n: number, rowBytes: number, q: number, out: number) => void;
+
+interface Wasm {
+  memory: WasmMemory;
+  dots: DotsFn;
+}
+
+/** A new instance of `module` with at least `bytes` of memory; null where WebAssembly SIMD is unavailable (or RUBATO_SIMD_DOTS=0). */
+function instantiate(module: Uint8Array, bytes: number): Wasm | null {
+  if (process.env.RUBATO_SIMD_DOTS === "0" || !WebAssembly.validate(module)) return null;
+  try {
+    const { exports } = new WebAssembly.Instance(new WebAssembly.Module(module));
+    const memory = exports.memory as WasmMemory;
+    if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+    return { memory, dots: exports.dots as DotsFn };
+  } catch {
+    return null;
+  }
+}
+
 /** Rows held in wasm memory, scanned against one query at a time. */
 export class DotKernel {
   /** Row width in floats, padded to a multiple of 8. */
@@ -141,33 +161,30 @@ export class DotKernel {
   /** The output of the last scan: out[i] for row i. */
   readonly out: Float32Array;
   private readonly query: Float32Array;
-  private readonly dots: (rows: number, n: number, rowBytes: number, q: number, out: number) => void;
+  private readonly dots: DotsFn;
   private readonly rowsAt = 0;
   private readonly queryAt: number;
   private readonly outAt: number;
 
-  private constructor(instance: { exports: Record<string, unknown> }, rows: Float32Array, n: number, dim: number) {
-    this.stride = Math.ceil(dim / 8) * 8;
-    const memory = instance.exports.memory as WasmMemory;
+  private constructor({ memory, dots }: Wasm, rows: Float32Array, n: number, dim: number) {
+    this.stride = DotKernel.strideOf(dim);
     this.queryAt = n * this.stride * 4;
     this.outAt = this.queryAt + this.stride * 4;
-    const bytes = this.outAt + n * 4;
-    if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
     const matrix = new Float32Array(memory.buffer, this.rowsAt, n * this.stride);
     for (let i = 0; i < n; i++) matrix.set(rows.subarray(i * dim, (i + 1) * dim), i * this.stride);
     this.query = new Float32Array(memory.buffer, this.queryAt, this.stride);
     this.out = new Float32Array(memory.buffer, this.outAt, n);
-    this.dots = instance.exports.dots as DotKernel["dots"];
+    this.dots = dots;
+  }
+
+  private static strideOf(dim: number): number {
+    return Math.ceil(dim / 8) * 8;
   }
 
   /** Copies `rows` (n x dim, row-major) into a new module's memory; null where WebAssembly SIMD is unavailable. */
   static create(rows: Float32Array, n: number, dim: number): DotKernel | null {
-    if (process.env.RUBATO_SIMD_DOTS === "0" || !WebAssembly.validate(FLOAT_MODULE)) return null;
-    try {
-      return new DotKernel(new WebAssembly.Instance(new WebAssembly.Module(FLOAT_MODULE)), rows, n, dim);
-    } catch {
-      return null;
-    }
+    const wasm = instantiate(FLOAT_MODULE, ((n + 1) * DotKernel.strideOf(dim) + n) * 4);
+    return wasm && new DotKernel(wasm, rows, n, dim);
   }
 
   setQuery(q: ArrayLike<number>): void {
@@ -190,7 +207,7 @@ export class Int8DotKernel {
   private readonly query: Int16Array;
   private readonly offset: Float64Array;
   private readonly scale: Float64Array;
-  private readonly dots: (rows: number, n: number, rowBytes: number, q: number, out: number) => void;
+  private readonly dots: DotsFn;
   private readonly queryAt: number;
   private readonly outAt: number;
   /** q.m and the step of the query's int16 weights, for the last query set. */
@@ -198,17 +215,14 @@ export class Int8DotKernel {
   queryStep = 0;
 
   private constructor(
-    instance: { exports: Record<string, unknown> },
+    { memory, dots }: Wasm,
     rows: Float32Array,
     n: number,
     private readonly dim: number,
   ) {
-    this.stride = Math.ceil(dim / 16) * 16;
-    const memory = instance.exports.memory as WasmMemory;
+    this.stride = Int8DotKernel.strideOf(dim);
     this.queryAt = n * this.stride;
     this.outAt = this.queryAt + this.stride * 2;
-    const bytes = this.outAt + n * 4;
-    if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
     // Per dimension: the middle of the range and the step that maps the range onto -127..127.
     this.offset = new Float64Array(dim);
     this.scale = new Float64Array(dim);
@@ -228,17 +242,18 @@ export class Int8DotKernel {
       for (let j = 0; j < dim; j++) codes[i * this.stride + j] = Math.round((rows[i * dim + j] - this.offset[j]) / this.scale[j]);
     this.query = new Int16Array(memory.buffer, this.queryAt, this.stride);
     this.out = new Float32Array(memory.buffer, this.outAt, n);
-    this.dots = instance.exports.dots as Int8DotKernel["dots"];
+    this.dots = dots;
+  }
+
+  private static strideOf(dim: number): number {
+    return Math.ceil(dim / 16) * 16;
   }
 
   /** Quantises `rows` (n x dim, row-major) into a new module's memory; null where WebAssembly SIMD is unavailable. */
   static create(rows: Float32Array, n: number, dim: number): Int8DotKernel | null {
-    if (process.env.RUBATO_SIMD_DOTS === "0" || !WebAssembly.validate(INT8_MODULE)) return null;
-    try {
-      return new Int8DotKernel(new WebAssembly.Instance(new WebAssembly.Module(INT8_MODULE)), rows, n, dim);
-    } catch {
-      return null;
-    }
+    const stride = Int8DotKernel.strideOf(dim);
+    const wasm = instantiate(INT8_MODULE, n * stride + stride * 2 + n * 4);
+    return wasm && new Int8DotKernel(wasm, rows, n, dim);
   }
 
   setQuery(q: ArrayLike<number>): void {
