@@ -17,7 +17,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { generateWorld } from "../src/demo/world";
-import { Rng } from "../src/demo/rng";
+import { Rng } from "../src/random";
 import { initBackend } from "../src/model/backend";
 import { IvfIndex } from "../src/serving/ivf";
 import { loadTracks } from "../src/store/import/tracks";

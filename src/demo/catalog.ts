@@ -2,7 +2,7 @@
  * Genres and the track catalogue of the demo world: points in a dim-dimensional
  * embedding space clustered by genre, with Zipf-like popularity inside a genre.
  */
-import { Rng } from "./rng";
+import { Rng } from "../random";
 
 export interface Genre {
   index: number;

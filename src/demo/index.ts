@@ -6,4 +6,4 @@ export { STYLE_AXES } from "./catalog";
 export { worldDigest } from "./digest";
 export { formatSignalCheck, signalCheck } from "./signal-check";
 export type { PredictionScore, SignalCheckOptions, SignalCheckResult } from "./signal-check";
-export { Rng } from "./rng";
+export { Rng } from "../random";

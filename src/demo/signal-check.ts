@@ -12,7 +12,7 @@
  * the mean-of-history, last-play and global-mean baselines.
  */
 import { fitRidge, NormalEquations, predictRidge, RidgeModel } from "./ridge";
-import { Rng } from "./rng";
+import { Rng } from "../random";
 import type { World } from "./world";
 import { daypartOf } from "./world";
 

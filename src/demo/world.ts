@@ -9,7 +9,7 @@
  */
 import { buildCatalog, defaultGenreCount, Genre, STANDARD_GENRES, STYLE_AXES, WorldTrack } from "./catalog";
 import { behaviourRates, DAYPART_STYLE, DAYPART_TARGET_ENERGY, Persona, PERSONAS } from "./personas";
-import { Rng } from "./rng";
+import { Rng } from "../random";
 
 export type { Genre, WorldTrack } from "./catalog";
 export type { Persona } from "./personas";

@@ -21,7 +21,7 @@
  * has no pgvector; bench/nearest.ts has the figures.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { Rng } from "../demo/rng";
+import { Rng } from "../random";
 import { DotKernel, Int8DotKernel } from "./dots";
 
 export type Metric = "l2" | "cosine";

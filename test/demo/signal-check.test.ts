@@ -1,5 +1,5 @@
 import { choleskySolveInPlace, fitRidge, NormalEquations, predictRidge } from "../../src/demo/ridge";
-import { Rng } from "../../src/demo/rng";
+import { Rng } from "../../src/random";
 import { formatSignalCheck, signalCheck, SignalCheckResult } from "../../src/demo/signal-check";
 import { generateWorld } from "../../src/demo/world";
 

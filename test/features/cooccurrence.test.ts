@@ -9,7 +9,7 @@ import {
   randomizedSvd,
   type Csr,
 } from "../../src/features";
-import { Rng } from "../../src/demo/rng";
+import { Rng } from "../../src/random";
 import { smallWorld, worldHistories } from "./world";
 
 /** Two listeners: [0, 1, 2, 0] and [3, 3, 1], window 2. */

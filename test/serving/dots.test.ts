@@ -1,4 +1,4 @@
-import { Rng } from "../../src/demo/rng";
+import { Rng } from "../../src/random";
 import { DotKernel, Int8DotKernel } from "../../src/serving/dots";
 
 describe("SIMD dot-product kernel", () => {

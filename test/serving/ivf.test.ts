@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { Rng } from "../../src/demo/rng";
+import { Rng } from "../../src/random";
 import { initBackend } from "../../src/model/backend";
 import { IvfIndex } from "../../src/serving/ivf";
 import { TrackMatrix } from "../../src/store/nearest";

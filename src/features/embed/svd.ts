@@ -7,7 +7,7 @@
  * (k + p) x (k + p) decomposition goes to ml-matrix.
  */
 import { Matrix, SingularValueDecomposition } from "ml-matrix";
-import { Rng } from "../../demo/rng";
+import { Rng } from "../../random";
 import type { Csr } from "./cooccurrence";
 
 export interface SvdOptions {

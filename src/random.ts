@@ -1,9 +1,11 @@
 /**
- * Small deterministic pseudo-random number generator for the demo world.
+ * The one seeded pseudo-random number generator of Rubato: the demo world,
+ * the model's initialisation, eps, dropout and batch order, IVF's k-means and
+ * the randomised SVD all draw from it.
  *
  * sfc32 (Chris Doty-Humphrey's "small fast chaotic" generator, 128-bit state)
  * seeded through splitmix32, plus Box-Muller normals. Never uses Math.random,
- * so a (seed, stream) pair always yields the same sequence on every platform.
+ * so a (seed, stream...) tuple always yields the same sequence on every platform.
  */
 
 /** murmur3 fmix32 finaliser: a good 32-bit integer hash. */
@@ -16,36 +18,50 @@ export function fmix32(h: number): number {
   return h >>> 0;
 }
 
-/** Combines a seed and any number of stream ids into one 32-bit seed. */
-export function mixSeed(seed: number, ...streams: number[]): number {
+/** One 32-bit seed from a seed and any number of integer stream ids. */
+export function streamSeed(seed: number, ...streams: number[]): number {
   let h = fmix32((seed | 0) ^ 0x9e3779b9);
-  for (const s of streams) h = fmix32(h ^ fmix32((s | 0) + 0x7f4a7c15));
+  for (const s of streams) {
+    h = fmix32(h ^ fmix32((s | 0) + 0x7f4a7c15));
+    // High bits of large counters (steps beyond 2^32 are unrealistic, but cheap to honour).
+    if (s > 0xffffffff) h = fmix32(h ^ Math.floor(s / 0x100000000));
+  }
   return h;
 }
 
 export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  private a = 0;
+  private b = 0;
+  private c = 0;
+  private d = 1;
   private spare = 0;
   private hasSpare = false;
 
   /** `streams` select independent sub-sequences for the same seed. */
   constructor(seed: number, ...streams: number[]) {
-    // splitmix32 expands the 32-bit seed into the 128-bit state.
-    let s = mixSeed(seed, ...streams);
+    this.start(streamSeed(seed, ...streams));
+  }
+
+  /** A generator started from a 32-bit state seed that is already mixed (a streamSeed). */
+  static fromState(state: number): Rng {
+    const rng = Object.create(Rng.prototype) as Rng;
+    rng.start(state);
+    return rng;
+  }
+
+  /** splitmix32 expands the 32-bit seed into the 128-bit state. */
+  private start(state: number): void {
+    let s = state | 0;
     const next = (): number => {
       s = (s + 0x9e3779b9) | 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
+      return fmix32(s);
     };
     this.a = next();
     this.b = next();
     this.c = next();
     this.d = 1;
+    this.spare = 0;
+    this.hasSpare = false;
     for (let i = 0; i < 12; i++) this.u32();
   }
 
