@@ -1,4 +1,4 @@
-import { importEventsFile } from "../../src/store/import/events";
+import { importEventsFile, STAGE_LOCK_CLASS } from "../../src/store/import/events";
 import { importTracksFile } from "../../src/store/import/tracks";
 import { ImportFailed } from "../../src/store/import/report";
 import { storeStats } from "../../src/store/stats";
@@ -163,3 +163,38 @@ describe(`import (${backendName})`, () => {
     expect((await counts(store)).events).toBe(0);
   });
 });
+
+// Staging tables exist only on a server (PGlite stages in one temporary table), so this runs in the server pass.
+if (backendName === "postgres") {
+  describe("import staging tables (postgres)", () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await openTestStore();
+      await importTracksFile(store, writeTemp("tracks.csv", tracksCsv(2)), "csv");
+    });
+    afterEach(() => store.close());
+
+    const stages = async () =>
+      (
+        await store.sql.query<{ tablename: string }>(
+          `SELECT tablename FROM pg_tables WHERE tablename LIKE 'rubato_import_stage_%' ORDER BY tablename`,
+        )
+      ).map((r) => r.tablename);
+
+    it("drops the tables of an import that died, and keeps those of one still running", async () => {
+      for (const t of ["rubato_import_stage_deadbeef_1", "rubato_import_stage_deadbeef_2", "rubato_import_stage_0badf00d_1"])
+        await store.sql.query(`CREATE UNLOGGED TABLE ${t} (x int)`);
+      const file = writeTemp("e.csv", "user,track,played_at,skipped\nu1,t1,2026-10-01T10:00:00Z,0\n");
+      // 0badf00d's import is alive: its transaction holds the lock on its prefix.
+      await store.transaction(async (tx) => {
+        await tx.query("SELECT pg_advisory_xact_lock($1, $2)", [STAGE_LOCK_CLASS, 0x0badf00d]);
+        const report = await importEventsFile(store, file, "csv");
+        expect(report.inserted).toBe(1);
+      });
+      expect(await stages()).toEqual(["rubato_import_stage_0badf00d_1"]);
+      // Once its lock is gone, the next import sweeps it too.
+      await importEventsFile(store, file, "csv");
+      expect(await stages()).toEqual([]);
+    });
+  });
+}

@@ -92,6 +92,7 @@ export async function loadEvents(
   const stager = store.backend === "postgres" ? new SideConnectionStager(store.sql, details) : null;
   await store
     .transaction(async (tx) => {
+      if (stager) await stager.claim(tx);
       const stage = stager ?? (await TransactionStager.create(tx, details));
       const merge: MergeState = { duplicatesSeen: false };
       let batch: string[] = [];
@@ -202,16 +203,43 @@ class TransactionStager implements Stager {
  * connection, so COPY runs while the transaction merges the previous batch. The
  * staging tables are scratch space, not data: they are dropped after their merge,
  * and all of them when the import ends, whether it commits or rolls back.
+ *
+ * An import whose process died (kill -9, a lost machine) cannot drop its tables, so
+ * each import holds an advisory lock on its prefix for as long as its transaction
+ * lives, and the next import drops every staging table whose prefix nobody holds.
  */
 class SideConnectionStager implements Stager {
   readonly parallel = true;
-  private readonly prefix = `rubato_import_stage_${crypto.randomBytes(4).toString("hex")}`;
+  private readonly id = crypto.randomBytes(4).toString("hex");
+  private readonly prefix = `${STAGE_PREFIX}${this.id}`;
   private next = 0;
   private readonly live = new Set<string>();
   constructor(
     private readonly sql: SqlClient,
     private readonly details: boolean,
   ) {}
+  /** Before anything is staged: takes this import's lock and drops the staging tables of dead imports. */
+  async claim(tx: SqlClient): Promise<void> {
+    await tx.query("SELECT pg_advisory_xact_lock($1, $2)", [STAGE_LOCK_CLASS, stageLockKey(this.id)]);
+    const tables = await tx.query<{ tablename: string }>(
+      `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename ~ $1`,
+      [`^${STAGE_PREFIX}[0-9a-f]{8}_[0-9]+$`],
+    );
+    const orphans = new Map<string, string[]>();
+    for (const { tablename } of tables) {
+      const id = tablename.slice(STAGE_PREFIX.length, STAGE_PREFIX.length + 8);
+      if (id !== this.id) orphans.set(id, [...(orphans.get(id) ?? []), tablename]);
+    }
+    for (const [id, names] of orphans) {
+      // Held until this transaction ends: the owner is gone, and no one else sweeps these meanwhile.
+      const [{ free }] = await tx.query<{ free: boolean }>("SELECT pg_try_advisory_xact_lock($1, $2) AS free", [
+        STAGE_LOCK_CLASS,
+        stageLockKey(id),
+      ]);
+      // Dropped through the side connection, so the sweep stands even if this import rolls back.
+      if (free) for (const name of names) await this.sql.query(`DROP TABLE IF EXISTS ${name}`);
+    }
+  }
   async stage(csv: string): Promise<string> {
     const table = `${this.prefix}_${++this.next}`;
     this.live.add(table);
@@ -229,6 +257,11 @@ class SideConnectionStager implements Stager {
     this.live.clear();
   }
 }
+
+const STAGE_PREFIX = "rubato_import_stage_";
+/** The first key of the advisory locks on staging prefixes ("RbSt"); the second is the prefix's 32-bit id. */
+export const STAGE_LOCK_CLASS = 0x52625374;
+const stageLockKey = (id: string): number => parseInt(id, 16) | 0;
 
 /** Moves a staged batch into listening_event (creating users, and tracks if asked). */
 async function mergeBatch(
