@@ -154,6 +154,20 @@ function instantiate(module: Uint8Array, bytes: number): Wasm | null {
   }
 }
 
+/** Where a kernel's data sits in its memory: the rows from 0, then the query, then one output float per row. */
+interface Layout {
+  stride: number;
+  queryAt: number;
+  outAt: number;
+  bytes: number;
+}
+
+function layout(n: number, stride: number, rowElementBytes: number, queryElementBytes: number): Layout {
+  const queryAt = n * stride * rowElementBytes;
+  const outAt = queryAt + stride * queryElementBytes;
+  return { stride, queryAt, outAt, bytes: outAt + n * 4 };
+}
+
 /** Rows held in wasm memory, scanned against one query at a time. */
 export class DotKernel {
   /** Row width in floats, padded to a multiple of 8. */
@@ -166,10 +180,8 @@ export class DotKernel {
   private readonly queryAt: number;
   private readonly outAt: number;
 
-  private constructor({ memory, dots }: Wasm, rows: Float32Array, n: number, dim: number) {
-    this.stride = DotKernel.strideOf(dim);
-    this.queryAt = n * this.stride * 4;
-    this.outAt = this.queryAt + this.stride * 4;
+  private constructor({ memory, dots }: Wasm, at: Layout, rows: Float32Array, n: number, dim: number) {
+    ({ stride: this.stride, queryAt: this.queryAt, outAt: this.outAt } = at);
     const matrix = new Float32Array(memory.buffer, this.rowsAt, n * this.stride);
     for (let i = 0; i < n; i++) matrix.set(rows.subarray(i * dim, (i + 1) * dim), i * this.stride);
     this.query = new Float32Array(memory.buffer, this.queryAt, this.stride);
@@ -177,14 +189,11 @@ export class DotKernel {
     this.dots = dots;
   }
 
-  private static strideOf(dim: number): number {
-    return Math.ceil(dim / 8) * 8;
-  }
-
   /** Copies `rows` (n x dim, row-major) into a new module's memory; null where WebAssembly SIMD is unavailable. */
   static create(rows: Float32Array, n: number, dim: number): DotKernel | null {
-    const wasm = instantiate(FLOAT_MODULE, ((n + 1) * DotKernel.strideOf(dim) + n) * 4);
-    return wasm && new DotKernel(wasm, rows, n, dim);
+    const at = layout(n, Math.ceil(dim / 8) * 8, 4, 4);
+    const wasm = instantiate(FLOAT_MODULE, at.bytes);
+    return wasm && new DotKernel(wasm, at, rows, n, dim);
   }
 
   setQuery(q: ArrayLike<number>): void {
@@ -216,13 +225,12 @@ export class Int8DotKernel {
 
   private constructor(
     { memory, dots }: Wasm,
+    at: Layout,
     rows: Float32Array,
     n: number,
     private readonly dim: number,
   ) {
-    this.stride = Int8DotKernel.strideOf(dim);
-    this.queryAt = n * this.stride;
-    this.outAt = this.queryAt + this.stride * 2;
+    ({ stride: this.stride, queryAt: this.queryAt, outAt: this.outAt } = at);
     // Per dimension: the middle of the range and the step that maps the range onto -127..127.
     this.offset = new Float64Array(dim);
     this.scale = new Float64Array(dim);
@@ -245,15 +253,11 @@ export class Int8DotKernel {
     this.dots = dots;
   }
 
-  private static strideOf(dim: number): number {
-    return Math.ceil(dim / 16) * 16;
-  }
-
   /** Quantises `rows` (n x dim, row-major) into a new module's memory; null where WebAssembly SIMD is unavailable. */
   static create(rows: Float32Array, n: number, dim: number): Int8DotKernel | null {
-    const stride = Int8DotKernel.strideOf(dim);
-    const wasm = instantiate(INT8_MODULE, n * stride + stride * 2 + n * 4);
-    return wasm && new Int8DotKernel(wasm, rows, n, dim);
+    const at = layout(n, Math.ceil(dim / 16) * 16, 1, 2);
+    const wasm = instantiate(INT8_MODULE, at.bytes);
+    return wasm && new Int8DotKernel(wasm, at, rows, n, dim);
   }
 
   setQuery(q: ArrayLike<number>): void {
