@@ -19,7 +19,7 @@ import {
   writeTarget,
   type FeatureStats,
 } from "./features";
-import { markLikedTracks, type Catalogue, type UserHistory } from "./history";
+import { catalogueRms, markLikedTracks, type Catalogue, type UserHistory } from "./history";
 
 export const SPLITS = ["train", "validation", "test"] as const;
 export type SplitName = (typeof SPLITS)[number];
@@ -35,6 +35,8 @@ export interface Dataset {
   slowDim: number;
   /** Embedding dimension of the target. */
   dim: number;
+  /** The catalogue's root-mean-square coordinate (catalogueRms): the unit of embeddings inside a model with features.embedding_scale: rms. */
+  catalogueRms: number;
   /** [n, window, fastStep] row-major. */
   fast: Float32Array;
   /** [n, window]: 1 = a real play, 0 = left padding. */
@@ -207,6 +209,7 @@ export async function buildDataset(
     fastStep: ds,
     slowDim: dn,
     dim,
+    catalogueRms: catalogueRms(catalogue),
     fast: fast.join(n),
     mask: mask.join(n),
     slow,

@@ -45,6 +45,23 @@ export interface Catalogue {
 }
 
 /**
+ * The catalogue's root-mean-square coordinate over tracks with an embedding,
+ * sqrt(sum ||e||^2 / (tracks * dim)): 1 for standardised features, about
+ * 1 / sqrt(dim) for unit-norm vectors. 1 when no track has an embedding.
+ */
+export function catalogueRms(catalogue: Catalogue): number {
+  const { dim, embeddings, hasEmbedding } = catalogue;
+  let sum = 0,
+    tracks = 0;
+  for (let t = 0; t < hasEmbedding.length; t++) {
+    if (!hasEmbedding[t]) continue;
+    tracks++;
+    for (let j = t * dim; j < (t + 1) * dim; j++) sum += embeddings[j] * embeddings[j];
+  }
+  return tracks && sum > 0 ? Math.sqrt(sum / (tracks * dim)) : 1;
+}
+
+/**
  * Raw slow counts over a history up to t, in this order: the six aggregates,
  * then plays per daypart. Training accumulates them play by play
  * (`addPlay`); serving gets the same numbers from one SQL aggregate query.

@@ -5,15 +5,22 @@
  */
 import type { ModelSpec } from "../spec/schema";
 import { specDimensions } from "../spec/dimensions";
+import { perPlayWidth } from "../features/vocabulary";
 import { createFsVae, type FsVae, type FsVaeConfig } from "./fsvae";
 
-/** The graph of a learned spec; throws for a non-learned type (average, popularity). */
-export function fsVaeConfig(spec: ModelSpec, embeddingDim: number): FsVaeConfig {
+/**
+ * The graph of a learned spec; throws for a non-learned type (average,
+ * popularity). catalogueRms: the catalogue's root-mean-square coordinate
+ * (catalogueRms in src/features), the unit of embeddings with
+ * features.embedding_scale: rms.
+ */
+export function fsVaeConfig(spec: ModelSpec, embeddingDim: number, catalogueRms = 1): FsVaeConfig {
   if (spec.type !== "fs-vae") throw new Error(`spec "${spec.name}" is a ${spec.type} baseline: it has no graph to compile`);
   if (!(Number.isInteger(embeddingDim) && embeddingDim > 0))
     throw new Error(`embedding dimension must be a positive integer, got ${embeddingDim}`);
   const dims = specDimensions(spec, embeddingDim);
   const { fast, slow } = spec.encoders;
+  const scale = spec.features.embedding_scale === "rms" && catalogueRms > 0 && Number.isFinite(catalogueRms) ? catalogueRms : 1;
   return {
     encoderS: spec.features.fast.enabled
       ? {
@@ -24,6 +31,8 @@ export function fsVaeConfig(spec: ModelSpec, embeddingDim: number): FsVaeConfig 
           units: fast.units,
           activation: fast.activation,
           dropout: fast.dropout,
+          ...(scale !== 1 ? { inputScale: stepScale(spec, embeddingDim, scale) } : {}),
+          ...(spec.decoder.skip ? { embeddingOffset: embeddingOffset(spec, embeddingDim) } : {}),
         }
       : null,
     encoderN: spec.features.slow.enabled
@@ -41,6 +50,7 @@ export function fsVaeConfig(spec: ModelSpec, embeddingDim: number): FsVaeConfig 
       activation: spec.decoder.activation,
       dropout: spec.decoder.dropout,
       outputDim: dims.output,
+      ...(spec.decoder.skip ? { skip: true } : {}),
     },
     loss: {
       reconstruction: spec.loss.reconstruction,
@@ -49,10 +59,24 @@ export function fsVaeConfig(spec: ModelSpec, embeddingDim: number): FsVaeConfig 
       freeBits: spec.latent.probabilistic ? spec.latent.free_bits : 0,
       klWarmupSteps: spec.latent.probabilistic ? spec.latent.kl_warmup_steps : 0,
     },
+    ...(scale !== 1 ? { embeddingScale: scale } : {}),
   };
 }
 
+/** First column of the track embedding within a fast step. */
+function embeddingOffset(spec: ModelSpec, embeddingDim: number): number {
+  const { per_play } = spec.features.fast;
+  return per_play.slice(0, per_play.indexOf("track_embedding")).reduce((n, signal) => n + perPlayWidth(signal, embeddingDim), 0);
+}
+
+/** Per column of a fast step: 1 / scale on the track embedding's columns, 1 on the other signals. */
+function stepScale(spec: ModelSpec, embeddingDim: number, scale: number): number[] {
+  return spec.features.fast.per_play.flatMap((signal) =>
+    new Array<number>(perPlayWidth(signal, embeddingDim)).fill(signal === "track_embedding" ? 1 / scale : 1),
+  );
+}
+
 /** Compiles a learned spec into an FS-VAE with fresh parameters (seed: training.seed unless given). */
-export function compileSpec(spec: ModelSpec, embeddingDim: number, seed = spec.training.seed): FsVae {
-  return createFsVae(fsVaeConfig(spec, embeddingDim), seed);
+export function compileSpec(spec: ModelSpec, embeddingDim: number, seed = spec.training.seed, catalogueRms = 1): FsVae {
+  return createFsVae(fsVaeConfig(spec, embeddingDim, catalogueRms), seed);
 }

@@ -3,11 +3,13 @@
  * (Fazelnia et al., WSDM 2022), as implemented here (docs/model.md).
  *
  *   x_s [b, w, d_s]  fast features: the last w plays      -> sequential encoder (stacked LSTM) -> mu_s, log sigma_s  [b, K]
+ *                    (track embeddings divided by s, the catalogue's RMS coordinate, with features.embedding_scale: rms)
  *   x_n [b, d_n]     slow features: aggregates up to t    -> regular encoder (dense)          -> mu_n, log sigma_n  [b, K]
  *   z_s = mu_s + eps_s * sigma_s,  z_n = mu_n + eps_n * sigma_n,   eps ~ N(0, I)   (z = mu at inference)
  *   z   = g(z_s, z_n)             concat (2K) or sum (K)
- *   y^  = decoder(z)              the next track's embedding
- *   L   = reconstruction(y, y^) + beta_t * [ KL(q(z_s | x_s) || N(0, I)) + KL(q(z_n | x_n) || N(0, I)) ]
+ *   y^  = s * decoder(z)          the next track's embedding (s = 1 without embedding_scale)
+ *         [+ sum_t a_t e_t]        with decoder.skip: learned weights a [w] of the window's track embeddings
+ *   L   = reconstruction(y / s, y^ / s) + beta_t * [ KL(q(z_s | x_s) || N(0, I)) + KL(q(z_n | x_n) || N(0, I)) ]
  *
  * Variants: a branch can be off (no-fast, no-slow); `probabilistic: false`
  * makes z = mu deterministic with no KL (reconstruction only); the sequential
@@ -104,12 +106,13 @@ function recurrentEncoder(
   return last;
 }
 
-/** Sequential encoder: q(z_s | x_s). */
+/** Sequential encoder: q(z_s | x_s). The track embeddings in x_s are first divided by s (embeddingScale). */
 export function encodeFast(model: FsVae, x_s: tf.Tensor3D, mask?: tf.Tensor2D, noise?: Noise): Posterior {
   const c = model.config.encoderS;
   const p = model.params.encoderS;
   if (!c || !p) throw new Error("this model has no fast branch");
   return tf.tidy(() => {
+    if (c.inputScale) x_s = tf.mul(x_s, tf.tensor1d(c.inputScale));
     let h: tf.Tensor2D;
     if (p.recurrent) {
       h = recurrentEncoder(p.recurrent, c, x_s, mask, noise);
@@ -153,10 +156,26 @@ export function combine(z_s: tf.Tensor2D | null, z_n: tf.Tensor2D | null, how: "
 
 // ------------------------------------------------------------------ decoder
 
-/** Decoder: y^ = f(z), the predicted next-track embedding [b, dim]. */
-export function decode(model: FsVae, z: tf.Tensor2D, noise?: Noise): tf.Tensor2D {
-  const { dense: hidden, out } = model.params.decoder;
-  return tf.tidy(() => dense(denseStackForward(z, hidden, model.config.decoder, noise), out));
+/** The unit s of track embeddings inside the model (1: none). */
+export const embeddingScale = (model: FsVae): number => model.config.embeddingScale ?? 1;
+
+/**
+ * Decoder: y^ = s * f(z), the predicted next-track embedding [b, dim] (f
+ * predicts in units of s). With decoder.skip, plus sum_t a_t e_t over the
+ * track embeddings e_t of the window x_s (a linear path from the last plays
+ * to the prediction that the network would otherwise have to learn).
+ */
+export function decode(model: FsVae, z: tf.Tensor2D, x_s?: tf.Tensor3D, noise?: Noise): tf.Tensor2D {
+  const { dense: hidden, out, skip } = model.params.decoder;
+  const s = embeddingScale(model);
+  return tf.tidy((): tf.Tensor2D => {
+    const f = dense(denseStackForward(z, hidden, model.config.decoder, noise), out);
+    const yHat: tf.Tensor2D = s === 1 ? f : tf.mul(f, s);
+    if (!skip) return yHat;
+    const [b, w] = need(x_s, "x_s").shape;
+    const e = tf.slice(x_s!, [0, 0, model.config.encoderS!.embeddingOffset ?? 0], [b, w, model.config.decoder.outputDim]);
+    return tf.add(yHat, tf.sum(tf.mul(e, tf.reshape(skip, [1, w, 1])), 1)) as tf.Tensor2D;
+  });
 }
 
 export interface ForwardResult {
@@ -174,7 +193,7 @@ export function forward(model: FsVae, input: FsVaeInput, noise?: Noise): Forward
     const z_s = q_s ? reparameterise(q_s, noise) : null;
     const z_n = q_n ? reparameterise(q_n, noise) : null;
     const z = combine(z_s, z_n, model.config.latent.combine);
-    return { q_s, q_n, z, yHat: decode(model, z, noise) } as unknown as tf.TensorContainer;
+    return { q_s, q_n, z, yHat: decode(model, z, input.x_s, noise) } as unknown as tf.TensorContainer;
   }) as unknown as ForwardResult;
 }
 
@@ -246,7 +265,10 @@ export function betaElbo(model: FsVae, input: FsVaeInput, y: tf.Tensor2D, option
   return tf.tidy(() => {
     const { q_s, q_n, yHat } = forward(model, input, options.noise);
     const { reconstruction: kind, variance } = model.config.loss;
-    const reconstruction = reconstructionLoss(y, yHat, kind, { variance, logVariance: model.params.decoder.logVariance });
+    // Measured in units of s: y / s against f(z) = y^ / s.
+    const s = embeddingScale(model);
+    const [yS, yHatS] = s === 1 ? [y, yHat] : [tf.div<tf.Tensor2D>(y, s), tf.div<tf.Tensor2D>(yHat, s)];
+    const reconstruction = reconstructionLoss(yS, yHatS, kind, { variance, logVariance: model.params.decoder.logVariance });
     if (!model.config.latent.probabilistic) {
       return { loss: reconstruction, reconstruction, kl: tf.scalar(0), klPerDim: tf.zeros([0]), yHat } as unknown as tf.TensorContainer;
     }

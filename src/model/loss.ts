@@ -2,6 +2,7 @@
  * The terms of the FS-VAE objective (docs/model.md):
  *
  *   reconstruction   mse:              sum_d (y_d - y^_d)^2
+ *                    l2:               ||y - y^||, the paper's L2 metric itself (smoothed at 0 by 1e-3)
  *                    gaussian_fixed:   sum_d [ (y_d - y^_d)^2 / (2 v) + log(2 pi v) / 2 ]
  *                    gaussian_learned: sum_d [ (y_d - y^_d)^2 / (2 v_d) + log(2 pi v_d) / 2 ],  log v_d learned
  *                    each averaged over the batch;
@@ -11,9 +12,10 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 
-export type ReconstructionKind = "mse" | "gaussian_fixed" | "gaussian_learned";
+export type ReconstructionKind = "mse" | "l2" | "gaussian_fixed" | "gaussian_learned";
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+const L2_EPSILON = 1e-3;
 
 export interface ReconstructionOptions {
   /** gaussian_fixed: the variance v (default 1). */
@@ -35,6 +37,9 @@ export function reconstructionLoss(
     switch (kind) {
       case "mse":
         return tf.div(tf.sum(sq), batch);
+      case "l2":
+        // sqrt(||y - y^||^2 + eps^2): smooth at 0, where sqrt has no gradient.
+        return tf.mean(tf.sqrt(tf.add(tf.sum(sq, 1), L2_EPSILON ** 2)));
       case "gaussian_fixed": {
         const v = options.variance ?? 1;
         return tf.add(tf.div(tf.sum(sq), 2 * v * batch), dim * (HALF_LOG_2PI + 0.5 * Math.log(v)));

@@ -22,13 +22,31 @@ export interface DenseStackConfig {
 /** The graph a spec compiles to (src/model/compile.ts); widths are resolved. */
 export interface FsVaeConfig {
   /** Sequential encoder over x_s; null when the fast branch is off. */
-  encoderS: (DenseStackConfig & { type: "lstm" | "rnn" | "mean"; window: number; inputDim: number }) | null;
+  encoderS:
+    | (DenseStackConfig & {
+        type: "lstm" | "rnn" | "mean";
+        window: number;
+        inputDim: number;
+        /** Per column of a step of x_s, a factor applied before the encoder: 1 / embeddingScale on the track embedding's columns, 1 elsewhere (absent: no scaling). */
+        inputScale?: number[];
+        /** First column of the track embedding within a step (decoder.skip reads it; absent without a skip). */
+        embeddingOffset?: number;
+      })
+    | null;
   /** Regular encoder over x_n; null when the slow branch is off. */
   encoderN: (DenseStackConfig & { inputDim: number }) | null;
   /** initialSigma: sigma of q(z | x) at initialisation (default 1; absent in older artifacts, whose weights are loaded anyway). */
   latent: { size: number; probabilistic: boolean; combine: "concat" | "sum"; initialSigma?: number };
-  decoder: DenseStackConfig & { outputDim: number };
+  /** skip: the prediction adds sum_t a_t e_t over the window's track embeddings, a_t learned from 0 (absent in older artifacts: false). */
+  decoder: DenseStackConfig & { outputDim: number; skip?: boolean };
   loss: { reconstruction: ReconstructionKind; variance: number; beta: number; freeBits: number; klWarmupSteps: number };
+  /**
+   * The unit of track embeddings inside the model (features.embedding_scale):
+   * the decoder predicts y^ / s and the reconstruction is measured on y / s,
+   * so beta and the learning rate mean the same whatever the catalogue's
+   * scale. 1 (or absent, in older artifacts) leaves embeddings as they are.
+   */
+  embeddingScale?: number;
 }
 
 // ------------------------------------------------------------------ params
@@ -42,7 +60,8 @@ export interface GaussianHeadParams {
 export interface FsVaeParams {
   encoderS: { recurrent: RecurrentParams | null; dense: DenseParams[]; head: GaussianHeadParams } | null;
   encoderN: { dense: DenseParams[]; head: GaussianHeadParams } | null;
-  decoder: { dense: DenseParams[]; out: DenseParams; logVariance: tf.Variable<tf.Rank.R1> | null };
+  /** skip: a [w], one weight per window position (oldest first). */
+  decoder: { dense: DenseParams[]; out: DenseParams; logVariance: tf.Variable<tf.Rank.R1> | null; skip: tf.Variable<tf.Rank.R1> | null };
 }
 
 export interface FsVae {
@@ -122,7 +141,13 @@ function buildFsVae(config: FsVaeConfig, seed: number): FsVae {
     logVariance = tf.variable(tf.zeros([d.outputDim]), true, `${prefix}/decoder/log_variance`);
     variables.push({ key: "decoder/log_variance", variable: logVariance });
   }
-  return { config, params: { encoderS, encoderN, decoder: { dense: hidden, out, logVariance } }, variables };
+  let skip: tf.Variable<tf.Rank.R1> | null = null;
+  if (d.skip) {
+    if (!s) throw new Error("decoder.skip needs the fast branch: it reads the window's track embeddings");
+    skip = tf.variable(tf.zeros([s.window]), true, `${prefix}/decoder/skip`);
+    variables.push({ key: "decoder/skip", variable: skip });
+  }
+  return { config, params: { encoderS, encoderN, decoder: { dense: hidden, out, logVariance, skip } }, variables };
 }
 
 export function disposeFsVae(model: FsVae): void {

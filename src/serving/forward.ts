@@ -34,12 +34,11 @@ export function forwardBatch(model: FsVae, input: BatchInput): BatchOutput {
   const { encoderS, encoderN } = model.config;
   const { n } = input;
   const tensors = tf.tidy(() => {
-    const q_s = encoderS
-      ? encodeFast(model, tf.tensor3d(input.fast, [n, encoderS.window, encoderS.inputDim]), tf.tensor2d(input.mask, [n, encoderS.window]))
-      : null;
+    const x_s = encoderS ? tf.tensor3d(input.fast, [n, encoderS.window, encoderS.inputDim]) : undefined;
+    const q_s = x_s ? encodeFast(model, x_s, tf.tensor2d(input.mask, [n, encoderS!.window])) : null;
     const q_n = encoderN ? encodeSlow(model, tf.tensor2d(input.slow, [n, encoderN.inputDim])) : null;
     const { mu, sigma, sigma_s, sigma_n } = jointPosterior(model, q_s, q_n);
-    const parts = [mu, sigma, q_s?.mu ?? null, sigma_s, q_n?.mu ?? null, sigma_n, decode(model, mu)];
+    const parts = [mu, sigma, q_s?.mu ?? null, sigma_s, q_n?.mu ?? null, sigma_n, decode(model, mu, x_s)];
     // tidy keeps only the tensors it is handed back: the present parts, by name.
     return Object.fromEntries(PARTS.flatMap((name, i) => (parts[i] ? [[name, parts[i]]] : []))) as Record<string, tf.Tensor>;
   });

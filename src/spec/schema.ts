@@ -60,17 +60,18 @@ function section<S extends z.ZodRawShape>(shape: S, doc: string) {
 
 const ACTIVATIONS = ["leaky_relu", "relu", "elu", "tanh", "sigmoid", "linear"] as const;
 
+function denseFields(d: { layers: number; units: number }) {
+  return {
+    type: field(oneOf(["dense"]), "dense", "layer type"),
+    layers: field(posInt(), d.layers, "number of stacked layers"),
+    units: field(posInt(), d.units, "units per layer"),
+    activation: field(oneOf(ACTIVATIONS), "leaky_relu", "activation after each layer"),
+    dropout: field(dropout(), 0.1, "dropout rate after each layer"),
+  };
+}
+
 function denseStack(doc: string, d: { layers: number; units: number }) {
-  return section(
-    {
-      type: field(oneOf(["dense"]), "dense", "layer type"),
-      layers: field(posInt(), d.layers, "number of stacked layers"),
-      units: field(posInt(), d.units, "units per layer"),
-      activation: field(oneOf(ACTIVATIONS), "leaky_relu", "activation after each layer"),
-      dropout: field(dropout(), 0.1, "dropout rate after each layer"),
-    },
-    doc,
-  );
+  return section(denseFields(d), doc);
 }
 
 export const MODEL_TYPES = ["fs-vae", "average", "popularity"] as const;
@@ -96,6 +97,11 @@ export const SpecSchema = labelled(
     ),
     features: section(
       {
+        embedding_scale: field(
+          oneOf(["none", "rms"]),
+          "none",
+          "rms: inside the model, track embeddings (fast inputs and the target) are divided by the catalogue's root-mean-square coordinate and the prediction multiplied back, so the reconstruction, beta and the learning rate mean the same for unit-norm learnt vectors and raw imported features; none: embeddings as stored (the paper)",
+        ),
         fast: section(
           {
             enabled: field(bool(), true, "use the fast (sequential) branch"),
@@ -176,16 +182,23 @@ export const SpecSchema = labelled(
       },
       "latent variables",
     ),
-    decoder: denseStack("maps z to the next track's embedding (a final linear layer of the embedding's width follows)", {
-      layers: 2,
-      units: 128,
-    }),
+    decoder: section(
+      {
+        ...denseFields({ layers: 2, units: 128 }),
+        skip: field(
+          bool(),
+          false,
+          "add sum_t a_t e_t to the prediction: a learned weight per window position (starting at 0) of the last plays' track embeddings, a linear path from the fast features to the output (beyond the paper; needs the fast branch with track_embedding)",
+        ),
+      },
+      "maps z to the next track's embedding (a final linear layer of the embedding's width follows)",
+    ),
     loss: section(
       {
         reconstruction: field(
-          oneOf(["mse", "gaussian_fixed", "gaussian_learned"]),
+          oneOf(["mse", "l2", "gaussian_fixed", "gaussian_learned"]),
           "mse",
-          "mse: sum of squared errors; gaussian_fixed: Gaussian NLL with fixed variance; gaussian_learned: variance learned per dimension",
+          "mse: sum of squared errors; l2: Euclidean distance, the paper's L2 metric itself (not squared: the plays that start a new session pull the prediction less towards the mean); gaussian_fixed: Gaussian NLL with fixed variance; gaussian_learned: variance learned per dimension",
         ),
         variance: field(
           labelled(positive().nullable(), "a positive number, or null"),

@@ -170,7 +170,7 @@ export async function trainModel(spec: ModelSpec, dataset: Dataset, options: Tra
   const backend = currentBackend() ?? (await initBackend(undefined, { logger: log }));
   const started = Date.now();
   const t = spec.training;
-  const config = fsVaeConfig(spec, dataset.dim);
+  const config = fsVaeConfig(spec, dataset.dim, dataset.catalogueRms);
   const { beta, freeBits, klWarmupSteps } = config.loss;
   const trainRows = dataset.rows.train;
   const validationRows = dataset.rows.validation;

@@ -58,13 +58,16 @@ describe("shipped specs", () => {
     expect(specDimensions(spec, 80)).toEqual({ fastStep: 80 + 1 + 4, slow: 6, latent: 160, output: 80 });
   });
 
-  it("fs-vae-quick changes only training speed, widths and KL settings of fs-vae", () => {
+  it("fs-vae-quick changes only training speed, widths, dropout, the embedding scale, the skip path and KL settings of fs-vae", () => {
     const quick = load("fs-vae-quick");
     expect(quick.parents).toEqual(["fs-vae"]);
     expect(changed(quick.spec, load("fs-vae").spec)).toEqual([
-      "decoder.units",
-      "encoders.fast.units",
+      "decoder.dropout",
+      "decoder.skip",
+      "encoders.fast.dropout",
+      "encoders.slow.dropout",
       "encoders.slow.units",
+      "features.embedding_scale",
       "latent.free_bits",
       "latent.kl_warmup_steps",
       "loss.beta",
@@ -80,7 +83,7 @@ describe("shipped specs", () => {
 
   it.each([
     ["fs-vae-starter", ["training.early_stopping.patience", "training.epochs"]],
-    ["no-fast", ["features.fast.enabled"]],
+    ["no-fast", ["decoder.skip", "features.fast.enabled"]],
     ["no-slow", ["features.slow.enabled"]],
     ["shuffle", ["features.fast.shuffle"]],
     ["non-probabilistic", ["latent.free_bits", "latent.kl_warmup_steps", "latent.probabilistic", "loss.beta"]],
