@@ -42,7 +42,11 @@ const CATALOGUE_PAGE_SQL = `
          encode(string_agg(array_send(coalesce(embedding, '{}'::real[])), ''::bytea ORDER BY id), 'base64') AS embeddings
     FROM (SELECT id, external_id, embedding FROM track WHERE id > $1 ORDER BY id LIMIT $2) t`;
 
-/** Every track, ordered by id: row i of the matrix is the i-th track. Tracks without an embedding have zeros. */
+/**
+ * Every track, ordered by id: row i of the matrix is the i-th track. Tracks without an
+ * embedding have zeros and hasEmbedding 0; so has a stored zero vector, which no search
+ * or metric can place (it would be every short query's nearest neighbour).
+ */
 export async function loadCatalogue(store: Store, pageSize = 5_000): Promise<Catalogue> {
   const dim = (await getEmbeddingDim(store.sql)) ?? 0;
   const [{ n }] = await store.sql.query<{ n: number }>("SELECT count(*)::int AS n FROM track");
@@ -70,12 +74,17 @@ export async function loadCatalogue(store: Store, pageSize = 5_000): Promise<Cat
       for (let d = 0; d < ndim; d++) length *= bytes.readInt32BE(at + 12 + 8 * d);
       at += 12 + 8 * ndim;
       const keep = ndim === 1 && length === dim && dim > 0;
+      let nonzero = false;
       for (let j = 0; j < length; j++) {
         const size = bytes.readInt32BE(at); // 4, or -1 for a NULL element (no value follows; read as 0)
-        if (keep && size === 4) embeddings[i * dim + j] = bytes.readFloatBE(at + 4);
+        if (keep && size === 4) {
+          const x = bytes.readFloatBE(at + 4);
+          embeddings[i * dim + j] = x;
+          if (x !== 0) nonzero = true;
+        }
         at += 4 + Math.max(size, 0);
       }
-      if (keep) hasEmbedding[i] = 1;
+      if (keep && nonzero) hasEmbedding[i] = 1;
     }
     if (page.ids.length < pageSize || externalIds.length >= n) break;
     last = page.ids[page.ids.length - 1];
