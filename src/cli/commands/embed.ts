@@ -124,7 +124,7 @@ export function formatEmbedReport(r: EmbedTracksReport): string {
   const n = (x: number) => x.toLocaleString("en-US");
   const s = r.seconds;
   const from = r.until ? ` at or before ${r.until.toISOString()}` : "";
-  const sessions = r.sessions ? `, within sessions (a new context, else a gap over ${r.sessions.gapMinutes} min)` : "";
+  const sessions = r.sessions ? `, within sessions split at a new context or a gap over ${r.sessions.gapMinutes} min` : "";
   const lines = [
     `embedded ${n(r.tracks - r.withoutVector.total)} of ${n(r.tracks)} tracks in ${r.dim} dimensions from ${n(r.plays)} plays${from} ` +
       `of ${n(r.users)} users (window ${r.window}${sessions})`,
