@@ -46,7 +46,7 @@ async function compare(label: string, store: Store, reference?: string): Promise
   }
   for (const { name, options } of METHODS) {
     const cpu = process.cpuUsage();
-    const r = await embedTracks(store, { dim: DIM, overwrite: true, checkGenres: false, ...options });
+    const r = await embedTracks(store, { dim: DIM, overwrite: true, checks: false, ...options });
     const { user, system } = process.cpuUsage(cpu);
     const g = await genreCheck(store, CHECK);
     if (!g) throw new Error(`${label}: no genres to check`);
@@ -55,7 +55,7 @@ async function compare(label: string, store: Store, reference?: string): Promise
     );
     console.error(
       `  ${name}: ${r.plays} plays, ${r.pairs} pairs, ${r.nonzeros} entries, explained ${(100 * r.explainedVariance).toFixed(1)}%, ` +
-        `${r.factorised} factorised, ${r.foldedIn} folded in, ${r.zero} zero; ${g.queries} queries`,
+        `${r.factorised} factorised, ${r.foldedIn} folded in, ${r.withoutVector.total} without a vector; ${g.queries} queries`,
     );
   }
 }

@@ -32,3 +32,4 @@ export {
   type SeedResult,
   type TableRow,
 } from "./tables";
+export { embeddingLeakWarning, type EmbeddingsLearntFrom } from "./leakage";

@@ -7,7 +7,8 @@
  *   rank    1 + #catalogue tracks strictly nearer to p than y by L2, plus the
  *           tracks at exactly y's distance that come earlier in the catalogue
  *           (what a stable sort of the exact search shows). Candidates: every
- *           catalogue track with an embedding, the user's own past plays included.
+ *           catalogue track with an embedding (hasEmbedding: a stored zero vector
+ *           is none), the user's own past plays included.
  *   hr10    1 if rank <= 10
  *   ndcg10  1 / log2(rank + 1) if rank <= 10, else 0 (one relevant item: IDCG = 1)
  *   mrr     1 / rank over the FULL ranking (not truncated at 10)

@@ -30,6 +30,8 @@ export interface UserHistory {
   playedAt: Float64Array;
   /** FLAG bits per play. */
   flags: Uint8Array;
+  /** Each play's context (null: none), where the reader was asked for it. */
+  context?: (string | null)[];
 }
 
 /** The track catalogue as a matrix; track i is row i. */

@@ -68,7 +68,7 @@ export async function startRun(store: Store, input: StartRunInput, modelsDir = S
   if (!result.ok) throw new SpecInvalid(result.errors);
   const [data] = await store.sql.query<{ cutoff: Date | string | null; tracks: number }>(
     `SELECT (SELECT max(played_at) FROM listening_event) AS cutoff,
-            (SELECT count(*)::int FROM track WHERE cardinality(embedding) > 0) AS tracks`,
+            (SELECT count(*)::int FROM track WHERE 0 <> ANY(embedding)) AS tracks`,
   );
   if (data.cutoff === null || data.tracks === 0) {
     throw new Conflict("no data to train on: load tracks with embeddings and listening events first (rubato demo-data, or rubato import)");

@@ -40,7 +40,8 @@ const trackView = (r: TrackRow): TrackView => ({
   title: r.title,
   artist: r.artist,
   genre: r.genre,
-  embedding: r.embedding && r.embedding.length ? r.embedding.map(Number) : null,
+  // A zero vector is no embedding, as everywhere else (loadCatalogue).
+  embedding: r.embedding && r.embedding.some((x) => Number(x) !== 0) ? r.embedding.map(Number) : null,
 });
 
 export async function pageTracks(store: Store, args: PageArgs): Promise<Page<TrackView>> {

@@ -14,6 +14,57 @@ export async function setEmbeddingDim(sql: SqlClient, dim: number): Promise<void
   );
 }
 
+/** How `embed-tracks` learnt the catalogue's embeddings: what an evaluation needs to know to rule out a leak. */
+export interface EmbeddingProvenance {
+  learntAt: Date;
+  /** The --until cut-off: only plays at or before it were read; null: every play stored then. */
+  until: Date | null;
+  /** The newest play they were learnt from. */
+  newestPlay: Date;
+  /** Plays read. */
+  plays: number;
+  dim: number;
+  window: number;
+  minCount: number;
+  weighting: string;
+  /** Windows stopped at sessions (a new context, else a gap of more than gapMinutes); null: they did not. */
+  sessions: { gapMinutes: number } | null;
+  normalized: boolean;
+}
+
+type StoredProvenance = Omit<EmbeddingProvenance, "learntAt" | "until" | "newestPlay"> & {
+  learntAt: string;
+  until: string | null;
+  newestPlay: string;
+};
+
+export async function setEmbeddingProvenance(sql: SqlClient, p: EmbeddingProvenance): Promise<void> {
+  const stored: StoredProvenance = {
+    ...p,
+    learntAt: p.learntAt.toISOString(),
+    until: p.until?.toISOString() ?? null,
+    newestPlay: p.newestPlay.toISOString(),
+  };
+  await sql.query(
+    `INSERT INTO setting (key, value) VALUES ('embedding_provenance', $1::jsonb)
+     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+    [JSON.stringify(stored)],
+  );
+}
+
+/** Imported embeddings were not learnt from these plays: an import that writes any forgets the provenance. */
+export async function clearEmbeddingProvenance(sql: SqlClient): Promise<void> {
+  await sql.query(`DELETE FROM setting WHERE key = 'embedding_provenance'`);
+}
+
+/** Null when embed-tracks did not learn the current embeddings (imported, or none). */
+export async function getEmbeddingProvenance(sql: SqlClient): Promise<EmbeddingProvenance | null> {
+  const rows = await sql.query<{ value: StoredProvenance }>(`SELECT value FROM setting WHERE key = 'embedding_provenance'`);
+  if (!rows.length) return null;
+  const v = rows[0].value;
+  return { ...v, learntAt: new Date(v.learntAt), until: v.until === null ? null : new Date(v.until), newestPlay: new Date(v.newestPlay) };
+}
+
 /** A counter bumped whenever tracks change, so in-process indexes know to reload. */
 export async function getCatalogVersion(sql: SqlClient): Promise<number> {
   const rows = await sql.query<{ value: number }>(`SELECT value FROM setting WHERE key = 'catalog_version'`);

@@ -17,6 +17,8 @@ export interface HistoryOptions {
   batchSize?: number;
   /** Maps track ids to catalogue rows; loaded when omitted. */
   catalogue?: Catalogue;
+  /** Also read each play's context (UserHistory.context). */
+  context?: boolean;
 }
 
 /** Event flags as one small int, in FLAG's bit order (bits 0-3). */
@@ -29,6 +31,7 @@ interface EventRow {
   track_id: number;
   ms: number;
   flags: number;
+  context?: string | null;
 }
 
 /**
@@ -42,7 +45,11 @@ const CATALOGUE_PAGE_SQL = `
          encode(string_agg(array_send(coalesce(embedding, '{}'::real[])), ''::bytea ORDER BY id), 'base64') AS embeddings
     FROM (SELECT id, external_id, embedding FROM track WHERE id > $1 ORDER BY id LIMIT $2) t`;
 
-/** Every track, ordered by id: row i of the matrix is the i-th track. Tracks without an embedding have zeros. */
+/**
+ * Every track, ordered by id: row i of the matrix is the i-th track. Tracks without an
+ * embedding have zeros and hasEmbedding 0; so has a stored zero vector, which no search
+ * or metric can place (it would be every short query's nearest neighbour).
+ */
 export async function loadCatalogue(store: Store, pageSize = 5_000): Promise<Catalogue> {
   const dim = (await getEmbeddingDim(store.sql)) ?? 0;
   const [{ n }] = await store.sql.query<{ n: number }>("SELECT count(*)::int AS n FROM track");
@@ -70,12 +77,17 @@ export async function loadCatalogue(store: Store, pageSize = 5_000): Promise<Cat
       for (let d = 0; d < ndim; d++) length *= bytes.readInt32BE(at + 12 + 8 * d);
       at += 12 + 8 * ndim;
       const keep = ndim === 1 && length === dim && dim > 0;
+      let nonzero = false;
       for (let j = 0; j < length; j++) {
         const size = bytes.readInt32BE(at); // 4, or -1 for a NULL element (no value follows; read as 0)
-        if (keep && size === 4) embeddings[i * dim + j] = bytes.readFloatBE(at + 4);
+        if (keep && size === 4) {
+          const x = bytes.readFloatBE(at + 4);
+          embeddings[i * dim + j] = x;
+          if (x !== 0) nonzero = true;
+        }
         at += 4 + Math.max(size, 0);
       }
-      if (keep) hasEmbedding[i] = 1;
+      if (keep && nonzero) hasEmbedding[i] = 1;
     }
     if (page.ids.length < pageSize || externalIds.length >= n) break;
     last = page.ids[page.ids.length - 1];
@@ -107,7 +119,13 @@ class Columns {
   at = new Float64Array(256);
   flags = new Uint8Array(256);
   length = 0;
-  push(track: number, at: number, flags: number): void {
+  /** Contexts, when read. */
+  context: (string | null)[] | null;
+  constructor(withContext: boolean) {
+    this.context = withContext ? [] : null;
+  }
+  push(track: number, at: number, flags: number, context?: string | null): void {
+    this.context?.push(context ?? null);
     if (this.length === this.track.length) {
       const grow = <T extends Int32Array | Float64Array | Uint8Array>(a: T): T => {
         const b = new (a.constructor as new (n: number) => T)(a.length * 2);
@@ -123,13 +141,17 @@ class Columns {
     this.flags[this.length++] = flags;
   }
   take(userId: number, userExternalId: string): UserHistory {
-    const h = {
+    const h: UserHistory = {
       userId,
       userExternalId,
       trackIndex: this.track.slice(0, this.length),
       playedAt: this.at.slice(0, this.length),
       flags: this.flags.slice(0, this.length),
     };
+    if (this.context) {
+      h.context = this.context;
+      this.context = [];
+    }
     this.length = 0;
     return h;
   }
@@ -157,14 +179,14 @@ export async function* streamHistories(store: Store, options: HistoryOptions = {
         `(e.user_id, e.played_at, e.track_id) > ($${p.push(after.user_id)}, $${p.push(new Date(after.ms).toISOString())}::timestamptz, $${p.push(after.track_id)})`,
       );
     return store.sql.query<EventRow>(
-      `SELECT e.user_id, e.track_id, ${MS_SQL} AS ms, ${FLAGS_SQL} AS flags
+      `SELECT e.user_id, e.track_id, ${MS_SQL} AS ms, ${FLAGS_SQL} AS flags${options.context ? ", e.context" : ""}
          FROM listening_event e ${conds.length ? `WHERE ${conds.join(" AND ")}` : ""}
         ORDER BY e.user_id, e.played_at, e.track_id LIMIT $${p.push(batchSize)}`,
       p,
     );
   };
 
-  const cols = new Columns();
+  const cols = new Columns(!!options.context);
   let user = -1;
   let name = "";
   let next: Promise<EventRow[]> | null = page(null);
@@ -179,7 +201,7 @@ export async function* streamHistories(store: Store, options: HistoryOptions = {
         user = r.user_id;
         name = names.get(user) ?? String(user);
       }
-      cols.push(row(r.track_id), r.ms, r.flags);
+      cols.push(row(r.track_id), r.ms, r.flags, r.context);
     }
   }
   if (cols.length) yield cols.take(user, name);

@@ -7,6 +7,7 @@ export interface StoreStats {
   vectorSearch: "hnsw" | "exact";
   users: number;
   tracks: number;
+  /** Tracks with a usable embedding: a stored zero vector counts as none. */
   tracksWithEmbedding: number;
   events: number;
   embeddingDim: number | null;
@@ -19,7 +20,7 @@ export async function storeStats(store: Store): Promise<StoreStats> {
   const [row] = await store.sql.query<{ users: number; tracks: number; embedded: number }>(
     `SELECT (SELECT count(*)::int FROM app_user) AS users,
             (SELECT count(*)::int FROM track) AS tracks,
-            (SELECT count(*)::int FROM track WHERE cardinality(embedding) > 0) AS embedded`,
+            (SELECT count(*)::int FROM track WHERE 0 <> ANY(embedding)) AS embedded`,
   );
   const events = await getEventStats(store.sql);
   return {

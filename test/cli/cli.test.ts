@@ -37,6 +37,37 @@ describe("rubato CLI (PGlite)", () => {
     expect(after.events).toBe(before.events);
   });
 
+  it("embed-tracks --until learns from the plays before a time, and says which tracks have no vector and why", async () => {
+    for (const [flag, value, message] of [
+      [
+        "--until",
+        "2014-02-30",
+        '--until: expected an ISO 8601 time with its zone, e.g. 2014-04-23T00:00:00Z (or a date, 2014-04-23, for its 00:00 UTC), got "2014-02-30"',
+      ],
+      ["--until", "2014-04-23T10:00:00", "--until: expected an ISO 8601 time with its zone"],
+      ["--session-gap", "0", '--session-gap: expected a number of minutes > 0, got "0"'],
+    ]) {
+      const err = await rubato("embed-tracks", flag, value).catch((e) => e);
+      expect(err.code).toBe(1);
+      expect(err.stderr).toContain(message);
+    }
+    const { firstPlay, lastPlay } = JSON.parse((await rubato("status", "--json")).stdout);
+    const until = new Date((Date.parse(firstPlay) + Date.parse(lastPlay)) / 2).toISOString();
+    const out = await rubato("embed-tracks", "--dim", "8", "--overwrite", "--until", until, "--sessions", "--json");
+    const report = JSON.parse(out.stdout);
+    expect(report).toMatchObject({ dim: 8, until, sessions: { gapMinutes: 30 } });
+    expect(Date.parse(report.newestPlay)).toBeLessThanOrEqual(Date.parse(until));
+    expect(report.withoutVector.total).toBe(
+      report.withoutVector.neverPlayed +
+        report.withoutVector.playedOnlyAfterUntil +
+        report.withoutVector.noCooccurrence +
+        report.withoutVector.onlyRareNeighbours +
+        report.withoutVector.degenerate,
+    );
+    const status = JSON.parse((await rubato("status", "--json")).stdout);
+    expect(status).toMatchObject({ tracks: 100, tracksWithEmbedding: 100 - report.withoutVector.total, embeddingDim: 8 });
+  });
+
   it("rejects bad options with a clear message", async () => {
     const err = await rubato("demo-data", "--users", "ten").catch((e) => e);
     expect(err.code).toBe(1);

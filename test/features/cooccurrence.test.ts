@@ -2,7 +2,8 @@ import { Matrix, SingularValueDecomposition } from "ml-matrix";
 import {
   CooccurrenceCounts,
   cooccurrenceMatrix,
-  genreAgreement,
+  neighbourAgreement,
+  sessionStarts,
   learnTrackEmbeddings,
   orthonormalize,
   ppmi,
@@ -191,7 +192,7 @@ describe("learnTrackEmbeddings", () => {
     for (const h of worldHistories(world)) counts.addHistory(h.trackIndex);
     const learnt = learnTrackEmbeddings(counts, { dim: 16, seed: 3 });
     expect(learnt.embeddings.length).toBe(200 * 16);
-    const g = genreAgreement(
+    const g = neighbourAgreement(
       learnt.embeddings,
       16,
       world.tracks.map((t) => [t.genre]),
@@ -214,13 +215,34 @@ describe("learnTrackEmbeddings", () => {
     }
     counts.addHistory([0, 6, 1]);
     const learnt = learnTrackEmbeddings(counts, { dim: 2, minCount: 2, normalize: false });
-    expect([learnt.factorised, learnt.foldedIn, learnt.zero]).toEqual([6, 1, 1]);
+    expect([learnt.factorised, learnt.foldedIn]).toEqual([6, 1]);
+    expect(Array.from(learnt.hasVector)).toEqual([1, 1, 1, 1, 1, 1, 1, 0]);
+    expect(learnt.withoutVector).toEqual({ total: 1, unplayed: 1, noCooccurrence: 0, onlyRareNeighbours: 0, degenerate: 0 });
     const e = (t: number) => Array.from(learnt.embeddings.subarray(t * 2, t * 2 + 2));
     e(6).forEach((v, k) => expect(v).toBeCloseTo((e(0)[k] + e(1)[k]) / 2, 6));
     expect(e(7)).toEqual([0, 0]);
     // Normalised: every non-zero row has length 1.
     const unit = learnTrackEmbeddings(counts, { dim: 2, minCount: 2 });
     for (let t = 0; t < 7; t++) expect(Math.hypot(...unit.embeddings.subarray(t * 2, t * 2 + 2))).toBeCloseTo(1, 6);
+  });
+
+  it("leaves tracks it cannot place without a vector, and says why", () => {
+    const counts = new CooccurrenceCounts(12, 1);
+    for (let u = 0; u < 20; u++) {
+      counts.addHistory([0, 1, 2, 0, 2, 1]);
+      counts.addHistory([3, 4, 5, 3, 5, 4]);
+    }
+    counts.addHistory([0, 6, 1]); // 6: played once, next to factorised tracks: folded in
+    counts.addHistory([8]); // alone
+    counts.addHistory([11, 11]); // only next to itself
+    counts.addHistory([9, 10]); // once each, only next to each other: both below --min-count 2
+    // 7: never played
+    const learnt = learnTrackEmbeddings(counts, { dim: 2, minCount: 2 });
+    expect(Array.from(learnt.hasVector)).toEqual([1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0]);
+    expect(learnt.withoutVector).toEqual({ total: 5, unplayed: 1, noCooccurrence: 2, onlyRareNeighbours: 2, degenerate: 0 });
+    for (const t of [7, 8, 9, 10, 11]) expect(Array.from(learnt.embeddings.subarray(t * 2, t * 2 + 2))).toEqual([0, 0]);
+    // Factorised with min-count 1, 9 and 10 are placed by each other.
+    expect(learnTrackEmbeddings(counts, { dim: 2 }).withoutVector).toMatchObject({ total: 3, onlyRareNeighbours: 0 });
   });
 
   it("says when too few tracks are played for the dimension", () => {
@@ -230,16 +252,53 @@ describe("learnTrackEmbeddings", () => {
   });
 });
 
-describe("genreAgreement", () => {
+describe("sessions", () => {
+  it("co-occurrence windows stop at session boundaries", () => {
+    const within = new CooccurrenceCounts(4, 2);
+    within.addHistory([0, 1, 2, 3], [1, 0, 1, 0]);
+    const across = new CooccurrenceCounts(4, 2);
+    across.addHistory([0, 1, 2, 3]);
+    const pairs = (c: CooccurrenceCounts) => {
+      const out: string[] = [];
+      c.forEachPair((i, j) => out.push(`${i}-${j}`));
+      return out.sort();
+    };
+    expect(pairs(within)).toEqual(["0-1", "2-3"]);
+    expect(pairs(across)).toEqual(["0-1", "0-2", "1-2", "1-3", "2-3"]);
+    expect(() => within.addHistory([0, 1], [1])).toThrow("has 2 plays but 1 session marks");
+  });
+
+  it("a new session starts where the context changes, or, without one, after a gap of more than 30 minutes", () => {
+    const min = 60_000;
+    const at = [0, 10, 50, 55, 60, 660, 700].map((m) => m * min);
+    const context = [null, null, null, "a", "b", "b", null];
+    // 10 min: same; 40 min: new; null then "a", 5 min: same; "a" then "b": new; "b" again after 10 h: same; "b" then none, 40 min: new.
+    expect(Array.from(sessionStarts(at, context))).toEqual([1, 0, 1, 0, 1, 0, 1]);
+    expect(Array.from(sessionStarts(at, null))).toEqual([1, 0, 1, 0, 0, 1, 1]);
+    expect(Array.from(sessionStarts(at, null, 45 * min))).toEqual([1, 0, 0, 0, 0, 1, 0]);
+  });
+});
+
+describe("neighbourAgreement", () => {
   it("scores neighbours and exact chance over genre sets", () => {
     // Two tight clusters on orthogonal axes; track 4 has no genre (a candidate, never a query); track 5 has no vector.
     const emb = Float32Array.from([1, 0, 0.9, 0.1, 0, 1, 0.1, 0.9, 0.7, 0.7, 0, 0]);
     const genres = [["rock"], ["rock", "pop"], ["jazz"], ["jazz", "pop"], [], ["rock"]];
-    const g = genreAgreement(emb, 2, genres, { k: 1 });
+    const g = neighbourAgreement(emb, 2, genres, { k: 1 });
     expect(g.queries).toBe(4);
     expect(g.neighbours).toBe(1);
     // Candidates 0-4. Others sharing a genre, of 4: track 0 -> {1}; 1 -> {0, 3}; 2 -> {3}; 3 -> {1, 2}.
     expect(g.chance).toBeCloseTo((1 / 4 + 2 / 4 + 1 / 4 + 2 / 4) / 4, 12);
-    expect(genreAgreement(emb, 2, genres, { k: 1, eligible: (t) => t < 2 }).queries).toBe(2);
+    expect(neighbourAgreement(emb, 2, genres, { k: 1, eligible: (t) => t < 2 }).queries).toBe(2);
+  });
+
+  it("by L2, a vector's length counts: a long vector in the same direction is far", () => {
+    // Track 0's direction is shared by the long track 1 (its artist); the short track 2 points elsewhere but is nearer.
+    const emb = Float32Array.from([1, 0, 10, 0, 0.6, 0.8]);
+    const artists = [["a"], ["a"], ["b"]];
+    const byCosine = neighbourAgreement(emb, 2, artists, { k: 1, eligible: (t) => t === 0 });
+    const byL2 = neighbourAgreement(emb, 2, artists, { k: 1, eligible: (t) => t === 0, metric: "l2" });
+    expect([byCosine.neighbours, byL2.neighbours]).toEqual([1, 0]);
+    expect(byL2.chance).toBe(0.5);
   });
 });

@@ -406,4 +406,45 @@ describe(`serving (${backendName})`, () => {
     }
     expect((await serving.userEmbedding({ userId: u })).runId).toBe(run.id);
   });
+
+  it("never answers a track without a usable embedding (a stored zero vector or none), by user or by track", async () => {
+    const [{ dim }] = await store.sql.query<{ dim: number }>("SELECT array_length(embedding, 1) AS dim FROM track LIMIT 1");
+    const blank = (externalId: string, embedding: number[] | null) => ({
+      line: 1,
+      externalId,
+      title: null,
+      artist: null,
+      genre: null,
+      embedding,
+    });
+    await loadTracks(
+      store,
+      (async function* () {
+        yield [blank("zero-a", new Array<number>(dim).fill(0)), blank("zero-b", new Array<number>(dim).fill(0)), blank("vectorless", null)];
+      })(),
+    );
+    const without = ["zero-a", "zero-b", "vectorless"];
+    // A listener whose last plays are those tracks.
+    const u = users[12].external_id;
+    const last = (await serving.userEmbedding({ userId: u })).asOf.getTime();
+    await serving.recordPlays(without.map((trackId, i) => ({ userId: u, trackId, playedAt: new Date(last + (i + 1) * 60_000) })));
+    const [{ tracks }] = await store.sql.query<{ tracks: number }>("SELECT count(*)::int AS tracks FROM track");
+    for (const metric of ["l2", "cosine"] as const) {
+      // k beyond the catalogue: every candidate comes back, so any of them would show.
+      const byUser = await serving.similarTracks({ userId: u, k: tracks + 10, metric });
+      expect(byUser.neighbours.length).toBe(tracks - without.length);
+      expect(byUser.neighbours.filter((n) => without.includes(n.trackId))).toEqual([]);
+      const [t] = await store.sql.query<{ external_id: string }>(`SELECT external_id FROM track ORDER BY id OFFSET 5 LIMIT 1`);
+      const byTrack = await serving.similarTracks({ trackId: t.external_id, k: tracks + 10, metric });
+      expect(byTrack.neighbours.length).toBe(tracks - without.length - 1);
+      expect(byTrack.neighbours.filter((n) => without.includes(n.trackId))).toEqual([]);
+    }
+    for (const trackId of without)
+      await expect(failure(serving.similarTracks({ trackId }))).resolves.toMatchObject({
+        code: "BAD_USER_INPUT",
+        message: `track ${JSON.stringify(trackId)} has no embedding, so it has no neighbours`,
+        details: { field: "trackId", trackId },
+      });
+    expect((await serving.tracks(["zero-a", "vectorless"])).map((t) => t?.embedding)).toEqual([null, null]);
+  });
 });

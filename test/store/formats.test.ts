@@ -250,6 +250,16 @@ describe(`import formats (${backendName})`, () => {
         ["215", "1002"],
       ]);
       expect(u41[0].played_at.toISOString()).toBe(new Date(1390190400 * 1000).toISOString());
+      // The header's ArtistId is the artist of the tracks it creates.
+      const artists = await store.sql.query<{ external_id: string; artist: string | null }>(
+        "SELECT external_id, artist FROM track WHERE external_id IN ('214', '215', '377', '512') ORDER BY external_id",
+      );
+      expect(artists.map((t) => [t.external_id, t.artist])).toEqual([
+        ["214", "4"],
+        ["215", "5"],
+        ["377", "6"],
+        ["512", "1"],
+      ]);
       // The same log without a header (and with Time as 1390190400.0) is the same plays.
       const bare = await importEvents(store, fixture("sessions/no-header.txt"), { format: "sessions" });
       expect(bare).toMatchObject({ rows: 12, inserted: 0, duplicates: 12, usersCreated: 0, badRows: 0 });
@@ -259,6 +269,10 @@ describe(`import formats (${backendName})`, () => {
       const report = await importEvents(store, fixture("sessions/no-header.txt"), { format: "sessions" });
       expect(report).toMatchObject({ rows: 12, inserted: 12, usersCreated: 2, tracksCreated: 8 });
       expect((await plays(store)).get("77")!.map((p) => p.track)).toEqual(["512", "600", "601", "214", "602", "603"]);
+      const [{ withArtist }] = await store.sql.query<{ withArtist: number }>(
+        `SELECT count(*)::int AS "withArtist" FROM track WHERE artist IS NOT NULL`,
+      );
+      expect(withArtist).toBe(0); // without a header, no column is known to be the artist
     });
 
     it("takes each session as a user when the header has no UserId", async () => {

@@ -21,7 +21,7 @@ export class ServingResolver {
 
   @Query(() => [TrackNeighbour], {
     description:
-      "With trackId: the k nearest catalogue tracks to it. With userId: the next-track neighbours, the k tracks nearest to the decoded user state. Exactly one of the two.",
+      "With trackId: the k nearest catalogue tracks to it. With userId: the next-track neighbours, the k tracks nearest to the decoded user state. Exactly one of the two. Only tracks with an embedding (not the zero vector) are neighbours.",
     complexity: perItem("k", 10),
   })
   async similarTracks(

@@ -72,7 +72,8 @@ export class Track {
   @Field(() => String, { nullable: true }) title!: string | null;
   @Field(() => String, { nullable: true }) artist!: string | null;
   @Field(() => String, { nullable: true }) genre!: string | null;
-  @Field(() => [Float], { nullable: true }) embedding!: number[] | null;
+  @Field(() => [Float], { nullable: true, description: "Null when the track has none (a stored zero vector counts as none)" })
+  embedding!: number[] | null;
 }
 
 @ObjectType({ description: "A listener" })

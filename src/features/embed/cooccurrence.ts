@@ -59,16 +59,23 @@ export class CooccurrenceCounts {
   /**
    * One user's plays in time order (catalogue rows). Every two plays at most
    * `window` apart add 1 to their pair; a track next to itself counts nothing.
+   * With `sessionStart` (1 where a play begins a session, see sessionStarts),
+   * windows stop at session boundaries.
    */
-  addHistory(trackIndex: ArrayLike<number>): void {
+  addHistory(trackIndex: ArrayLike<number>, sessionStart?: ArrayLike<number>): void {
     const n = trackIndex.length;
+    if (sessionStart && sessionStart.length !== n) {
+      throw new Error(`co-occurrence: history ${this.histories} has ${n} plays but ${sessionStart.length} session marks`);
+    }
+    let begin = 0; // the first play of the current session
     for (let p = 0; p < n; p++) {
       const a = trackIndex[p];
       if (!(a >= 0 && a < this.tracks) || !Number.isInteger(a)) {
         throw new Error(`co-occurrence: play ${p} of history ${this.histories} names track row ${a}; expected 0..${this.tracks - 1}`);
       }
       this.plays[a]++;
-      for (let d = 1; d <= this.window && d <= p; d++) {
+      if (sessionStart?.[p]) begin = p;
+      for (let d = 1; d <= this.window && d <= p - begin; d++) {
         const b = trackIndex[p - d];
         if (a !== b) this.add(a, b, 1);
       }

@@ -32,8 +32,10 @@ export interface TrackEmbeddings {
   factorised: number;
   /** Tracks below minCount seen next to a factorised track: the count-weighted mean of those tracks' vectors. */
   foldedIn: number;
-  /** Tracks left with the zero vector: never played, played only next to other rare tracks, or (rarely) a matrix row the SVD maps to zero. */
-  zero: number;
+  /** 1 where a track has a vector; 0 where it cannot be placed (its row of `embeddings` is zeros, which is no embedding). */
+  hasVector: Uint8Array;
+  /** Tracks without a vector, by reason. */
+  withoutVector: TracksWithoutVector;
   /** Distinct pairs counted, and entries of the weighted matrix. */
   pairs: number;
   nonzeros: number;
@@ -42,7 +44,20 @@ export interface TrackEmbeddings {
   singularValues: Float64Array;
 }
 
-/** Learns a dim-d vector for every catalogue row of `counts`. */
+/** Why tracks have no vector; each track counts once, under the first reason that applies. */
+export interface TracksWithoutVector {
+  total: number;
+  /** No play was counted. */
+  unplayed: number;
+  /** Played, but never within the window of a different track (in the same session, where sessions bound windows). */
+  noCooccurrence: number;
+  /** Seen only next to tracks with fewer than minCount plays, which are left out of the matrix. */
+  onlyRareNeighbours: number;
+  /** In the matrix (or next to a track in it), but the weighting and the rank-dim SVD leave it nothing: e.g. no positive PMI. */
+  degenerate: number;
+}
+
+/** Learns a dim-d vector for every catalogue row of `counts` that co-occurrence can place. */
 export function learnTrackEmbeddings(counts: CooccurrenceCounts, options: TrackEmbeddingOptions): TrackEmbeddings {
   const { dim, minCount = 1, weighting = "ppmi", smoothing = 0.75, singularWeight = 0.5, normalize = true } = options;
   const n = counts.tracks;
@@ -68,13 +83,17 @@ export function learnTrackEmbeddings(counts: CooccurrenceCounts, options: TrackE
     for (let k = 0; k < dim; k++) embeddings[t * dim + k] = svd.u[row[t] * dim + k] * scale[k];
   }
   const foldedIn = foldIn(counts, row, embeddings, dim);
-  let zero = 0;
+  const hasVector = new Uint8Array(n);
   for (let t = 0; t < n; t++) {
     const v = embeddings.subarray(t * dim, (t + 1) * dim);
     let norm = 0;
     for (const x of v) norm += x * x;
-    if (norm === 0) zero++;
-    else if (normalize) for (let k = 0; k < dim; k++) v[k] /= Math.sqrt(norm);
+    if (norm === 0) {
+      v.fill(0); // no -0 from the SVD's sign flips
+      continue;
+    }
+    hasVector[t] = 1;
+    if (normalize) for (let k = 0; k < dim; k++) v[k] /= Math.sqrt(norm);
   }
   let kept = 0;
   for (const s of svd.s) kept += s * s;
@@ -84,7 +103,8 @@ export function learnTrackEmbeddings(counts: CooccurrenceCounts, options: TrackE
     embeddings,
     factorised: m,
     foldedIn,
-    zero,
+    hasVector,
+    withoutVector: reasons(counts, row, hasVector),
     pairs: counts.pairs,
     nonzeros: matrix.values.length,
     explainedVariance: energy > 0 ? kept / energy : 0,
@@ -107,4 +127,24 @@ function foldIn(counts: CooccurrenceCounts, row: Int32Array, embeddings: Float32
   });
   for (const [t, { weight, v }] of sum) for (let k = 0; k < dim; k++) embeddings[t * dim + k] = v[k] / weight;
   return sum.size;
+}
+
+/** Counts the tracks without a vector under the first reason that applies (TracksWithoutVector). */
+function reasons(counts: CooccurrenceCounts, row: Int32Array, hasVector: Uint8Array): TracksWithoutVector {
+  // 1: co-occurs with some track; 2: with a track in the matrix.
+  const seen = new Uint8Array(counts.tracks);
+  counts.forEachPair((i, j) => {
+    seen[i] |= row[j] >= 0 ? 3 : 1;
+    seen[j] |= row[i] >= 0 ? 3 : 1;
+  });
+  const out: TracksWithoutVector = { total: 0, unplayed: 0, noCooccurrence: 0, onlyRareNeighbours: 0, degenerate: 0 };
+  for (let t = 0; t < counts.tracks; t++) {
+    if (hasVector[t]) continue;
+    out.total++;
+    if (counts.plays[t] === 0) out.unplayed++;
+    else if (!seen[t]) out.noCooccurrence++;
+    else if (!(seen[t] & 2)) out.onlyRareNeighbours++;
+    else out.degenerate++;
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 import type { Store } from "../store";
 import { csvLine } from "../sql";
-import { bumpCatalogVersion, getEmbeddingDim, setEmbeddingDim } from "../catalog";
+import { bumpCatalogVersion, clearEmbeddingProvenance, getEmbeddingDim, setEmbeddingDim } from "../catalog";
 import { parseColumnMap, type ColumnMap } from "./columns";
 import { BadRows, emptyReport, type BadRow, type ImportOptions, type ImportReport } from "./report";
 import { readRecords, type FileFormat, type SourceRecord, type UnreadableRecord } from "./source";
@@ -84,6 +84,7 @@ export async function loadTracks(
     let dim = await getEmbeddingDim(tx);
     const dimWasSet = dim !== null;
     const before = await countTracks(tx);
+    let embeddings = false;
     await tx.query(`CREATE TEMP TABLE track_stage (
       line int, external_id text, title text, artist text, genre text, embedding real[]) ON COMMIT DROP`);
     let batch: string[] = [];
@@ -117,6 +118,7 @@ export async function loadTracks(
           });
         } else if (!bad.failed) {
           if (row.embedding && dim === null) dim = row.embedding.length;
+          if (row.embedding) embeddings = true;
           batch.push(csvLine([row.line, row.externalId, row.title, row.artist, row.genre, row.embedding]));
           if (batch.length >= batchSize) await flush();
         }
@@ -125,6 +127,7 @@ export async function loadTracks(
     bad.throwIfFailed();
     await flush();
     if (dim !== null && !dimWasSet) await setEmbeddingDim(tx, dim);
+    if (embeddings) await clearEmbeddingProvenance(tx);
     const after = await countTracks(tx);
     report.tracksCreated = after - before;
     report.tracksUpdated = report.inserted - report.tracksCreated;

@@ -47,9 +47,11 @@ export const EVENT_FORMATS: Record<string, EventFormat> = {
     rows: (file, _map, onProgress) => mssdRows(file, onProgress),
   },
   sessions: {
-    about: "session logs: UserId SessionId ItemId Time (Unix seconds), whitespace-separated, header optional; the session is the context",
+    about:
+      "session logs: UserId SessionId ItemId Time (Unix seconds), whitespace-separated, header optional; the session is the context, " +
+      "a header's ArtistId the track's artist",
     example: "rubato import events sessions.dat --format sessions",
-    trackDetails: false,
+    trackDetails: true,
     mappable: false,
     rows: (file, _map, onProgress) => sessionRows(file, onProgress),
   },

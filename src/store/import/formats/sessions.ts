@@ -8,9 +8,10 @@ import { orBadRow, play } from "./play";
  * Session logs as the session-based recommendation benchmarks publish them:
  *   UserId SessionId ItemId Time ...
  * separated by whitespace, Time in Unix seconds, other columns ignored. A first line naming
- * columns is a header: columns are then found by name (UserId, SessionId, ItemId, Time; case
- * and underscores aside), and a log without UserId takes each session as a user. Without a
- * header the first four columns are UserId SessionId ItemId Time.
+ * columns is a header: columns are then found by name (UserId, SessionId, ItemId, Time and
+ * the optional ArtistId; case and underscores aside), and a log without UserId takes each
+ * session as a user. Without a header the first four columns are UserId SessionId ItemId Time.
+ * A track created by the import takes its ArtistId (an id, the logs carry no names) as its artist.
  * The user is the listener (UserId), whose sessions together are the long history slow
  * features need; the session id is kept as the play's context.
  */
@@ -19,13 +20,15 @@ interface Columns {
   session: number;
   item: number;
   time: number;
+  artist: number | null;
 }
-const POSITIONAL: Columns = { user: 0, session: 1, item: 2, time: 3 };
+const POSITIONAL: Columns = { user: 0, session: 1, item: 2, time: 3, artist: null };
 const NAMES = {
   user: ["userid", "user"],
   session: ["sessionid", "session"],
   item: ["itemid", "item", "trackid", "track"],
   time: ["time", "timestamp"],
+  artist: ["artistid", "artist"],
 };
 
 export async function* sessionRows(file: string, onProgress?: (p: SourceProgress) => void): AsyncGenerator<(EventRow | BadRow)[]> {
@@ -52,14 +55,14 @@ function headerColumns(file: string, line: number, fields: string[]): Columns | 
     const i = names.findIndex((n) => NAMES[key].includes(n));
     return i < 0 ? null : i;
   };
-  const found = { user: find("user"), session: find("session"), item: find("item"), time: find("time") };
+  const found = { user: find("user"), session: find("session"), item: find("item"), time: find("time"), artist: find("artist") };
   if (Object.values(found).every((i) => i === null)) return null;
   if (found.session === null || found.item === null || found.time === null) {
     throw new Error(
       `${file}:${line}: the header ${show(fields.join(" "))} lacks SessionId, ItemId or Time; expected UserId SessionId ItemId Time`,
     );
   }
-  return { user: found.user, session: found.session, item: found.item, time: found.time };
+  return { user: found.user, session: found.session, item: found.item, time: found.time, artist: found.artist };
 }
 
 function sessionRow({ line, text }: TextLine, fields: string[], columns: Columns): EventRow | BadRow {
@@ -69,12 +72,14 @@ function sessionRow({ line, text }: TextLine, fields: string[], columns: Columns
       throw new ValueError(`has ${fields.length} fields; expected at least ${needed} (UserId SessionId ItemId Time), got ${show(text)}`);
     }
     const session = parseId(fields[columns.session], "session");
+    const artist = columns.artist === null ? undefined : fields[columns.artist];
     return play({
       line,
       user: columns.user === null ? session : parseId(fields[columns.user], "user"),
       track: parseId(fields[columns.item], "item"),
       playedAt: unixSeconds(fields[columns.time]),
       context: session,
+      trackArtist: artist === undefined || artist === "" ? null : artist,
     });
   });
 }
