@@ -3,7 +3,10 @@ export {
   ranks,
   aggregateMetrics,
   formatMeanStd,
+  meanStd,
   METRIC_NAMES,
+  METRIC_LABELS,
+  LOWER_IS_BETTER,
   type Metrics,
   type MetricName,
   type MeanStd,
@@ -32,3 +35,12 @@ export {
   type SeedResult,
   type TableRow,
 } from "./tables";
+export {
+  pairedComparison,
+  pairedMetric,
+  formatComparisonMarkdown,
+  baselineWarnings,
+  MUST_BEAT,
+  type PairedComparison,
+  type PairedMetric,
+} from "./compare";
