@@ -99,10 +99,10 @@ export function registerEval(program: Command): void {
         "  plays: the fast features without learning) and popularity. Every learned run also stores Average's, Recent's\n" +
         "  and Popularity's metrics on its own test rows.\n" +
         "  'norm: prediction / target' is the mean length of the predicted embeddings against that of the true next\n" +
-        "  tracks': a prediction much shorter than its targets is shrinking towards zero (the mean of everything).\n" +
+        "  tracks': a prediction much shorter than its targets is shrinking (towards zero, or the mean of all tracks).\n" +
         "  After the tables, a warning (stderr, and `warnings` in the JSON) names every learned model whose mean test\n" +
         "  L2 or HR@10 does not beat both average and recent, with the figures, e.g.\n" +
-        "    warning: fs-vae-quick does not beat recent: L2 4.310 vs 4.127, HR@10 0.020 vs 0.160 (test means over 3 seeds, on the same rows)\n" +
+        "    warning: fs-vae-quick does not beat recent: L2 4.524 vs 3.513, HR@10 0.060 vs 0.535 (test means over 2 seeds, on the same rows)\n" +
         "  --compare MODEL adds a paired comparison (Markdown after the tables; `comparison` in the JSON): for every other\n" +
         "  model, model - MODEL on each seed for each metric, the mean ± sd of those differences, and on how many seeds\n" +
         '  they share its sign ("lower on 5 of 6 seeds (better)"). Seeds where either run failed are left out.\n' +
