@@ -1,7 +1,7 @@
 /**
  * npm run bench:eval — how long the paper's tables take: builds the default
  * demo world (2,000 users, 5,000 tracks, 28 days, seed 1) in a fresh embedded
- * store, runs `rubato eval` over the 9 models of Tables 1 and 2 with 3 seeds,
+ * store, runs `rubato eval` over the 10 models of Tables 1 and 2 with 3 seeds,
  * and prints
  *   eval_wall_s N        the whole evaluation (not the world's loading)
  *   eval_runs N
@@ -63,6 +63,7 @@ async function main() {
       if (seconds.length) console.log(`eval_run_s_${m.model} ${(seconds.reduce((a, b) => a + b, 0) / seconds.length).toFixed(1)}`);
     }
     console.log(`\n${formatEvaluationMarkdown(result)}`);
+    for (const w of result.modelWarnings) console.log(`warning: ${w}`);
     if (result.failed) process.exitCode = 1;
   } finally {
     await store.close();

@@ -3,7 +3,10 @@ export {
   ranks,
   aggregateMetrics,
   formatMeanStd,
+  meanStd,
   METRIC_NAMES,
+  METRIC_LABELS,
+  LOWER_IS_BETTER,
   type Metrics,
   type MetricName,
   type MeanStd,
@@ -33,3 +36,12 @@ export {
   type TableRow,
 } from "./tables";
 export { embeddingLeakWarning, type EmbeddingsLearntFrom } from "./leakage";
+export {
+  pairedComparison,
+  pairedMetric,
+  formatComparisonMarkdown,
+  baselineWarnings,
+  MUST_BEAT,
+  type PairedComparison,
+  type PairedMetric,
+} from "./compare";

@@ -12,6 +12,10 @@
  *   hr10    1 if rank <= 10
  *   ndcg10  1 / log2(rank + 1) if rank <= 10, else 0 (one relevant item: IDCG = 1)
  *   mrr     1 / rank over the FULL ranking (not truncated at 10)
+ *
+ * And two diagnostics that are not scores: predictionNorm, the mean ||p||, and
+ * targetNorm, the mean ||e_y||. A prediction much shorter than the targets is a
+ * model shrinking towards the mean (or zero): it shows at a glance.
  */
 import type { Catalogue } from "../features/history";
 import type { Dataset } from "../features/dataset";
@@ -22,12 +26,22 @@ export interface Metrics {
   hr10: number;
   ndcg10: number;
   mrr: number;
+  /** Mean L2 norm of the predictions ||p||. Absent from metrics stored before it existed. */
+  predictionNorm?: number;
+  /** Mean L2 norm of the true next tracks' embeddings ||e_y||. Absent from metrics stored before it existed. */
+  targetNorm?: number;
   /** Rows evaluated. */
   n: number;
 }
 
 export const METRIC_NAMES = ["l2", "cosine", "hr10", "ndcg10", "mrr"] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
+
+export const METRIC_LABELS: Record<MetricName, string> = { l2: "L2", cosine: "cosine", hr10: "HR@10", ndcg10: "NDCG@10", mrr: "MRR" };
+/** Distances are better low, ranking scores high. */
+export const LOWER_IS_BETTER: Record<MetricName, boolean> = { l2: true, cosine: true, hr10: false, ndcg10: false, mrr: false };
+/** Decimals each metric is printed with. */
+export const DIGITS: Record<MetricName, number> = { l2: 3, cosine: 3, hr10: 3, ndcg10: 3, mrr: 4 };
 
 /** Candidate rows of the catalogue (tracks with an embedding) and their squared norms. */
 function candidates(catalogue: Catalogue): { rows: Int32Array; norms: Float64Array } {
@@ -113,9 +127,11 @@ export function evaluatePredictions(pred: Float32Array, dataset: Dataset, catalo
   const { dim } = dataset;
   const n = rows.length;
   if (pred.length !== n * dim) throw new Error(`evaluatePredictions: pred has ${pred.length} values; expected ${n} rows x ${dim}`);
-  if (n === 0) return { l2: NaN, cosine: NaN, hr10: NaN, ndcg10: NaN, mrr: NaN, n: 0 };
+  if (n === 0) return { l2: NaN, cosine: NaN, hr10: NaN, ndcg10: NaN, mrr: NaN, predictionNorm: NaN, targetNorm: NaN, n: 0 };
   let l2 = 0,
-    cosine = 0;
+    cosine = 0,
+    predictionNorm = 0,
+    targetNorm = 0;
   const trueRows = new Int32Array(n);
   for (let k = 0; k < n; k++) {
     const r = rows[k];
@@ -133,6 +149,8 @@ export function evaluatePredictions(pred: Float32Array, dataset: Dataset, catalo
       yy += y * y;
     }
     l2 += Math.sqrt(dd);
+    predictionNorm += Math.sqrt(pp);
+    targetNorm += Math.sqrt(yy);
     cosine += pp > 0 && yy > 0 ? 1 - dot / Math.sqrt(pp * yy) : 1;
   }
   let hr = 0,
@@ -145,7 +163,16 @@ export function evaluatePredictions(pred: Float32Array, dataset: Dataset, catalo
     }
     mrr += 1 / rank;
   }
-  return { l2: l2 / n, cosine: cosine / n, hr10: hr / n, ndcg10: ndcg / n, mrr: mrr / n, n };
+  return {
+    l2: l2 / n,
+    cosine: cosine / n,
+    hr10: hr / n,
+    ndcg10: ndcg / n,
+    mrr: mrr / n,
+    predictionNorm: predictionNorm / n,
+    targetNorm: targetNorm / n,
+    n,
+  };
 }
 
 export interface MeanStd {
@@ -155,15 +182,17 @@ export interface MeanStd {
   runs: number;
 }
 
+/** Mean +- sample std of values (e.g. one per seed); std 0 for a single value. */
+export function meanStd(v: readonly number[]): MeanStd {
+  const mean = v.reduce((a, b) => a + b, 0) / v.length;
+  const std = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
+  return { mean, std, runs: v.length };
+}
+
 /** Mean +- std of each metric over runs (e.g. seeds). */
 export function aggregateMetrics(runs: readonly Metrics[]): Record<MetricName, MeanStd> {
   const out = {} as Record<MetricName, MeanStd>;
-  for (const name of METRIC_NAMES) {
-    const v = runs.map((m) => m[name]);
-    const mean = v.reduce((a, b) => a + b, 0) / v.length;
-    const std = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
-    out[name] = { mean, std, runs: v.length };
-  }
+  for (const name of METRIC_NAMES) out[name] = meanStd(runs.map((m) => m[name]));
   return out;
 }
 

@@ -2,23 +2,37 @@
  * The paper's tables from per-run test metrics (pure: plain data in, text out).
  *
  *   Table 1  FS-VAE vs baselines: fs-vae(-quick), vanilla-rnn, aggregate-sequence,
- *            average, popularity, and every model the paper lists in neither table.
+ *            average, recent, popularity, and every model the paper lists in
+ *            neither table (recent, the mean of the fast window, is not the paper's).
  *   Table 2  FS-VAE vs its ablations: the FS-VAE rows again, then no-fast, no-slow,
  *            shuffle, non-probabilistic.
  *
  * Each row is one model: mean ± std over its successful runs (one per seed) of
  * L2 and cosine distance between predicted and true next-track embedding,
- * HR@10, NDCG@10 and MRR; the active latent units and the beta schedule, so a
- * collapsed probabilistic model shows; and how many runs it took. The best
+ * HR@10, NDCG@10 and MRR; the mean norm of the predictions against the mean
+ * norm of the true next tracks' embeddings, so a prediction shrinking towards
+ * zero shows; the active latent units and the beta schedule, so a collapsed
+ * probabilistic model shows; and how many runs it took. The best
  * mean of each metric column is bold (lowest distance, highest ranking score).
  */
 import { collapseWarning } from "../model/loss";
-import { aggregateMetrics, formatMeanStd, METRIC_NAMES, type MeanStd, type MetricName, type Metrics } from "./metrics";
+import {
+  aggregateMetrics,
+  formatMeanStd,
+  meanStd,
+  DIGITS,
+  LOWER_IS_BETTER,
+  METRIC_LABELS,
+  METRIC_NAMES,
+  type MeanStd,
+  type MetricName,
+  type Metrics,
+} from "./metrics";
 
 /** Models of the paper's Table 2 (ablations of FS-VAE). */
 export const ABLATIONS = ["no-fast", "no-slow", "shuffle", "non-probabilistic"] as const;
-/** Models of the paper's Table 1 that are not FS-VAE itself. */
-export const BASELINE_MODELS = ["vanilla-rnn", "aggregate-sequence", "average", "popularity"] as const;
+/** Models of Table 1 that are not FS-VAE itself: the paper's baselines, and recent (the fast window's mean, not in the paper). */
+export const BASELINE_MODELS = ["vanilla-rnn", "aggregate-sequence", "average", "recent", "popularity"] as const;
 
 /** Every model of the paper's two tables, FS-VAE as the shipped quick configuration: what `rubato eval` runs by default. */
 export const PAPER_MODELS = ["fs-vae-quick", ...BASELINE_MODELS, ...ABLATIONS] as const;
@@ -47,8 +61,9 @@ export interface SeedResult {
   reused: boolean;
   /** Test metrics of the model; null when the run produced none. */
   test: Metrics | null;
-  /** Average and Popularity on the same test rows (every run stores them). */
+  /** Average, Recent and Popularity on the same test rows (every run stores them; Recent is null in runs stored before it existed). */
   average: Metrics | null;
+  recent: Metrics | null;
   popularity: Metrics | null;
   /** Test rows the metrics are over. */
   testRows: number | null;
@@ -72,6 +87,8 @@ export interface TableRow {
   model: string;
   /** Mean ± std over the successful runs; null when none succeeded. */
   metrics: Record<MetricName, MeanStd> | null;
+  /** Mean ± std over the runs of the mean prediction norm and mean target norm; null when no run stored them. */
+  norms: { prediction: MeanStd; target: MeanStd } | null;
   activeUnits: string;
   /** Fewer than a tenth of the latent units active in some run. */
   collapsed: boolean;
@@ -80,12 +97,8 @@ export interface TableRow {
   failed: number;
 }
 
-export const METRIC_LABELS: Record<MetricName, string> = { l2: "L2", cosine: "cosine", hr10: "HR@10", ndcg10: "NDCG@10", mrr: "MRR" };
-/** Distances are better low, ranking scores high. */
-const LOWER_IS_BETTER: Record<MetricName, boolean> = { l2: true, cosine: true, hr10: false, ndcg10: false, mrr: false };
-
 /** A run counts when it succeeded with test metrics. */
-const usable = (r: SeedResult): r is SeedResult & { test: Metrics } => r.status === "SUCCEEDED" && r.test !== null;
+export const usable = (r: SeedResult): r is SeedResult & { test: Metrics } => r.status === "SUCCEEDED" && r.test !== null;
 
 export function tableRow(m: ModelResults): TableRow {
   const ok = m.runs.filter(usable);
@@ -96,9 +109,13 @@ export function tableRow(m: ModelResults): TableRow {
     const [lo, hi] = [Math.min(...active), Math.max(...active)];
     activeUnits = `${lo === hi ? lo : `${lo}-${hi}`} / ${Math.max(...units.map(([, t]) => t))}`;
   }
+  const normed = ok.filter((r) => r.test.predictionNorm !== undefined && r.test.targetNorm !== undefined);
   return {
     model: m.model,
     metrics: ok.length ? aggregateMetrics(ok.map((r) => r.test)) : null,
+    norms: normed.length
+      ? { prediction: meanStd(normed.map((r) => r.test.predictionNorm!)), target: meanStd(normed.map((r) => r.test.targetNorm!)) }
+      : null,
     activeUnits,
     collapsed: units.some(([a, t]) => collapseWarning(a, t) !== null),
     schedule: formatSchedule(m.latent, ok[0]?.schedule ?? m.runs.find((r) => r.schedule)?.schedule ?? null),
@@ -136,15 +153,25 @@ export function bestPerColumn(rows: readonly TableRow[]): Record<MetricName, num
   return best;
 }
 
-const DIGITS: Record<MetricName, number> = { l2: 3, cosine: 3, hr10: 3, ndcg10: 3, mrr: 4 };
+/** "0.412 / 4.233": the mean prediction norm against the mean target norm, over the runs. */
+export function formatNorms(norms: TableRow["norms"]): string {
+  return norms ? `${norms.prediction.mean.toFixed(3)} / ${norms.target.mean.toFixed(3)}` : "-";
+}
 
 /** One table as Markdown; the best mean per metric column in bold. */
 export function markdownTable(rows: readonly TableRow[]): string {
   const best = bestPerColumn(rows);
   // Compared as printed, so two means that print the same are both bold.
   const printed = (name: MetricName, v: number) => v.toFixed(DIGITS[name]);
-  const header = ["model", ...METRIC_NAMES.map((n) => `${METRIC_LABELS[n]} (mean ± std)`), "active units", "beta schedule", "runs"];
-  const lines = [`| ${header.join(" | ")} |`, `| --- | ${METRIC_NAMES.map(() => "---:").join(" | ")} | ---: | --- | ---: |`];
+  const header = [
+    "model",
+    ...METRIC_NAMES.map((n) => `${METRIC_LABELS[n]} (mean ± std)`),
+    "norm: prediction / target",
+    "active units",
+    "beta schedule",
+    "runs",
+  ];
+  const lines = [`| ${header.join(" | ")} |`, `| --- | ${METRIC_NAMES.map(() => "---:").join(" | ")} | ---: | ---: | --- | ---: |`];
   for (const r of rows) {
     const cells = METRIC_NAMES.map((name) => {
       if (!r.metrics) return "-";
@@ -154,7 +181,7 @@ export function markdownTable(rows: readonly TableRow[]): string {
     });
     const runs = r.failed ? `${r.succeeded} of ${r.succeeded + r.failed} (**${r.failed} failed**)` : `${r.succeeded}`;
     const units = r.collapsed ? `${r.activeUnits} (collapsed)` : r.activeUnits;
-    lines.push(`| ${[r.model, ...cells, units, r.schedule, runs].join(" | ")} |`);
+    lines.push(`| ${[r.model, ...cells, formatNorms(r.norms), units, r.schedule, runs].join(" | ")} |`);
   }
   return lines.join("\n");
 }

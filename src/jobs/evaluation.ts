@@ -19,6 +19,7 @@ import type { Store } from "../store/store";
 import { BadUserInput, Conflict } from "../errors";
 import type { Metrics } from "../eval/metrics";
 import type { BetaSchedule, LatentKind, ModelResults, SeedResult } from "../eval/tables";
+import { baselineWarnings, pairedComparison, type PairedComparison } from "../eval/compare";
 import { enqueueRun } from "./queue";
 import { resolveRunSpec, SpecInvalid, storedSpec } from "./runs";
 import { RunWorker } from "./worker";
@@ -43,6 +44,12 @@ export interface EvaluationOptions {
   /** Stops waiting: the worker lets go of its runs, which stay queued or resumable. */
   signal?: AbortSignal;
   onProgress?: (progress: EvaluationProgress) => void;
+  /**
+   * A paired comparison of every other model against this one (a name of
+   * `models`, added to them when missing), seed by seed: the result's
+   * `comparison`.
+   */
+  compare?: string;
   /** Each warning as it arises (they are also in the result). */
   onWarning?: (warning: string) => void;
   /** The worker's log lines. */
@@ -93,7 +100,12 @@ export interface EvaluationResult {
   failed: number;
   reused: number;
   seconds: number;
+  /** About the evaluation itself (queue, test rows), reported as they arise. */
   warnings: string[];
+  /** Learned models that do not beat Average or Recent on mean test L2 or HR@10 (src/eval/compare.ts). */
+  modelWarnings: string[];
+  /** With `compare`: every other model against it, seed by seed. */
+  comparison: PairedComparison[] | null;
 }
 
 /** "3" means seeds 1, 2, 3; "7,11,13" means those seeds. */
@@ -236,7 +248,8 @@ interface StoredMetrics {
   activeUnits?: number;
   latentUnits?: number;
   schedule?: BetaSchedule;
-  test?: { rows: number; model: Metrics; average: Metrics; popularity: Metrics } | null;
+  /** recent: absent in runs stored before it was measured alongside. */
+  test?: { rows: number; model: Metrics; average: Metrics; recent?: Metrics; popularity: Metrics } | null;
 }
 
 const ENDED = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
@@ -262,7 +275,10 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
   const started = Date.now();
   const log = options.log ?? (() => undefined);
   const seeds = [...options.seeds];
-  const resolved = await resolveEvaluationModels(store, options.models, seeds, options);
+  const names = [
+    ...new Set(options.compare && !options.models.includes(options.compare) ? [...options.models, options.compare] : options.models),
+  ];
+  const resolved = await resolveEvaluationModels(store, names, seeds, options);
   const cutoff = options.cutoff ?? (await dataCutoff(store));
   const plan = await planRuns(store, resolved, cutoff, options.fresh ?? false);
   const warnings: string[] = [];
@@ -369,6 +385,8 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
     warnings.push(`the runs were tested on different numbers of rows (${[...testRows].join(", ")}): check the models' training.split`);
     options.onWarning?.(warnings[warnings.length - 1]);
   }
+  // resolveEvaluationModels keeps the order of the (deduplicated) names.
+  const reference = options.compare ? models[names.indexOf(options.compare)] : null;
   return {
     dataCutoff: cutoff,
     seeds,
@@ -378,6 +396,8 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
     reused: plan.filter((p) => p.reused).length,
     seconds: (Date.now() - started) / 1000,
     warnings,
+    modelWarnings: baselineWarnings(models),
+    comparison: reference ? pairedComparison(reference, models) : null,
   };
 }
 
@@ -392,6 +412,7 @@ function seedResult(p: PlannedRun, s: RunState): SeedResult {
     reused: p.reused,
     test: test?.model ?? null,
     average: test?.average ?? null,
+    recent: test?.recent ?? null,
     popularity: test?.popularity ?? null,
     testRows: test?.rows ?? null,
     activeUnits: m?.latentUnits ? (m.activeUnits ?? null) : null,

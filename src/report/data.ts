@@ -38,6 +38,8 @@ export interface TestMetrics {
   rows: number;
   model: Metrics;
   average: Metrics;
+  /** Absent in runs stored before the Recent baseline was measured alongside. */
+  recent?: Metrics;
   popularity: Metrics;
 }
 
@@ -67,7 +69,7 @@ export interface ReportRun {
 }
 
 export interface MetricsRow {
-  /** A model name, or "Average" / "Popularity" for the baselines measured alongside. */
+  /** A model name, or "Average" / "Recent" / "Popularity" for the baselines measured alongside. */
   model: string;
   baseline: boolean;
   runs: number;
@@ -164,7 +166,16 @@ export function reportRun(view: RunView, curves: { kind: string; epoch: number; 
     epochs: num(m.epochs),
     steps: num(m.steps),
     seconds: num(m.seconds),
-    test: test && test.model ? { rows: test.rows, model: test.model, average: test.average, popularity: test.popularity } : null,
+    test:
+      test && test.model
+        ? {
+            rows: test.rows,
+            model: test.model,
+            average: test.average,
+            ...(test.recent ? { recent: test.recent } : {}),
+            popularity: test.popularity,
+          }
+        : null,
     curves: curvePoints(curves),
   };
 }
@@ -197,7 +208,7 @@ function curvePoints(curves: { kind: string; epoch: number; step: number; values
   return { steps, epochs };
 }
 
-/** Test metrics per model name (mean ± std when several runs share it), then the baselines measured alongside, over all those runs. */
+/** Test metrics per model name (mean ± std when several runs share it), then the baselines measured alongside, over all those runs (that stored them). */
 export function metricsTable(runs: readonly ReportRun[]): MetricsRow[] {
   const tested = runs.filter((r) => r.status === "SUCCEEDED" && r.test);
   const byModel = new Map<string, ReportRun[]>();
@@ -213,19 +224,23 @@ export function metricsTable(runs: readonly ReportRun[]): MetricsRow[] {
       latentUnits: units.length ? units[0].latentUnits : null,
     };
   });
-  if (tested.length)
-    for (const [model, key] of [
-      ["Average", "average"],
-      ["Popularity", "popularity"],
-    ] as const)
+  for (const [model, key] of [
+    ["Average", "average"],
+    ["Recent", "recent"],
+    ["Popularity", "popularity"],
+  ] as const) {
+    // Recent only over the runs that stored it (runs from before it existed did not).
+    const measured = tested.flatMap((r) => (r.test![key] ? [r.test![key]] : []));
+    if (measured.length)
       rows.push({
         model,
         baseline: true,
-        runs: tested.length,
-        metrics: aggregateMetrics(tested.map((r) => r.test![key])),
+        runs: measured.length,
+        metrics: aggregateMetrics(measured),
         activeUnits: null,
         latentUnits: null,
       });
+  }
   return rows;
 }
 

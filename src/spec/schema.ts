@@ -74,7 +74,7 @@ function denseStack(doc: string, d: { layers: number; units: number }) {
   return section(denseFields(d), doc);
 }
 
-export const MODEL_TYPES = ["fs-vae", "average", "popularity"] as const;
+export const MODEL_TYPES = ["fs-vae", "average", "recent", "popularity"] as const;
 export const LEARNED_TYPES = ["fs-vae"] as const;
 
 /**
@@ -93,7 +93,7 @@ export const SpecSchema = labelled(
     type: field(
       oneOf(MODEL_TYPES),
       "fs-vae",
-      "fs-vae is learned; average and popularity are non-learned baselines that use only training.split and training.seed",
+      "fs-vae is learned; average (mean of all the user's plays so far), recent (mean of the last features.fast.window plays) and popularity (the training split's most played tracks) are non-learned baselines that use only training.split, training.seed and, for recent, features.fast.window",
     ),
     features: section(
       {
@@ -105,7 +105,7 @@ export const SpecSchema = labelled(
         fast: section(
           {
             enabled: field(bool(), true, "use the fast (sequential) branch"),
-            window: field(posInt(), 5, "number of most recent plays in the sequence (w)"),
+            window: field(posInt(), 5, "number of most recent plays in the sequence (w); also the plays the recent baseline averages"),
             per_play: field(
               listOf(PER_PLAY_SIGNALS, "per-play signals"),
               ["track_embedding", "skipped", "daypart"],

@@ -1,14 +1,14 @@
 /**
  * Evaluation of a trained FS-VAE on a split: the objective at z = mu without
  * dropout, the latent diagnostics (mean KL per unit, active units), and the
- * paper's metrics plus ranking quality (src/eval) next to the Average and
- * Popularity baselines on the same rows.
+ * paper's metrics plus ranking quality (src/eval) next to the Average, Recent
+ * and Popularity baselines on the same rows.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Catalogue } from "../features/history";
 import type { Dataset, SplitName } from "../features/dataset";
 import { evaluatePredictions, type Metrics } from "../eval/metrics";
-import { baselinePredictions } from "../eval/baselines";
+import { BASELINES, baselinePredictions, type BaselineKind } from "../eval/baselines";
 import { betaElbo, type FsVae } from "../model/fsvae";
 import { activeUnits, collapseWarning } from "../model/loss";
 import { BatchBuilder, disposeBatch, sampleRows } from "./batches";
@@ -95,7 +95,7 @@ export interface Evaluation {
   rows: number;
   objective: ObjectiveReport;
   model: Metrics;
-  baselines: { average: Metrics; popularity: Metrics };
+  baselines: BaselineMetrics;
   /** Set when fewer than a tenth of the latent units are active. */
   collapse: string | null;
 }
@@ -105,10 +105,12 @@ export interface EvaluateOptions {
   /** Evaluate at most this many rows of the split (evenly spaced): ranking is O(rows x catalogue). */
   maxRows?: number;
   batchSize?: number;
+  /** The window of the Recent baseline: the spec's features.fast.window. */
+  window: number;
 }
 
-/** The model and both baselines on one split (default test) with every metric. */
-export function evaluateSplit(model: FsVae, dataset: Dataset, catalogue: Catalogue, options: EvaluateOptions = {}): Evaluation {
+/** The model and the baselines on one split (default test) with every metric. */
+export function evaluateSplit(model: FsVae, dataset: Dataset, catalogue: Catalogue, options: EvaluateOptions): Evaluation {
   const split = options.split ?? "test";
   const rows = sampleRows(dataset.rows[split], options.maxRows ?? Infinity);
   const objective = evaluateObjective(model, dataset, rows, { batchSize: options.batchSize, predictions: true });
@@ -118,15 +120,18 @@ export function evaluateSplit(model: FsVae, dataset: Dataset, catalogue: Catalog
     rows: rows.length,
     objective: report,
     model: evaluatePredictions(predictions!, dataset, catalogue, rows),
-    baselines: evaluateBaselines(dataset, catalogue, rows),
+    baselines: evaluateBaselines(dataset, catalogue, rows, options.window),
     collapse: model.config.latent.probabilistic ? collapseWarning(report.activeUnits, report.latentUnits) : null,
   };
 }
 
-/** Average and Popularity on the given rows. */
-export function evaluateBaselines(dataset: Dataset, catalogue: Catalogue, rows: Int32Array): { average: Metrics; popularity: Metrics } {
-  return {
-    average: evaluatePredictions(baselinePredictions("average", dataset, catalogue, rows), dataset, catalogue, rows),
-    popularity: evaluatePredictions(baselinePredictions("popularity", dataset, catalogue, rows), dataset, catalogue, rows),
-  };
+/** The non-learned baselines measured next to every run, on the same rows. */
+export type BaselineMetrics = Record<BaselineKind, Metrics>;
+
+/** Average, Recent (the last `window` plays: the spec's features.fast.window) and Popularity on the given rows. */
+export function evaluateBaselines(dataset: Dataset, catalogue: Catalogue, rows: Int32Array, window: number): BaselineMetrics {
+  const out = {} as BaselineMetrics;
+  for (const kind of BASELINES)
+    out[kind] = evaluatePredictions(baselinePredictions(kind, dataset, catalogue, rows, { window }), dataset, catalogue, rows);
+  return out;
 }

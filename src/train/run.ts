@@ -1,19 +1,19 @@
 /**
  * One training run from the store, as `rubato train` performs it: resolve
  * the spec (plus overrides), build the dataset, train (or, for a baseline
- * type, just evaluate it), and report test metrics next to Average and
- * Popularity.
+ * type, just evaluate it), and report test metrics next to Average, Recent
+ * and Popularity.
  */
 import { readFileSync, writeFileSync, renameSync } from "node:fs";
 import type { Store } from "../store/store";
 import type { Metrics } from "../eval/metrics";
 import { loadSpec, applyOverrides, formatSpecError, type SpecResult } from "../spec";
 import type { ModelSpec } from "../spec/schema";
-import { baselinePredictions } from "../eval/baselines";
+import { BASELINES, baselinePredictions } from "../eval/baselines";
 import { evaluatePredictions } from "../eval/metrics";
 import { disposeFsVae } from "../model/fsvae";
 import { loadTrainingData } from "./data";
-import { evaluateBaselines, type Evaluation } from "./evaluate";
+import { evaluateBaselines, type BaselineMetrics, type Evaluation } from "./evaluate";
 import { sampleRows } from "./batches";
 import { trainModel, type EpochProgress, type StepProgress, type TrainResult } from "./trainer";
 
@@ -45,8 +45,8 @@ export interface RunReport {
   data: { users: number; tracks: number; dim: number; rows: { train: number; validation: number; test: number } };
   /** Null for a non-learned baseline spec. */
   training: Omit<TrainResult, "model" | "checkpoint"> | null;
-  /** Test metrics of the spec's model (or baseline) and of both baselines, on the same rows. */
-  test: { rows: number; model: Metrics; average: Metrics; popularity: Metrics; activeUnits?: number; latentUnits?: number } | null;
+  /** Test metrics of the spec's model (or baseline) and of the non-learned baselines, on the same rows. */
+  test: ({ rows: number; model: Metrics; activeUnits?: number; latentUnits?: number } & BaselineMetrics) | null;
 }
 
 function resolveSpec(nameOrPath: string, options: RunOptions): { spec: ModelSpec; hash: string; warnings: string[] } {
@@ -74,8 +74,14 @@ export async function runTraining(store: Store, nameOrPath: string, options: Run
 
   if (spec.type !== "fs-vae") {
     if (!testRows.length) return { spec, specHash: hash, warnings, data, training: null, test: null };
-    const baselines = evaluateBaselines(dataset, catalogue, testRows);
-    const model = evaluatePredictions(baselinePredictions(spec.type, dataset, catalogue, testRows), dataset, catalogue, testRows);
+    const window = spec.features.fast.window;
+    const baselines = evaluateBaselines(dataset, catalogue, testRows, window);
+    const model = evaluatePredictions(
+      baselinePredictions(spec.type, dataset, catalogue, testRows, { window }),
+      dataset,
+      catalogue,
+      testRows,
+    );
     return { spec, specHash: hash, warnings, data, training: null, test: { rows: testRows.length, model, ...baselines } };
   }
 
@@ -157,8 +163,7 @@ export function formatRunReport(r: RunReport): string {
     const header = [`test (${int(r.test.rows)} points)`, "L2", "cosine", "HR@10", "NDCG@10", "MRR"];
     const row = (name: string, m: Metrics) => [name, fmt(m.l2), fmt(m.cosine), fmt(m.hr10), fmt(m.ndcg10), fmt(m.mrr, 4)];
     const table = [header, row(r.spec.name, r.test.model)];
-    if (r.spec.type !== "average") table.push(row("average", r.test.average));
-    if (r.spec.type !== "popularity") table.push(row("popularity", r.test.popularity));
+    for (const kind of BASELINES) if (r.spec.type !== kind) table.push(row(kind, r.test[kind]));
     const widths = header.map((_, i) => Math.max(...table.map((x) => x[i].length)));
     lines.push("");
     for (const x of table) lines.push(x.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  "));

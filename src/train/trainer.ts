@@ -8,7 +8,7 @@
  * and the latent diagnostics. Randomness (order, eps, dropout) is a function
  * of (seed, epoch, step), so a run resumed from a checkpoint replays the
  * uninterrupted run exactly. At the end the best validation weights are
- * restored and the test split is evaluated next to Average and Popularity.
+ * restored and the test split is evaluated next to Average, Recent and Popularity.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Catalogue } from "../features/history";
@@ -339,7 +339,11 @@ export async function trainModel(spec: ModelSpec, dataset: Dataset, options: Tra
     const evaluate = options.evaluateTest ?? options.catalogue != null;
     const evaluation =
       evaluate && options.catalogue && dataset.rows.test.length
-        ? evaluateSplit(model, dataset, options.catalogue, { maxRows: options.testRows, batchSize: options.evalBatchSize })
+        ? evaluateSplit(model, dataset, options.catalogue, {
+            maxRows: options.testRows,
+            batchSize: options.evalBatchSize,
+            window: spec.features.fast.window,
+          })
         : null;
     return finish(loop.status as TrainStatus, finalCheckpoint, evaluation);
 

@@ -17,15 +17,25 @@ describe("rubato eval (CLI, PGlite)", () => {
     const { stdout } = await rubato("eval", "--help");
     expect(stdout).toContain("--seeds <n|list>");
     expect(stdout).toContain(
-      "rubato eval --models fs-vae-quick,vanilla-rnn,aggregate-sequence,average,popularity,no-fast,no-slow,shuffle,non-probabilistic --seeds 3",
+      "rubato eval --models fs-vae-quick,vanilla-rnn,aggregate-sequence,average,recent,popularity,no-fast,no-slow,shuffle,non-probabilistic --seeds 3",
     );
+    expect(stdout).toContain("--compare <model>");
+    expect(stdout).toMatch(/rubato eval --models \S+ --seeds \d+ --compare recent/);
+    expect(stdout).toMatch(/warning: fs-vae-quick does not beat recent: L2 [\d.]+ vs [\d.]+, HR@10/);
+    expect(stdout).toContain("norm: prediction / target");
+  });
+
+  it("rejects an unknown --compare model before anything is trained", async () => {
+    const err = await rubato("eval", "--models", "average", "--seeds", "1", "--compare", "avrage").catch((e) => e);
+    expect(err.code).toBe(1);
+    expect(err.stderr).toContain('rubato: unknown model "avrage"');
   });
 
   it("rejects an unknown model by name, listing the known ones, and exits 1", async () => {
     const err = await rubato("eval", "--models", "fs-vae-quick,popularty", "--seeds", "2").catch((e) => e);
     expect(err.code).toBe(1);
     expect(err.stderr).toContain('rubato: unknown model "popularty"; expected a shipped spec, a model trained before, or a spec file');
-    expect(err.stderr).toMatch(/known models: aggregate-sequence, average, fs-vae, .*popularity, shuffle, vanilla-rnn/);
+    expect(err.stderr).toMatch(/known models: aggregate-sequence, average, fs-vae, .*popularity, recent, shuffle, vanilla-rnn/);
   });
 
   it("rejects bad seeds", async () => {

@@ -42,6 +42,19 @@ describe("metrics", () => {
     expect(evaluatePredictions(Float32Array.of(0, 0), targetsOf(cat, [0]), cat, [0]).cosine).toBe(1);
   });
 
+  it("the mean norm of the predictions and of the targets", () => {
+    const cat = catalogueOf([
+      [3, 4],
+      [0, 1],
+    ]);
+    // Predictions [1.9, 0] and [0, 0.5]: norms 1.9 and 0.5; targets [3, 4] and [0, 1]: norms 5 and 1.
+    const m = evaluatePredictions(Float32Array.of(1.9, 0, 0, 0.5), targetsOf(cat, [0, 1]), cat, [0, 1]);
+    expect(m.predictionNorm).toBeCloseTo(1.2, 6);
+    expect(m.targetNorm).toBeCloseTo(3, 6);
+    const none = evaluatePredictions(new Float32Array(0), targetsOf(cat, []), cat, []);
+    expect([none.n, none.predictionNorm, none.targetNorm]).toEqual([0, NaN, NaN]);
+  });
+
   it("exact ranks equal a full sort; ties go to the earlier catalogue row; tracks without embedding are no candidates", () => {
     const base = Array.from({ length: 120 }, () => Array.from({ length: 6 }, rand));
     base[50] = base[10].slice(); // an exact duplicate: a tie
@@ -70,6 +83,81 @@ describe("metrics", () => {
     expect(agg.hr10.std).toBe(0);
     expect(formatMeanStd(agg.l2, 2)).toBe("2.00 ± 1.00");
     expect(aggregateMetrics([run(4)]).l2).toEqual({ mean: 4, std: 0, runs: 1 });
+  });
+});
+
+/**
+ * A hand-built dataset: each user's plays (catalogue rows) in order, one row per
+ * play that has a next play; only what the baselines read.
+ */
+function playsOf(users: number[][]): Dataset {
+  const trackIndex = Int32Array.from(users.flat());
+  const userStart = Int32Array.from([0, ...users.map((_, u) => users.slice(0, u + 1).flat().length)]);
+  const userIndex: number[] = [];
+  const position: number[] = [];
+  users.forEach((plays, u) =>
+    plays.slice(0, -1).forEach((_, i) => {
+      userIndex.push(u);
+      position.push(i);
+    }),
+  );
+  return {
+    plays: { trackIndex, userStart },
+    userIndex: Int32Array.from(userIndex),
+    position: Int32Array.from(position),
+  } as unknown as Dataset;
+}
+
+describe("the recent baseline on a hand-built dataset", () => {
+  // Track 2 has no embedding.
+  const cat = catalogueOf(
+    [
+      [1, 0],
+      [0, 1],
+      [2, 2],
+      [4, 0],
+    ],
+    [1, 1, 0, 1],
+  );
+  // User 0 plays 0, 1, 3, 2, 1, 0; user 1 plays 3, 0; user 2 plays 2, 2, 1.
+  const ds = playsOf([
+    [0, 1, 3, 2, 1, 0],
+    [3, 0],
+    [2, 2, 1],
+  ]);
+  const rowOf = (u: number, i: number) => [0, 5, 6][u] + i;
+  const predict = (window: number, rows: number[]) => Array.from(baselinePredictions("recent", ds, cat, rows, { window }));
+
+  it("w = 2: the mean of the last two plays up to and including t", () => {
+    expect(predict(2, [rowOf(0, 0)])).toEqual([1, 0]); // only one play so far
+    expect(predict(2, [rowOf(0, 1)])).toEqual([0.5, 0.5]); // plays 0 and 1
+    expect(predict(2, [rowOf(0, 2)])).toEqual([2, 0.5]); // plays 1 and 3
+    expect(predict(2, [rowOf(1, 0)])).toEqual([4, 0]);
+  });
+
+  it("skips a play without an embedding; the window is counted before skipping", () => {
+    // Row (user 0, play 3): the last two plays are track 3 and track 2 (no embedding): track 3 alone, not tracks 1 and 3.
+    expect(predict(2, [rowOf(0, 3)])).toEqual([4, 0]);
+    // Row (user 0, play 4): track 2 and track 1: track 1 alone.
+    expect(predict(2, [rowOf(0, 4)])).toEqual([0, 1]);
+    // A window of plays that all lack an embedding predicts zeros.
+    expect(predict(2, [rowOf(2, 1)])).toEqual([0, 0]);
+  });
+
+  it("w = 1 is the current play; a window longer than the history is Average; rows in any order", () => {
+    const rows = [rowOf(1, 0), rowOf(0, 4), rowOf(0, 2), rowOf(0, 0), rowOf(2, 1)];
+    expect(predict(1, rows)).toEqual([4, 0, 0, 1, 4, 0, 1, 0, 0, 0]);
+    const average = Array.from(baselinePredictions("average", ds, cat, rows));
+    expect(predict(100, rows).map((v) => +v.toFixed(6))).toEqual(average.map((v) => +v.toFixed(6)));
+    // ...and a shorter one is not: (user 0, play 4) with w = 2 is track 1, Average is the mean of tracks 0, 1 and 3.
+    expect(predict(2, [rowOf(0, 4)])).not.toEqual(Array.from(baselinePredictions("average", ds, cat, [rowOf(0, 4)])));
+  });
+
+  it("needs a window", () => {
+    expect(() => baselinePredictions("recent", ds, cat, [0])).toThrow(
+      "the recent baseline needs a window of at least 1 play (the spec's features.fast.window), got undefined",
+    );
+    expect(() => baselinePredictions("recent", ds, cat, [0], { window: 0 })).toThrow(/got 0$/);
   });
 });
 
@@ -107,11 +195,36 @@ describe("non-learned baselines", () => {
     expect(pred.subarray(16, 32)).toEqual(v);
   });
 
-  it("reports Average and Popularity on the test split of a small world", () => {
+  it("recent with the spec's window is the mean of the fast features' track embeddings (the fast features without learning)", () => {
+    const { window, fastStep, dim } = ds;
+    expect(window).toBe(5);
+    const rows = [...ds.rows.train.subarray(0, 200), ...ds.rows.test.subarray(0, 50)];
+    const pred = baselinePredictions("recent", ds, catalogue, rows, { window });
+    let skipped = 0;
+    rows.forEach((r, k) => {
+      const sum = new Float64Array(dim);
+      let count = 0;
+      for (let s = 0; s < window; s++) {
+        if (!ds.mask[r * window + s]) continue;
+        // The step's first `dim` values are the play's track embedding (per_play starts with track_embedding); zeros without one.
+        const e = ds.fast.subarray((r * window + s) * fastStep, (r * window + s) * fastStep + dim);
+        if (e.every((v) => v === 0)) {
+          skipped++;
+          continue;
+        }
+        e.forEach((v, j) => (sum[j] += v));
+        count++;
+      }
+      for (let j = 0; j < dim; j++) expect(pred[k * dim + j]).toBeCloseTo(count ? sum[j] / count : 0, 5);
+    });
+    expect(skipped).toBeGreaterThan(0); // the world has tracks without an embedding, and some windows hold one
+  });
+
+  it("reports Average, Recent and Popularity on the test split of a small world", () => {
     const rows = ds.rows.test;
     const report: Record<string, ReturnType<typeof evaluatePredictions>> = {};
-    for (const kind of ["average", "popularity"] as const)
-      report[kind] = evaluatePredictions(baselinePredictions(kind, ds, catalogue, rows), ds, catalogue, rows);
+    for (const kind of ["average", "recent", "popularity"] as const)
+      report[kind] = evaluatePredictions(baselinePredictions(kind, ds, catalogue, rows, { window: 5 }), ds, catalogue, rows);
     console.log(
       `baselines on ${ds.counts.events} events, ${rows.length} test rows:\n` +
         Object.entries(report)

@@ -18,7 +18,7 @@ import { TINY } from "../jobs/helpers";
  */
 function modelsDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rubato-eval-models-"));
-  for (const name of ["fs-vae", "fs-vae-quick", "no-fast", "average"])
+  for (const name of ["fs-vae", "fs-vae-quick", "no-fast", "average", "recent"])
     fs.copyFileSync(path.join(SHIPPED_MODELS_DIR, `${name}.yaml`), path.join(dir, `${name}.yaml`));
   fs.writeFileSync(
     path.join(dir, "tiny-split.yaml"),
@@ -62,7 +62,7 @@ describe(`rubato eval: the protocol (${backendName})`, () => {
   it("rejects an unknown model, listing the known ones, before anything is queued", async () => {
     const err = await evaluateModels(store, { models: ["fs-vae-quick", "no-fats"], seeds: [1], modelsDir: dir }).catch((e: Error) => e);
     expect((err as Error).message).toMatch(
-      /^unknown model "no-fats"; .* known models: average, fs-vae, fs-vae-quick, no-fast, tiny-split$/,
+      /^unknown model "no-fats"; .* known models: average, fs-vae, fs-vae-quick, no-fast, recent, tiny-split$/,
     );
     const [{ n }] = await store.sql.query<{ n: number }>("SELECT count(*)::int AS n FROM run");
     expect(n).toBe(0);
@@ -78,6 +78,7 @@ describe(`rubato eval: the protocol (${backendName})`, () => {
       modelsDir: dir,
       pollMs: 100,
       heartbeatMs: 200,
+      compare: "average",
       onProgress: (p) => progress.push(p),
     });
 
@@ -129,8 +130,30 @@ describe(`rubato eval: the protocol (${backendName})`, () => {
     expect(tableRow(result.models[1]).metrics!.l2.std).toBe(0);
     expect(tableRow(result.models[0])).toMatchObject({ activeUnits: "8 / 8", schedule: "β 0.01, warm-up 500 steps, free bits 0.05" });
     expect(tableRow(result.models[2]).activeUnits).toMatch(/^\d+(-\d+)? \/ 4$/); // no-fast: the slow branch only
-    // Average and Popularity on the same rows as the model.
+    // Average, Recent and Popularity on the same rows as the model, and the norms of predictions and targets.
     expect(fsvae[0].average!.n).toBe(fsvae[0].test!.n);
+    expect(fsvae[0].recent!.n).toBe(fsvae[0].test!.n);
+    expect(fsvae[0].recent!.l2).not.toBe(fsvae[0].average!.l2);
+    expect(fsvae[0].test!.predictionNorm).toBeGreaterThan(0);
+    expect(fsvae[0].test!.targetNorm).toBeCloseTo(fsvae[0].average!.targetNorm!, 6); // the same targets
+    expect((stored[0].metrics as { test: { recent: Metrics } }).test.recent.l2).toBe(fsvae[0].recent!.l2);
+    expect(tableRow(result.models[0]).norms!.prediction.runs).toBe(2);
+
+    // The paired comparison against average: every other model, on the seeds both ran.
+    expect(result.comparison!.map((c) => [c.model, c.seeds, c.leftOut])).toEqual([
+      ["fs-vae-quick", [1, 2], []],
+      ["no-fast", [1, 2], []],
+      ["tiny-split", [], [1, 2]],
+    ]);
+    const l2 = result.comparison![0].metrics.find((m) => m.metric === "l2")!;
+    expect(l2.differences[1]).toBeCloseTo(fsvae[1].test!.l2 - result.models[1].runs[1].test!.l2, 12);
+    // A learned model is named when it does not beat Average or Recent; the check uses each run's stored baselines.
+    for (const w of result.modelWarnings) expect(w).toMatch(/^(fs-vae-quick|no-fast) does not beat (average|recent): (L2|HR@10) /);
+    const beatsAverage = (m: (typeof result.models)[number]) => {
+      const mean = (f: (r: (typeof m.runs)[number]) => number) => m.runs.reduce((a, r) => a + f(r), 0) / m.runs.length;
+      return mean((r) => r.test!.l2) < mean((r) => r.average!.l2) && mean((r) => r.test!.hr10) > mean((r) => r.average!.hr10);
+    };
+    expect(result.modelWarnings.some((w) => w.startsWith("fs-vae-quick does not beat average"))).toBe(!beatsAverage(result.models[0]));
     expect(fsvae[0].wallSeconds).toBeGreaterThan(fsvae[0].seconds! * 0.99);
 
     // Progress: every run ended once, and at some point a run was training.
@@ -140,14 +163,21 @@ describe(`rubato eval: the protocol (${backendName})`, () => {
     expect(progress[progress.length - 1]).toMatchObject({ total: 8, done: 8, failed: 2 });
 
     // Again: the successful runs are reused, the failed ones tried again.
+    // (--compare with a model not in the list adds it: two new Recent runs.)
     const again = await evaluateModels(store, {
       models: ["fs-vae-quick", "average", "no-fast", "tiny-split"],
       seeds: [1, 2],
       overrides,
       modelsDir: dir,
       pollMs: 100,
+      compare: "recent",
     });
-    expect(again.runs.map((r) => r.reused)).toEqual([...Array(6).fill(true), false, false]);
+    expect(again.runs.map((r) => `${r.model}/${r.seed}`).slice(8)).toEqual(["recent/1", "recent/2"]);
+    expect(again.runs.map((r) => r.reused)).toEqual([...Array(6).fill(true), false, false, false, false]);
+    expect(again.comparison!.map((c) => c.model)).toEqual(["fs-vae-quick", "average", "no-fast", "tiny-split"]);
+    expect(again.comparison![0].reference).toBe("recent");
+    // Recent's own runs and the Recent each learned run stored agree: the same rows, the same window.
+    expect(again.models[4].runs[0].test!.l2).toBeCloseTo(again.models[0].runs[0].recent!.l2, 12);
     expect(again.runs.slice(0, 6).map((r) => r.runId)).toEqual(result.runs.slice(0, 6).map((r) => r.runId));
     expect(again.failed).toBe(2);
     expect(tableRow(again.models[0]).metrics).toEqual(tableRow(result.models[0]).metrics);

@@ -2,6 +2,7 @@ import {
   bestPerColumn,
   evaluationJson,
   formatEvaluationMarkdown,
+  formatNorms,
   formatSchedule,
   markdownTable,
   paperTables,
@@ -29,6 +30,7 @@ function run(seed: number, test: Metrics | null, extra: Partial<SeedResult> = {}
     reused: false,
     test,
     average: null,
+    recent: null,
     popularity: null,
     testRows: test ? 100 : null,
     activeUnits: null,
@@ -74,8 +76,9 @@ describe("paper tables", () => {
   const mine: ModelResults = { model: "my-model", latent: "deterministic", runs: [run(1, metrics(5, 0.5, 0.01)), run(2, null)] };
 
   it("puts baselines and unknown models in Table 1, ablations in Table 2 with FS-VAE as the reference", () => {
-    const { table1, table2 } = paperTables([fsvae, average, noFast, shuffle, mine]);
-    expect(table1.map((m) => m.model)).toEqual(["fs-vae-quick", "average", "my-model"]);
+    const recent = baseline("recent", 4.0, 0.38, 0.08);
+    const { table1, table2 } = paperTables([fsvae, average, recent, noFast, shuffle, mine]);
+    expect(table1.map((m) => m.model)).toEqual(["fs-vae-quick", "average", "recent", "my-model"]);
     expect(table2.map((m) => m.model)).toEqual(["fs-vae-quick", "no-fast", "shuffle"]);
     expect(paperTables([fsvae, average]).table2).toEqual([]);
   });
@@ -114,7 +117,7 @@ describe("paper tables", () => {
     expect(best.hr10).toBeCloseTo(0.11, 12);
     const lines = markdownTable(rows).split("\n");
     expect(lines[0]).toBe(
-      "| model | L2 (mean ± std) | cosine (mean ± std) | HR@10 (mean ± std) | NDCG@10 (mean ± std) | MRR (mean ± std) | active units | beta schedule | runs |",
+      "| model | L2 (mean ± std) | cosine (mean ± std) | HR@10 (mean ± std) | NDCG@10 (mean ± std) | MRR (mean ± std) | norm: prediction / target | active units | beta schedule | runs |",
     );
     const cells = (model: string) => lines.find((l) => l.startsWith(`| ${model} |`))!.split(" | ");
     expect(cells("shuffle")[1]).toBe("**3.500 ± 0.141**");
@@ -122,7 +125,28 @@ describe("paper tables", () => {
     expect(cells("fs-vae-quick")[2]).toBe("**0.280 ± 0.014**");
     expect(cells("fs-vae-quick")[3]).toBe("**0.110 ± 0.014**");
     expect(cells("average")[1]).toBe("4.200 ± 0.000");
-    expect(cells("average")[6]).toBe("-");
+    expect(cells("average")[6]).toBe("-"); // runs stored without norms
+    expect(cells("average")[7]).toBe("-");
+  });
+
+  it("shows the mean prediction norm against the mean target norm, over the runs that stored them", () => {
+    const withNorms = (m: Metrics, predictionNorm: number) => ({ ...m, predictionNorm, targetNorm: 4 });
+    const shrunk: ModelResults = {
+      model: "shrunk",
+      latent: "deterministic",
+      runs: [
+        run(1, withNorms(metrics(4, 0.3, 0.1), 0.5)),
+        run(2, withNorms(metrics(4, 0.3, 0.1), 0.7)),
+        run(3, metrics(4, 0.3, 0.1)), // stored before norms existed: not counted
+      ],
+    };
+    const row = tableRow(shrunk);
+    expect(row.norms!.prediction.mean).toBeCloseTo(0.6, 12);
+    expect(row.norms!.prediction.runs).toBe(2);
+    expect(row.norms!.target).toEqual({ mean: 4, std: 0, runs: 2 });
+    expect(formatNorms(row.norms)).toBe("0.600 / 4.000");
+    expect(markdownTable([row])).toMatch(/^\| shrunk \| .* \| 0\.600 \/ 4\.000 \| - \| deterministic \(no KL\) \| 3 \|$/m);
+    expect(tableRow(average).norms).toBeNull();
   });
 
   it("prints both tables, marks failed runs and lists them with their error; JSON keeps every run", () => {

@@ -50,7 +50,8 @@ const seq = (steps: number[], rows: number[][]): EmbeddingSequence => ({ steps, 
 function fixture(): ReportData {
   const runs = [
     run("aaaaaaaa", { seed: 1 }),
-    run("bbbbbbbb", { seed: 2, test: { rows: 100, model: metrics(5), average: metrics(4), popularity: metrics(5) } }),
+    // The one run that stored Recent (the others were stored before it existed).
+    run("bbbbbbbb", { seed: 2, test: { rows: 100, model: metrics(5), average: metrics(4), recent: metrics(3.5), popularity: metrics(5) } }),
     run("cccccccc", {
       modelName: "beta-half</script><b>",
       schedule: { beta: 0.5, warmupSteps: 0, freeBits: 0 },
@@ -200,6 +201,7 @@ describe("renderReport (pure)", () => {
       ["beta-half</script><b>", 1],
       ["average", 1],
       ["Average", 4],
+      ["Recent", 1],
       ["Popularity", 4],
     ]);
   });

@@ -32,6 +32,7 @@ describe("shipped specs", () => {
       "no-slow",
       "non-probabilistic",
       "popularity",
+      "recent",
       "shuffle",
       "vanilla-rnn",
     ]);
@@ -122,12 +123,17 @@ describe("shipped specs", () => {
     expect(specDimensions(shares, 80).slow).toBe(10);
   });
 
-  it("average and popularity are non-learned types sharing the paper's split", () => {
-    for (const name of ["average", "popularity"]) {
+  it("average, recent and popularity are non-learned types sharing the paper's split", () => {
+    for (const name of ["average", "recent", "popularity"]) {
       const { spec } = load(name);
       expect(spec.type).toBe(name);
       expect(spec.training.split).toEqual(load("fs-vae").spec.training.split);
     }
+  });
+
+  it("recent averages the paper's window, the one fs-vae's fast features see", () => {
+    expect(load("recent").spec.features.fast.window).toBe(5);
+    expect(load("recent").spec.features.fast.window).toBe(load("fs-vae").spec.features.fast.window);
   });
 });
 

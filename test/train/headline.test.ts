@@ -44,6 +44,7 @@ describe("fs-vae-quick on a small demo world", () => {
     const table = [
       ["fs-vae-quick", model],
       ["average", baselines.average],
+      ["recent", baselines.recent],
       ["popularity", baselines.popularity],
     ] as const;
     // Printed so the figures in docs/model.md can be checked against a run.
@@ -60,6 +61,7 @@ describe("fs-vae-quick on a small demo world", () => {
     expect(ev.objective.activeUnits).toBeGreaterThan(ev.objective.latentUnits / 2);
     expect(result.latent.activeUnits).toBeGreaterThan(result.latent.latentUnits / 2);
     expect(ev.collapse).toBeNull();
+    // Recent is printed, not asserted: as shipped, fs-vae-quick does not beat the mean of the last 5 plays on this world (issue 13).
     for (const base of [baselines.average, baselines.popularity]) {
       expect(model.l2).toBeLessThan(base.l2);
       expect(model.cosine).toBeLessThan(base.cosine);

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import cliProgress from "cli-progress";
 import { evaluateModels, parseSeeds, type EvaluationProgress } from "../../jobs/evaluation";
 import { evaluationJson, formatEvaluationMarkdown, PAPER_MODELS } from "../../eval/tables";
+import { formatComparisonMarkdown } from "../../eval/compare";
 import { withStore } from "../store";
 
 const positive = (name: string) => (v: string) => {
@@ -22,6 +23,7 @@ interface EvalFlags {
   json?: boolean;
   out?: string;
   markdown?: string;
+  compare?: string;
 }
 
 const time = (s: number | null) =>
@@ -80,6 +82,10 @@ export function registerEval(program: Command): void {
     .option("--set <json>", 'more overrides for the learned models as JSON, e.g. \'{"training":{"learning_rate":0.001}}\'')
     .option("--concurrency <n>", "runs trained at once by this process", positive("concurrency"), 1)
     .option("--fresh", "train every run again instead of reusing runs of the same spec, seed and cut-off")
+    .option(
+      "--compare <model>",
+      "also compare every other model with this one seed by seed (added to --models if missing): per-seed differences, mean ± sd, sign agreement",
+    )
     .option("--json", "print JSON (every run id and per-seed figure) instead of Markdown")
     .option("--out <file.json>", "also write the JSON to this file")
     .option("--markdown <file.md>", "also write the Markdown tables to this file")
@@ -88,9 +94,22 @@ export function registerEval(program: Command): void {
       "\nEach (model, seed) is a run like any other (rubato runs): queued with the same data cut-off, trained by this\n" +
         "process, its test metrics stored. Successful runs of the same spec, seed and cut-off are reused unless --fresh;\n" +
         "an interrupted evaluation continues where it stopped when run again. Exits 1 when a run failed (the tables still print).\n" +
+        "\nReading the tables:\n" +
+        "  Baselines: average (mean of all the user's plays so far), recent (mean of the last features.fast.window = 5\n" +
+        "  plays: the fast features without learning) and popularity. Every learned run also stores Average's, Recent's\n" +
+        "  and Popularity's metrics on its own test rows.\n" +
+        "  'norm: prediction / target' is the mean length of the predicted embeddings against that of the true next\n" +
+        "  tracks': a prediction much shorter than its targets is shrinking (towards zero, or the mean of all tracks).\n" +
+        "  After the tables, a warning (stderr, and `warnings` in the JSON) names every learned model whose mean test\n" +
+        "  L2 or HR@10 does not beat both average and recent, with the figures, e.g.\n" +
+        "    warning: fs-vae-quick does not beat recent: L2 4.524 vs 3.513, HR@10 0.060 vs 0.535 (test means over 2 seeds, on the same rows)\n" +
+        "  --compare MODEL adds a paired comparison (Markdown after the tables; `comparison` in the JSON): for every other\n" +
+        "  model, model - MODEL on each seed for each metric, the mean ± sd of those differences, and on how many seeds\n" +
+        '  they share its sign ("lower on 5 of 6 seeds (better)"). Seeds where either run failed are left out.\n' +
         "\nExamples:\n" +
         `  rubato eval --models ${PAPER_MODELS.join(",")} --seeds 3\n` +
-        "  rubato eval --models fs-vae-quick,average,no-fast --seeds 2 --epochs 1 --markdown tables.md --out tables.json",
+        "  rubato eval --models fs-vae-quick,average,no-fast --seeds 2 --epochs 1 --markdown tables.md --out tables.json\n" +
+        "  rubato eval --models fs-vae-quick,non-probabilistic,average,recent --seeds 6 --compare recent",
     )
     .action((flags: EvalFlags) => {
       // Options are checked before the store opens.
@@ -122,21 +141,27 @@ export function registerEval(program: Command): void {
             overrides: Object.keys(overrides).length ? overrides : undefined,
             concurrency: flags.concurrency,
             fresh: flags.fresh,
+            compare: flags.compare?.trim() || undefined,
             signal: controller.signal,
             onProgress: (p) => progress.update(p),
             onWarning: (w) => console.error(`warning: ${w}`),
           }).finally(() => progress.stop());
-          const markdown = formatEvaluationMarkdown(result);
+          const markdown = [
+            formatEvaluationMarkdown(result),
+            ...(result.comparison ? [formatComparisonMarkdown(result.comparison)] : []),
+          ].join("\n\n");
           const json = {
             ...evaluationJson(result),
+            comparison: result.comparison,
             seconds: result.seconds,
             reused: result.reused,
             failed: result.failed,
-            warnings: result.warnings,
+            warnings: [...result.warnings, ...result.modelWarnings],
           };
           if (flags.out) fs.writeFileSync(flags.out, `${JSON.stringify(json, null, 2)}\n`);
           if (flags.markdown) fs.writeFileSync(flags.markdown, `${markdown}\n`);
           console.log(flags.json ? JSON.stringify(json, null, 2) : markdown);
+          for (const w of result.modelWarnings) console.error(`warning: ${w}`);
           console.error(
             `${result.runs.length} runs (${result.reused} reused, ${result.failed} failed) in ${time(result.seconds)}` +
               `; data up to ${result.dataCutoff.toISOString()}`,

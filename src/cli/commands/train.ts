@@ -30,7 +30,7 @@ export function registerTrain(program: Command): void {
   program
     .command("train <spec>")
     .description(
-      "train a model spec (a name in models/ or a YAML file) on the store's data and print test metrics next to Average and Popularity",
+      "train a model spec (a name in models/ or a YAML file) on the store's data and print test metrics next to Average, Recent and Popularity",
     )
     .option("--epochs <n>", "override training.epochs", int("epochs"))
     .option("--seed <n>", "override training.seed", nonNegInt("seed"))

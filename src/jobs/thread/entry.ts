@@ -13,7 +13,7 @@ import { embed, disposeFsVae, type FsVae } from "../../model/fsvae";
 import { trainModel } from "../../train/trainer";
 import { evaluateBaselines } from "../../train/evaluate";
 import { sampleRows } from "../../train/batches";
-import { baselinePredictions } from "../../eval/baselines";
+import { baselinePredictions, type BaselineKind } from "../../eval/baselines";
 import { evaluatePredictions } from "../../eval/metrics";
 import type { FromThread, ToThread, TrainRequest } from "./protocol";
 
@@ -25,7 +25,7 @@ let model: FsVae | null = null;
 async function train(request: TrainRequest): Promise<void> {
   const parsed = parseSpec(request.specYaml, { file: "<run spec>" });
   if (!parsed.ok) throw new Error(`stored spec no longer validates: ${parsed.errors.map((e) => e.message).join("; ")}`);
-  if (parsed.spec.type !== "fs-vae") return evaluateBaseline(parsed.spec.type, request);
+  if (parsed.spec.type !== "fs-vae") return evaluateBaseline(parsed.spec.type, parsed.spec.features.fast.window, request);
   const backend = await initBackend(undefined, { logger: (message) => send({ type: "log", message }) });
   const result = await trainModel(parsed.spec, request.dataset, {
     catalogue: request.catalogue,
@@ -62,16 +62,16 @@ async function train(request: TrainRequest): Promise<void> {
   });
 }
 
-/** Non-learned baselines (average, popularity): nothing to train, only the test metrics. */
-function evaluateBaseline(kind: "average" | "popularity", request: TrainRequest): void {
+/** Non-learned baselines (average, recent, popularity): nothing to train, only the test metrics. */
+function evaluateBaseline(kind: BaselineKind, window: number, request: TrainRequest): void {
   const { dataset, catalogue } = request;
   const rows = sampleRows(dataset.rows.test, request.testRows ?? Infinity);
   const started = Date.now();
   const test = rows.length
     ? {
         rows: rows.length,
-        model: evaluatePredictions(baselinePredictions(kind, dataset, catalogue, rows), dataset, catalogue, rows),
-        ...evaluateBaselines(dataset, catalogue, rows),
+        model: evaluatePredictions(baselinePredictions(kind, dataset, catalogue, rows, { window }), dataset, catalogue, rows),
+        ...evaluateBaselines(dataset, catalogue, rows, window),
       }
     : null;
   send({

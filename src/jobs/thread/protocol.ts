@@ -2,6 +2,7 @@
 import type { Dataset } from "../../features/dataset";
 import type { Catalogue } from "../../features/history";
 import type { Metrics } from "../../eval/metrics";
+import type { BaselineMetrics } from "../../train/evaluate";
 import type { ModelArtifactData } from "../../model/artifact";
 import type { EpochProgress, StepProgress, TrainStatus } from "../../train/trainer";
 
@@ -26,7 +27,8 @@ export interface TrainSummary {
   schedule: { beta: number; warmupSteps: number; freeBits: number };
   warnings: string[];
   backend: string | null;
-  test: { rows: number; model: Metrics; average: Metrics; popularity: Metrics } | null;
+  /** The model's test metrics and the non-learned baselines' (average, recent, popularity) on the same rows. */
+  test: ({ rows: number; model: Metrics } & BaselineMetrics) | null;
 }
 
 export type ToThread =
