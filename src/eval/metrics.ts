@@ -30,6 +30,8 @@ export interface Metrics {
   predictionNorm?: number;
   /** Mean L2 norm of the true next tracks' embeddings ||e_y||. Absent from metrics stored before it existed. */
   targetNorm?: number;
+  /** When the earliest evaluated target (next play) was played (ms): where the test period starts. Absent from metrics stored before it existed. */
+  from?: number;
   /** Rows evaluated. */
   n: number;
 }
@@ -131,11 +133,13 @@ export function evaluatePredictions(pred: Float32Array, dataset: Dataset, catalo
   let l2 = 0,
     cosine = 0,
     predictionNorm = 0,
-    targetNorm = 0;
+    targetNorm = 0,
+    from = Infinity;
   const trueRows = new Int32Array(n);
   for (let k = 0; k < n; k++) {
     const r = rows[k];
     trueRows[k] = dataset.targetIndex[r];
+    from = Math.min(from, dataset.targetTime[r]);
     let dd = 0,
       dot = 0,
       pp = 0,
@@ -171,6 +175,7 @@ export function evaluatePredictions(pred: Float32Array, dataset: Dataset, catalo
     mrr: mrr / n,
     predictionNorm: predictionNorm / n,
     targetNorm: targetNorm / n,
+    from,
     n,
   };
 }

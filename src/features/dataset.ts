@@ -51,6 +51,8 @@ export interface Dataset {
   userIndex: Int32Array;
   /** Time t of the prediction point (ms): when play i was played. */
   time: Float64Array;
+  /** When the target, play i+1, was played (ms). */
+  targetTime: Float64Array;
   /** Index i of the current play within the user's history (for baselines). */
   position: Int32Array;
   /** 0 train, 1 validation, 2 test (index into SPLITS). */
@@ -147,6 +149,7 @@ export async function buildDataset(
   let targetIndex = new Int32Array(0);
   let userIndex = new Int32Array(0);
   let time = new Float64Array(0);
+  let targetTime = new Float64Array(0);
   let position = new Int32Array(0);
   let split = new Uint8Array(0);
   let plays = new Int32Array(0);
@@ -175,6 +178,7 @@ export async function buildDataset(
     targetIndex = ensure(targetIndex, n + len);
     userIndex = ensure(userIndex, n + len);
     time = ensure(time, n + len);
+    targetTime = ensure(targetTime, n + len);
     position = ensure(position, n + len);
     split = ensure(split, n + len);
     const first = n;
@@ -189,6 +193,7 @@ export async function buildDataset(
       targetIndex[n] = h.trackIndex[i + 1];
       userIndex[n] = u;
       time[n] = h.playedAt[i];
+      targetTime[n] = h.playedAt[i + 1];
       position[n] = i;
       if (w) fastFeatures(fast.chunk(n), fast.offset(n), mask.chunk(n), mask.offset(n), h, i, spec, catalogue);
       if (dn) slowRaw(slowBlock.chunk(n), slowBlock.offset(n), running, spec);
@@ -217,6 +222,7 @@ export async function buildDataset(
     targetIndex: targetIndex.subarray(0, n),
     userIndex: userIndex.subarray(0, n),
     time: time.subarray(0, n),
+    targetTime: targetTime.subarray(0, n),
     position: position.subarray(0, n),
     split: split.subarray(0, n),
     rows,

@@ -20,6 +20,8 @@ import { BadUserInput, Conflict } from "../errors";
 import type { Metrics } from "../eval/metrics";
 import type { BetaSchedule, LatentKind, ModelResults, SeedResult } from "../eval/tables";
 import { baselineWarnings, pairedComparison, type PairedComparison } from "../eval/compare";
+import { embeddingLeakWarning } from "../eval/leakage";
+import { embeddingProvenance } from "../store/track-embeddings";
 import { enqueueRun } from "./queue";
 import { resolveRunSpec, SpecInvalid, storedSpec } from "./runs";
 import { RunWorker } from "./worker";
@@ -385,6 +387,12 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
     warnings.push(`the runs were tested on different numbers of rows (${[...testRows].join(", ")}): check the models' training.split`);
     options.onWarning?.(warnings[warnings.length - 1]);
   }
+  const testStart = testPeriodStart(models);
+  const leak = testStart ? embeddingLeakWarning(await embeddingProvenance(store), testStart) : null;
+  if (leak) {
+    warnings.push(leak);
+    options.onWarning?.(leak);
+  }
   // resolveEvaluationModels keeps the order of the (deduplicated) names.
   const reference = options.compare ? models[names.indexOf(options.compare)] : null;
   return {
@@ -399,6 +407,12 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
     modelWarnings: baselineWarnings(models),
     comparison: reference ? pairedComparison(reference, models) : null,
   };
+}
+
+/** The earliest test point of any run (the test split is per user, so its start differs by user); null when no run stored one. */
+function testPeriodStart(models: ModelResults[]): Date | null {
+  const from = Math.min(...models.flatMap((m) => m.runs.flatMap((r) => (r.test?.from === undefined ? [] : [r.test.from]))));
+  return Number.isFinite(from) ? new Date(from) : null;
 }
 
 function seedResult(p: PlannedRun, s: RunState): SeedResult {
