@@ -85,6 +85,7 @@ export function summarizeConfig(config: FsVaeConfig): ModelSummary {
   add("decoder/out", "dense", ["b", d.outputDim], denseParams(hidden, d.outputDim), "linear: predicted next-track embedding");
   if (config.loss.reconstruction === "gaussian_learned")
     add("decoder/log_variance", "variable", [d.outputDim], d.outputDim, "learned log-variance");
+  if (d.skip && s) add("decoder/skip", "variable", [s.window], s.window, "y^ += sum_t a_t e_t over the window's track embeddings");
 
   const { reconstruction, beta, freeBits, klWarmupSteps } = config.loss;
   const objective = config.latent.probabilistic

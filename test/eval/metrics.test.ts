@@ -17,7 +17,9 @@ function catalogueOf(rows: number[][], has?: number[]): Catalogue {
 function targetsOf(cat: Catalogue, trueRows: number[]): Dataset {
   const target = new Float32Array(trueRows.length * cat.dim);
   trueRows.forEach((t, k) => target.set(cat.embeddings.subarray(t * cat.dim, (t + 1) * cat.dim), k * cat.dim));
-  return { dim: cat.dim, target, targetIndex: Int32Array.from(trueRows) } as unknown as Dataset;
+  // Row k's target was played at minute k + 1.
+  const targetTime = Float64Array.from(trueRows, (_, k) => (k + 1) * 60_000);
+  return { dim: cat.dim, target, targetIndex: Int32Array.from(trueRows), targetTime } as unknown as Dataset;
 }
 
 let seed = 9;
@@ -38,6 +40,9 @@ describe("metrics", () => {
     expect(m.hr10).toBe(1);
     expect(m.ndcg10).toBeCloseTo((1 / Math.log2(3) + 1) / 2, 6);
     expect(m.mrr).toBeCloseTo(0.75, 6);
+    // The test period starts with the earliest evaluated target.
+    expect(m.from).toBe(60_000);
+    expect(evaluatePredictions(Float32Array.of(0, 2), targetsOf(cat, [0, 1]), cat, [1]).from).toBe(120_000);
     // A zero prediction has cosine distance 1.
     expect(evaluatePredictions(Float32Array.of(0, 0), targetsOf(cat, [0]), cat, [0]).cosine).toBe(1);
   });

@@ -40,15 +40,28 @@ describe(`serving (${backendName})`, () => {
     await store?.close();
   });
 
-  /** The decoder's output for a served mu, computed here from the stored artifact. */
-  async function decoded(runId: string, mu: number[]): Promise<Float32Array> {
+  /**
+   * The decoder's output for a served mu, computed here from the stored
+   * artifact; the skip path (fs-vae-quick's decoder.skip) adds the user's last
+   * plays' embeddings, which x_s carries in the columns the model reads.
+   */
+  async function decoded(runId: string, mu: number[], userId: string): Promise<Float32Array> {
     const [a] = await store.sql.query<{ topology: ModelTopology; weights: Uint8Array }>(
       `SELECT topology, weights FROM model_artifact WHERE run_id = $1`,
       [runId],
     );
     const model = loadModel({ topology: a.topology, weights: Buffer.from(a.weights) });
     try {
-      return tf.tidy(() => decode(model, tf.tensor2d([mu]))).dataSync() as Float32Array;
+      const { window: w, inputDim, embeddingOffset = 0 } = model.config.encoderS!;
+      const dim = model.config.decoder.outputDim;
+      const x_s = new Float32Array(w * inputDim);
+      const last = await store.sql.query<{ embedding: number[] }>(
+        `SELECT t.embedding FROM listening_event e JOIN app_user u ON u.id = e.user_id JOIN track t ON t.id = e.track_id
+          WHERE u.external_id = $1 ORDER BY e.played_at DESC, e.track_id DESC LIMIT $2`,
+        [userId, w],
+      );
+      last.forEach(({ embedding }, k) => x_s.set(embedding.slice(0, dim), (w - 1 - k) * inputDim + embeddingOffset));
+      return tf.tidy(() => decode(model, tf.tensor2d([mu]), tf.tensor3d(x_s, [1, w, inputDim]))).dataSync() as Float32Array;
     } finally {
       disposeFsVae(model);
     }
@@ -175,7 +188,7 @@ describe(`serving (${backendName})`, () => {
     const e = await serving.userEmbedding({ userId: u });
     const got = await serving.similarTracks({ userId: u, k: 10, metric });
     expect(got).toMatchObject({ runId: run.id, metric });
-    const target = await decoded(run.id, e.mu);
+    const target = await decoded(run.id, e.mu, u);
     expectClose(e.nextTrack, target, 1e-5);
     const exact = await nearestTracks(store, target, 10, { method: "exact", metric });
     expectSameNeighbours(same(got.neighbours), same(exact));
@@ -185,7 +198,7 @@ describe(`serving (${backendName})`, () => {
     const u = users[6].external_id;
     const recent = await recentTracks(u, 5); // fs-vae-quick's fast window
     const e = await serving.userEmbedding({ userId: u });
-    const target = await decoded(run.id, e.mu);
+    const target = await decoded(run.id, e.mu, u);
     const all = await serving.similarTracks({ userId: u, k: 140 });
     expect(all.neighbours.some((n) => recent.includes(n.trackId))).toBe(true);
     const got = await serving.similarTracks({ userId: u, k: 10, excludeRecent: true });
