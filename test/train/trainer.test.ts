@@ -163,7 +163,7 @@ describe("trainModel", () => {
 
   it("trains every learned variant and each optimizer", async () => {
     const cases: [string, Record<string, unknown>][] = [
-      ["no-fast", { features: { fast: { enabled: false } } }],
+      ["no-fast", { features: { fast: { enabled: false } }, decoder: { skip: false } }],
       ["no-slow", { features: { slow: { enabled: false } } }],
       ["non-probabilistic", { latent: { probabilistic: false, free_bits: 0, kl_warmup_steps: 0 }, loss: { beta: 0 } }],
       ["aggregate-sequence", { encoders: { fast: { type: "mean", units: 12 }, slow: { units: 8 } } }],
