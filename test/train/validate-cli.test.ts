@@ -13,7 +13,8 @@ describe("rubato validate", () => {
   it("prints the compiled graph of valid specs (names or files)", async () => {
     const { stdout } = await rubato("validate", "fs-vae-quick", path.join(models, "no-fast.yaml"), "average", "--embedding-dim", "16");
     expect(stdout).toMatch(/^fs-vae-quick: ok \(fs-vae-quick, extends fs-vae; hash [0-9a-f]{12}\)/);
-    expect(stdout).toMatch(/encoder_s\/lstm0 +lstm +\[b, 5, 64\]/);
+    expect(stdout).toMatch(/encoder_s\/lstm0 +lstm +\[b, 5, 128\]/);
+    expect(stdout).toMatch(/decoder\/skip +variable +\[5\] +5 /);
     expect(stdout).toMatch(/decoder\/out +dense +\[b, 16\]/);
     expect(stdout).toMatch(/total parameters: [\d,]+/);
     const noFast = stdout.split("\n\n").find((section) => section.includes("no-fast.yaml: ok"))!;
