@@ -34,7 +34,7 @@ describe("fs-vae-quick on a small demo world", () => {
   let result: TrainResult;
   afterAll(() => result && disposeFsVae(result.model));
 
-  it("keeps more than half of its latent units active and beats Average and Popularity on L2, cosine and HR@10", async () => {
+  it("keeps more than half of its latent units active and beats Average, Recent and Popularity on L2, cosine and HR@10", async () => {
     const spec = shippedSpec("fs-vae-quick");
     const { dataset, catalogue } = await loadTrainingData(store, spec);
     expect(dataset.counts.users).toBeGreaterThan(140); // a few generated users never play
@@ -57,12 +57,11 @@ describe("fs-vae-quick on a small demo world", () => {
         ),
       ].join("\n"),
     );
-    expect(result.status).toBe("completed");
+    expect(["completed", "early_stopped"]).toContain(result.status);
     expect(ev.objective.activeUnits).toBeGreaterThan(ev.objective.latentUnits / 2);
     expect(result.latent.activeUnits).toBeGreaterThan(result.latent.latentUnits / 2);
     expect(ev.collapse).toBeNull();
-    // Recent is printed, not asserted: as shipped, fs-vae-quick does not beat the mean of the last 5 plays on this world (issue 13).
-    for (const base of [baselines.average, baselines.popularity]) {
+    for (const base of [baselines.average, baselines.recent, baselines.popularity]) {
       expect(model.l2).toBeLessThan(base.l2);
       expect(model.cosine).toBeLessThan(base.cosine);
       expect(model.hr10).toBeGreaterThan(base.hr10);
