@@ -1,30 +1,11 @@
 import { baselineWarnings, formatComparisonMarkdown, pairedComparison, pairedMetric } from "../../src/eval/compare";
 import type { Metrics } from "../../src/eval/metrics";
 import type { LatentKind, ModelResults, SeedResult } from "../../src/eval/tables";
+import { seedRun } from "./seed-result";
 
 const metrics = (l2: number, hr10: number): Metrics => ({ l2, cosine: l2 / 10, hr10, ndcg10: hr10 / 2, mrr: hr10 / 3, n: 100 });
 
-function run(seed: number, test: Metrics | null, extra: Partial<SeedResult> = {}): SeedResult {
-  return {
-    seed,
-    runId: `run-${seed}`,
-    status: test ? "SUCCEEDED" : "FAILED",
-    error: test ? null : "training: boom",
-    reused: false,
-    test,
-    average: null,
-    recent: null,
-    popularity: null,
-    testRows: test ? 100 : null,
-    activeUnits: null,
-    latentUnits: null,
-    schedule: null,
-    epochs: 1,
-    seconds: 1,
-    wallSeconds: 1,
-    ...extra,
-  };
-}
+const run = seedRun;
 
 /** One run per seed 1..n, with the given (l2, hr10) per seed. */
 const model = (name: string, latent: LatentKind, perSeed: ([number, number] | null)[], extra: Partial<SeedResult> = {}): ModelResults => ({

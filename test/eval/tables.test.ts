@@ -8,9 +8,9 @@ import {
   paperTables,
   tableRow,
   type ModelResults,
-  type SeedResult,
 } from "../../src/eval/tables";
 import type { Metrics } from "../../src/eval/metrics";
+import { seedRun } from "./seed-result";
 
 const metrics = (l2: number, cosine: number, hr10: number, ndcg10 = hr10 / 2, mrr = hr10 / 3): Metrics => ({
   l2,
@@ -21,27 +21,7 @@ const metrics = (l2: number, cosine: number, hr10: number, ndcg10 = hr10 / 2, mr
   n: 100,
 });
 
-function run(seed: number, test: Metrics | null, extra: Partial<SeedResult> = {}): SeedResult {
-  return {
-    seed,
-    runId: `run-${seed}`,
-    status: test ? "SUCCEEDED" : "FAILED",
-    error: test ? null : "training: boom",
-    reused: false,
-    test,
-    average: null,
-    recent: null,
-    popularity: null,
-    testRows: test ? 100 : null,
-    activeUnits: null,
-    latentUnits: null,
-    schedule: null,
-    epochs: 1,
-    seconds: 1,
-    wallSeconds: 2,
-    ...extra,
-  };
-}
+const run = seedRun;
 
 const schedule = { beta: 0.01, warmupSteps: 500, freeBits: 0.05 };
 const vae = (model: string, runs: [number, number, number][], active = [160, 160]): ModelResults => ({
