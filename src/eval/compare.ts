@@ -12,7 +12,7 @@
  *                     not beat Average and Recent, the two baselines a model
  *                     that learned anything must beat, with the figures.
  */
-import { DIGITS, LOWER_IS_BETTER, METRIC_LABELS, METRIC_NAMES, type MetricName, type Metrics } from "./metrics";
+import { DIGITS, LOWER_IS_BETTER, METRIC_LABELS, METRIC_NAMES, meanStd, type MetricName, type Metrics } from "./metrics";
 import { usable, type ModelResults } from "./tables";
 
 export interface PairedMetric {
@@ -73,8 +73,8 @@ export function pairedComparison(reference: ModelResults, models: readonly Model
 /** The statistics of one metric's per-seed differences. */
 export function pairedMetric(metric: MetricName, differences: number[]): PairedMetric {
   const n = differences.length;
-  const mean = differences.reduce((a, b) => a + b, 0) / n;
-  const sd = n > 1 ? Math.sqrt(differences.reduce((a, d) => a + (d - mean) ** 2, 0) / (n - 1)) : null;
+  const { mean, std } = meanStd(differences);
+  const sd = n > 1 ? std : null;
   const lower = differences.filter((d) => d < 0).length;
   const higher = differences.filter((d) => d > 0).length;
   const equal = n - lower - higher;
@@ -165,8 +165,8 @@ export function baselineWarnings(models: readonly ModelResults[]): string[] {
         where = `test means over ${seeds}; ${base} from its own runs`;
       }
       const failing = CHECKED.flatMap((name) => {
-        const own = mean(ok.map((r) => r.test[name]));
-        const theirs = mean(baseline.map((b) => b[name]));
+        const own = meanStd(ok.map((r) => r.test[name])).mean;
+        const theirs = meanStd(baseline.map((b) => b[name])).mean;
         const beats = LOWER_IS_BETTER[name] ? own < theirs : own > theirs;
         return beats ? [] : [`${METRIC_LABELS[name]} ${pair(own, theirs, DIGITS[name])}`];
       });
@@ -175,8 +175,6 @@ export function baselineWarnings(models: readonly ModelResults[]): string[] {
   }
   return warnings;
 }
-
-const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 
 /** "0.810 vs 0.430", with more digits when the two would print the same. */
 function pair(a: number, b: number, digits: number): string {

@@ -16,6 +16,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { listShippedSpecs, type ModelSpec } from "../spec";
 import { SHIPPED_MODELS_DIR } from "../spec/load";
 import type { Store } from "../store/store";
+import { HAS_EMBEDDING } from "../store/catalog";
 import { BadUserInput, Conflict } from "../errors";
 import type { Metrics } from "../eval/metrics";
 import type { BetaSchedule, LatentKind, ModelResults, SeedResult } from "../eval/tables";
@@ -194,7 +195,7 @@ async function modelSource(store: Store, name: string, modelsDir: string): Promi
 async function dataCutoff(store: Store): Promise<Date> {
   const [data] = await store.sql.query<{ cutoff: Date | string | null; tracks: number }>(
     `SELECT (SELECT max(played_at) FROM listening_event) AS cutoff,
-            (SELECT count(*)::int FROM track WHERE cardinality(embedding) > 0) AS tracks`,
+            (SELECT count(*)::int FROM track WHERE ${HAS_EMBEDDING}) AS tracks`,
   );
   if (data.cutoff === null || data.tracks === 0)
     throw new Conflict(

@@ -8,6 +8,7 @@ import path from "node:path";
 import { applyOverrides, formatSpecError, loadSpec, parseSpec, type SpecError, type SpecResult } from "../spec";
 import { SHIPPED_MODELS_DIR } from "../spec/load";
 import type { Store } from "../store/store";
+import { HAS_EMBEDDING } from "../store/catalog";
 import { Conflict, NotFound, RubatoError } from "../errors";
 import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from "../store/page";
 import { cancelRun, enqueueRun, queuePosition, type RunStatus } from "./queue";
@@ -68,7 +69,7 @@ export async function startRun(store: Store, input: StartRunInput, modelsDir = S
   if (!result.ok) throw new SpecInvalid(result.errors);
   const [data] = await store.sql.query<{ cutoff: Date | string | null; tracks: number }>(
     `SELECT (SELECT max(played_at) FROM listening_event) AS cutoff,
-            (SELECT count(*)::int FROM track WHERE 0 <> ANY(embedding)) AS tracks`,
+            (SELECT count(*)::int FROM track WHERE ${HAS_EMBEDDING}) AS tracks`,
   );
   if (data.cutoff === null || data.tracks === 0) {
     throw new Conflict("no data to train on: load tracks with embeddings and listening events first (rubato demo-data, or rubato import)");

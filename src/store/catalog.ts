@@ -1,5 +1,11 @@
 import { EVENTS_CHANNEL, type SqlClient } from "./sql";
 
+/**
+ * SQL: the track row has a usable embedding, stored and not the zero vector
+ * (loadCatalogue's rule: a zero vector would be every short query's nearest neighbour).
+ */
+export const HAS_EMBEDDING = "0 <> ANY(embedding)";
+
 /** The catalogue's embedding dimension, fixed by the first tracks imported with embeddings. */
 export async function getEmbeddingDim(sql: SqlClient): Promise<number | null> {
   const rows = await sql.query<{ value: number }>(`SELECT value FROM setting WHERE key = 'embedding_dim'`);

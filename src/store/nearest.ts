@@ -1,5 +1,5 @@
 import type { Store } from "./store";
-import { getCatalogVersion, getEmbeddingDim } from "./catalog";
+import { getCatalogVersion, getEmbeddingDim, HAS_EMBEDDING } from "./catalog";
 import { pgArray } from "./sql";
 
 export type Metric = "l2" | "cosine";
@@ -72,8 +72,7 @@ export async function trackMatrix(store: Store): Promise<TrackMatrix> {
   if (cached && cached.version === version) return cached;
   const dim = (await getEmbeddingDim(store.sql)) ?? 0;
   const rows = await store.sql.query<{ external_id: string; embedding: number[] }>(
-    // A zero vector is no embedding (loadCatalogue): it would be every short query's nearest neighbour.
-    "SELECT external_id, embedding FROM track WHERE 0 <> ANY(embedding) ORDER BY id",
+    `SELECT external_id, embedding FROM track WHERE ${HAS_EMBEDDING} ORDER BY id`,
   );
   const vectors = new Float32Array(rows.length * dim);
   const norms = new Float32Array(rows.length);
@@ -134,7 +133,7 @@ export async function nearestTracks(
     await tx.query("SET LOCAL hnsw.ef_search = 200");
     const rows = await tx.query<{ external_id: string; distance: number }>(
       `SELECT external_id, ${expr} ${op} $1::vector(${dim}) AS distance
-         FROM track WHERE 0 <> ANY(embedding)
+         FROM track WHERE ${HAS_EMBEDDING}
         ORDER BY ${expr} ${op} $1::vector(${dim}) LIMIT $2`,
       [`[${pgArray(vector).slice(1, -1)}]`, k + exclude.size],
     );

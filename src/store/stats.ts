@@ -1,5 +1,5 @@
 import type { Store } from "./store";
-import { getEmbeddingDim, getEventStats } from "./catalog";
+import { getEmbeddingDim, getEventStats, HAS_EMBEDDING } from "./catalog";
 
 export interface StoreStats {
   backend: string;
@@ -20,7 +20,7 @@ export async function storeStats(store: Store): Promise<StoreStats> {
   const [row] = await store.sql.query<{ users: number; tracks: number; embedded: number }>(
     `SELECT (SELECT count(*)::int FROM app_user) AS users,
             (SELECT count(*)::int FROM track) AS tracks,
-            (SELECT count(*)::int FROM track WHERE 0 <> ANY(embedding)) AS embedded`,
+            (SELECT count(*)::int FROM track WHERE ${HAS_EMBEDDING}) AS embedded`,
   );
   const events = await getEventStats(store.sql);
   return {

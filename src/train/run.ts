@@ -9,8 +9,7 @@ import type { Store } from "../store/store";
 import type { Metrics } from "../eval/metrics";
 import { loadSpec, applyOverrides, formatSpecError, type SpecResult } from "../spec";
 import type { ModelSpec } from "../spec/schema";
-import { BASELINES, baselinePredictions } from "../eval/baselines";
-import { evaluatePredictions } from "../eval/metrics";
+import { BASELINES } from "../eval/baselines";
 import { disposeFsVae } from "../model/fsvae";
 import { loadTrainingData } from "./data";
 import { evaluateBaselines, type BaselineMetrics, type Evaluation } from "./evaluate";
@@ -74,15 +73,15 @@ export async function runTraining(store: Store, nameOrPath: string, options: Run
 
   if (spec.type !== "fs-vae") {
     if (!testRows.length) return { spec, specHash: hash, warnings, data, training: null, test: null };
-    const window = spec.features.fast.window;
-    const baselines = evaluateBaselines(dataset, catalogue, testRows, window);
-    const model = evaluatePredictions(
-      baselinePredictions(spec.type, dataset, catalogue, testRows, { window }),
-      dataset,
-      catalogue,
-      testRows,
-    );
-    return { spec, specHash: hash, warnings, data, training: null, test: { rows: testRows.length, model, ...baselines } };
+    const baselines = evaluateBaselines(dataset, catalogue, testRows, spec.features.fast.window);
+    return {
+      spec,
+      specHash: hash,
+      warnings,
+      data,
+      training: null,
+      test: { rows: testRows.length, model: baselines[spec.type], ...baselines },
+    };
   }
 
   const resume = options.resumePath ? readFileSync(options.resumePath) : undefined;

@@ -13,8 +13,7 @@ import { embed, disposeFsVae, type FsVae } from "../../model/fsvae";
 import { trainModel } from "../../train/trainer";
 import { evaluateBaselines } from "../../train/evaluate";
 import { sampleRows } from "../../train/batches";
-import { baselinePredictions, type BaselineKind } from "../../eval/baselines";
-import { evaluatePredictions } from "../../eval/metrics";
+import type { BaselineKind } from "../../eval/baselines";
 import type { FromThread, ToThread, TrainRequest } from "./protocol";
 
 const port = parentPort!;
@@ -67,13 +66,8 @@ function evaluateBaseline(kind: BaselineKind, window: number, request: TrainRequ
   const { dataset, catalogue } = request;
   const rows = sampleRows(dataset.rows.test, request.testRows ?? Infinity);
   const started = Date.now();
-  const test = rows.length
-    ? {
-        rows: rows.length,
-        model: evaluatePredictions(baselinePredictions(kind, dataset, catalogue, rows, { window }), dataset, catalogue, rows),
-        ...evaluateBaselines(dataset, catalogue, rows, window),
-      }
-    : null;
+  const baselines = rows.length ? evaluateBaselines(dataset, catalogue, rows, window) : null;
+  const test = baselines ? { rows: rows.length, model: baselines[kind], ...baselines } : null;
   send({
     type: "trained",
     summary: {
