@@ -18,7 +18,7 @@
  * model shrinking towards the mean (or zero): it shows at a glance.
  */
 import type { Catalogue } from "../features/history";
-import type { Dataset } from "../features/dataset";
+import { targetTime, type Dataset } from "../features/dataset";
 
 export interface Metrics {
   l2: number;
@@ -139,14 +139,14 @@ export function evaluatePredictions(pred: Float32Array, dataset: Dataset, catalo
   for (let k = 0; k < n; k++) {
     const r = rows[k];
     trueRows[k] = dataset.targetIndex[r];
-    from = Math.min(from, dataset.targetTime[r]);
+    from = Math.min(from, targetTime(dataset, r));
     let dd = 0,
       dot = 0,
       pp = 0,
       yy = 0;
     for (let j = 0; j < dim; j++) {
       const p = pred[k * dim + j];
-      const y = dataset.target[r * dim + j];
+      const y = dataset.catalogue.embeddings[trueRows[k] * dim + j];
       dd += (p - y) ** 2;
       dot += p * y;
       pp += p * p;

@@ -1,6 +1,9 @@
 /**
- * buildDataset: every prediction point of every user as rows of flat
- * Float32Array blocks, in one streaming pass over columnar histories.
+ * buildDataset: every prediction point of every user, kept compact: the plays
+ * themselves as typed columns plus a few numbers per point. x_s, the mask and
+ * the target are assembled when a batch asks for them (writePoint), by
+ * gathering rows of the catalogue's embedding matrix, so memory grows by tens
+ * of bytes per play (datasetBytes), not by the ~2 KB a materialised x_s costs.
  *
  * A prediction point is (user, play i) with a next play i+1: x_s = plays
  * i-w+1..i, x_n = aggregates over plays 0..i, target = embedding of play i+1.
@@ -37,31 +40,28 @@ export interface Dataset {
   dim: number;
   /** The catalogue's root-mean-square coordinate (catalogueRms): the unit of embeddings inside a model with features.embedding_scale: rms. */
   catalogueRms: number;
-  /** [n, window, fastStep] row-major. */
-  fast: Float32Array;
-  /** [n, window]: 1 = a real play, 0 = left padding. */
-  mask: Float32Array;
+  /** The spec x_s is assembled with (window, per-play signals, shuffle seed). */
+  spec: ModelSpec;
+  /** The catalogue the points index: x_s and targets are its embedding rows (shared, not copied). */
+  catalogue: Catalogue;
   /** [n, slowDim], already transformed with `stats`. */
   slow: Float32Array;
-  /** [n, dim]: embedding of the next played track. */
-  target: Float32Array;
   /** Catalogue row of the next played track. */
   targetIndex: Int32Array;
   /** Index into `users` of each row. */
   userIndex: Int32Array;
-  /** Time t of the prediction point (ms): when play i was played. */
-  time: Float64Array;
-  /** When the target, play i+1, was played (ms). */
-  targetTime: Float64Array;
-  /** Index i of the current play within the user's history (for baselines). */
+  /** Index i of the current play within the user's history. */
   position: Int32Array;
   /** 0 train, 1 validation, 2 test (index into SPLITS). */
   split: Uint8Array;
   /** Row numbers of each split, ascending. */
   rows: Record<SplitName, Int32Array>;
   users: { ids: Int32Array; externalIds: string[] };
-  /** Every play used (after the cut-off), users one after another: user k's plays are trackIndex[userStart[k]..userStart[k+1]). */
-  plays: { trackIndex: Int32Array; userStart: Int32Array };
+  /**
+   * Every play used (after the cut-off), users one after another: user k's plays are
+   * [userStart[k], userStart[k+1]). Flags carry FLAG.likedTrack (markLikedTracks).
+   */
+  plays: { trackIndex: Int32Array; playedAt: Float64Array; flags: Uint8Array; userStart: Int32Array };
   /** Scaling of x_n, to reuse at serving time. */
   stats: FeatureStats;
   counts: {
@@ -79,12 +79,91 @@ export interface Dataset {
 export interface BuildOptions {
   /** Ignore plays after this instant (inclusive cut-off: plays at exactly cutoff count). */
   cutoff?: Date;
-  /** Upper bound on the rows (e.g. the event count): the float blocks are then allocated once, never copied. */
+  /** Upper bound on the plays (e.g. countEvents): the columns are then allocated once, never grown. */
   capacity?: number;
 }
 
-/** Grows a small per-row column (x1.5) until it holds `need` elements. */
-function ensure<T extends Float64Array | Int32Array | Uint8Array>(a: T, need: number): T {
+/** Time t of row r (ms): when its current play was played. */
+export function pointTime(d: Dataset, r: number): number {
+  return d.plays.playedAt[d.plays.userStart[d.userIndex[r]] + d.position[r]];
+}
+
+/** When row r's target, the next play, was played (ms). */
+export function targetTime(d: Dataset, r: number): number {
+  return d.plays.playedAt[d.plays.userStart[d.userIndex[r]] + d.position[r] + 1];
+}
+
+/** User u's plays as a history (views into the dataset's columns, no copy). */
+export function userHistory(d: Dataset, u: number): UserHistory {
+  const { userStart, trackIndex, playedAt, flags } = d.plays;
+  const from = userStart[u];
+  const to = userStart[u + 1];
+  return {
+    userId: d.users.ids[u],
+    userExternalId: d.users.externalIds[u],
+    trackIndex: trackIndex.subarray(from, to),
+    playedAt: playedAt.subarray(from, to),
+    flags: flags.subarray(from, to),
+  };
+}
+
+/** Where writePoint puts one row: x_s at fast[fastAt..], mask at mask[maskAt..], x_n, y. */
+export interface PointBuffers {
+  fast: Float32Array;
+  mask: Float32Array;
+  slow: Float32Array;
+  target: Float32Array;
+}
+
+/**
+ * Writes row r into slot k of the buffers ([k * w * d_s] for x_s, [k * w] for the mask,
+ * [k * d_n] for x_n, [k * dim] for y): the same numbers the same functions
+ * (fastFeatures, the catalogue's row) would have stored up front.
+ */
+export function writePoint(d: Dataset, r: number, out: PointBuffers, k: number): void {
+  const { window: w, fastStep, slowDim, dim, catalogue } = d;
+  const h = userHistory(d, d.userIndex[r]);
+  const i = d.position[r];
+  if (w) fastFeatures(out.fast, k * w * fastStep, out.mask, k * w, h, i, d.spec, catalogue);
+  if (slowDim) out.slow.set(d.slow.subarray(r * slowDim, (r + 1) * slowDim), k * slowDim);
+  writeTarget(out.target, k * dim, h, i, catalogue);
+}
+
+/** Row r's x_s, mask, x_n and y as new arrays (tests, tools). */
+export function pointFeatures(d: Dataset, r: number): PointBuffers {
+  const out = {
+    fast: new Float32Array(d.window * d.fastStep),
+    mask: new Float32Array(d.window),
+    slow: new Float32Array(d.slowDim),
+    target: new Float32Array(d.dim),
+  };
+  writePoint(d, r, out, 0);
+  return out;
+}
+
+/**
+ * What a dataset costs per play with d_n slow features, without growth slack:
+ * per play its track row, time and flags (4 + 8 + 1), per point its target row,
+ * user, position, split and place in a split's row list (4 + 4 + 4 + 1 + 4)
+ * and x_n (4 d_n); plus 8 bytes per user (id, first play). A user's last play
+ * has no point, so this is an upper bound.
+ */
+export function datasetBytesPerPlay(slowDim: number): number {
+  return 13 + 17 + 4 * slowDim;
+}
+
+/** Bytes the dataset holds (its columns' buffers; the shared catalogue not counted). */
+export function datasetBytes(d: Dataset): number {
+  const buffers = new Set<ArrayBufferLike>();
+  for (const a of [d.slow, d.targetIndex, d.userIndex, d.position, d.split, d.users.ids, ...Object.values(d.rows), ...Object.values(d.plays)])
+    buffers.add(a.buffer);
+  let bytes = 0;
+  for (const b of buffers) bytes += b.byteLength;
+  return bytes;
+}
+
+/** Grows a column (x1.5) until it holds `need` elements. */
+function ensure<T extends Float32Array | Float64Array | Int32Array | Uint8Array>(a: T, need: number): T {
   if (a.length >= need) return a;
   let size = Math.max(a.length, 1024);
   while (size < need) size = Math.ceil(size * 1.5);
@@ -93,38 +172,9 @@ function ensure<T extends Float64Array | Int32Array | Uint8Array>(a: T, need: nu
   return b;
 }
 
-/**
- * A growable [rows, width] float block kept as fixed-size chunks and joined
- * once at the end (growing one big array by copying cost more than the
- * features themselves). With a capacity hint there is one chunk and no copy.
- */
-class Block {
-  private chunks: Float32Array[] = [];
-  constructor(
-    readonly width: number,
-    readonly chunkRows: number,
-  ) {}
-  /** The chunk that holds `row`; write at offset(row). */
-  chunk(row: number): Float32Array {
-    const c = Math.floor(row / this.chunkRows);
-    while (this.chunks.length <= c) this.chunks.push(new Float32Array(this.chunkRows * this.width));
-    return this.chunks[c];
-  }
-  offset(row: number): number {
-    return (row % this.chunkRows) * this.width;
-  }
-  join(rows: number): Float32Array {
-    const size = rows * this.width;
-    if (this.chunks.length <= 1) return (this.chunks[0] ?? new Float32Array(0)).subarray(0, size);
-    const out = new Float32Array(size);
-    for (let c = 0, at = 0; c < this.chunks.length && at < size; c++) {
-      const take = Math.min(this.chunks[c].length, size - at);
-      out.set(this.chunks[c].subarray(0, take), at);
-      at += take;
-    }
-    this.chunks = [];
-    return out;
-  }
+/** The first `n` elements; a copy when the column has more than 1/8 slack, so the spare capacity is freed. */
+function trim<T extends Float32Array | Float64Array | Int32Array | Uint8Array>(a: T, n: number): T {
+  return (a.length - n > a.length / 8 ? a.slice(0, n) : a.subarray(0, n)) as T;
 }
 
 export async function buildDataset(
@@ -135,24 +185,20 @@ export async function buildDataset(
 ): Promise<Dataset> {
   const dims = specDimensions(spec, catalogue.dim);
   const w = spec.features.fast.enabled ? spec.features.fast.window : 0;
-  const ds = dims.fastStep;
   const dn = dims.slow;
-  const dim = catalogue.dim;
   const cutoff = options.cutoff ? options.cutoff.getTime() : Infinity;
   const { split: splitSpec, seed } = spec.training;
 
-  const chunkRows = Math.max(options.capacity ?? 16_384, 1);
-  const fast = new Block(w * ds, chunkRows);
-  const mask = new Block(w, chunkRows);
-  const slowBlock = new Block(dn, chunkRows);
-  const target = new Block(dim, chunkRows);
-  let targetIndex = new Int32Array(0);
-  let userIndex = new Int32Array(0);
-  let time = new Float64Array(0);
-  let targetTime = new Float64Array(0);
-  let position = new Int32Array(0);
-  let split = new Uint8Array(0);
-  let plays = new Int32Array(0);
+  // Columns are sized for `capacity` plays (a point per play at most) and grow when it was short.
+  const capacity = Math.max(options.capacity ?? 16_384, 1);
+  let slow = new Float32Array(capacity * dn);
+  let targetIndex = new Int32Array(capacity);
+  let userIndex = new Int32Array(capacity);
+  let position = new Int32Array(capacity);
+  let split = new Uint8Array(capacity);
+  let trackIndex = new Int32Array(capacity);
+  let playedAt = new Float64Array(capacity);
+  let flags = new Uint8Array(capacity);
   const userStart: number[] = [0];
   const userIds: number[] = [];
   const externalIds: string[] = [];
@@ -170,64 +216,69 @@ export async function buildDataset(
     externalIds.push(h.userExternalId);
     counts.users++;
     counts.events += len;
-    plays = ensure(plays, userStart[u] + len);
-    plays.set(h.trackIndex, userStart[u]);
-    userStart.push(userStart[u] + len);
     markLikedTracks(h);
+    const start = userStart[u];
+    trackIndex = ensure(trackIndex, start + len);
+    playedAt = ensure(playedAt, start + len);
+    flags = ensure(flags, start + len);
+    trackIndex.set(h.trackIndex, start);
+    playedAt.set(h.playedAt, start);
+    flags.set(h.flags, start);
+    userStart.push(start + len);
 
     targetIndex = ensure(targetIndex, n + len);
     userIndex = ensure(userIndex, n + len);
-    time = ensure(time, n + len);
-    targetTime = ensure(targetTime, n + len);
     position = ensure(position, n + len);
     split = ensure(split, n + len);
+    slow = ensure(slow, (n + len) * dn);
     const first = n;
     running.fill(0);
     for (let i = 0; i < len; i++) {
       addPlay(running, h, i);
       if (i === len - 1) break;
-      if (!writeTarget(target.chunk(n), target.offset(n), h, i, catalogue)) {
+      const next = h.trackIndex[i + 1];
+      if (!catalogue.hasEmbedding[next]) {
         counts.targetWithoutEmbedding++;
         continue;
       }
-      targetIndex[n] = h.trackIndex[i + 1];
+      targetIndex[n] = next;
       userIndex[n] = u;
-      time[n] = h.playedAt[i];
-      targetTime[n] = h.playedAt[i + 1];
       position[n] = i;
-      if (w) fastFeatures(fast.chunk(n), fast.offset(n), mask.chunk(n), mask.offset(n), h, i, spec, catalogue);
-      if (dn) slowRaw(slowBlock.chunk(n), slowBlock.offset(n), running, spec);
+      if (dn) slowRaw(slow, n * dn, running, spec);
       n++;
     }
     if (n === first) counts.usersWithoutPoints++;
     assignSplit(split, first, n, splitSpec, hashSeed(seed, h.userExternalId));
   }
 
+  const events = userStart[userStart.length - 1];
+  slow = trim(slow, n * dn);
   const rows = splitRows(split, n);
-  const slow = slowBlock.join(n);
   const stats = fitFeatureStats(spec, slow, dn, rows.train);
   if (dn) for (let r = 0; r < n; r++) transformSlow(slow, r * dn, spec, stats);
 
   return {
     n,
     window: w,
-    fastStep: ds,
+    fastStep: dims.fastStep,
     slowDim: dn,
-    dim,
+    dim: catalogue.dim,
     catalogueRms: catalogueRms(catalogue),
-    fast: fast.join(n),
-    mask: mask.join(n),
+    spec,
+    catalogue,
     slow,
-    target: target.join(n),
-    targetIndex: targetIndex.subarray(0, n),
-    userIndex: userIndex.subarray(0, n),
-    time: time.subarray(0, n),
-    targetTime: targetTime.subarray(0, n),
-    position: position.subarray(0, n),
-    split: split.subarray(0, n),
+    targetIndex: trim(targetIndex, n),
+    userIndex: trim(userIndex, n),
+    position: trim(position, n),
+    split: trim(split, n),
     rows,
     users: { ids: Int32Array.from(userIds), externalIds },
-    plays: { trackIndex: plays.subarray(0, userStart[userStart.length - 1]), userStart: Int32Array.from(userStart) },
+    plays: {
+      trackIndex: trim(trackIndex, events),
+      playedAt: trim(playedAt, events),
+      flags: trim(flags, events),
+      userStart: Int32Array.from(userStart),
+    },
     stats,
     counts,
   };

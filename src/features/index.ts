@@ -23,6 +23,20 @@ export {
   permutation,
   type FeatureStats,
 } from "./features";
-export { buildDataset, SPLITS, type Dataset, type BuildOptions, type SplitName } from "./dataset";
+export {
+  buildDataset,
+  datasetBytes,
+  datasetBytesPerPlay,
+  pointFeatures,
+  pointTime,
+  targetTime,
+  userHistory,
+  writePoint,
+  SPLITS,
+  type Dataset,
+  type BuildOptions,
+  type PointBuffers,
+  type SplitName,
+} from "./dataset";
 export { featuresForServing, type ServingFeatures } from "./serving";
 export * from "./embed";

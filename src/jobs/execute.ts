@@ -179,8 +179,8 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
             checkpointEverySteps: options.checkpointEverySteps,
           },
         },
-        // The dataset's arrays move to the thread instead of being copied.
-        transferables(dataset),
+        // The dataset's own arrays move to the thread instead of being copied (the catalogue is still used here).
+        transferables({ ...dataset, catalogue: null }),
       );
     });
     while (checkpointWriter) await checkpointWriter;

@@ -1,10 +1,10 @@
 /**
- * Mini-batches: rows of the dataset's flat blocks gathered into reusable
- * buffers and uploaded as tensors (x_s, mask, x_n, y), plus the seeded order
- * of the training rows for each epoch.
+ * Mini-batches: dataset rows assembled into reusable buffers and uploaded
+ * as tensors (x_s, mask, x_n, y), plus the seeded order of the training rows
+ * for each epoch.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { Dataset } from "../features/dataset";
+import { writePoint, type Dataset, type PointBuffers } from "../features/dataset";
 import type { FsVae, FsVaeInput } from "../model/fsvae";
 import { shuffled, streamSeed, STREAM } from "../model/random";
 
@@ -30,49 +30,41 @@ export function checkDatasetFits(model: FsVae, dataset: Dataset): void {
 }
 
 /**
- * Gathers dataset rows into tensors through staging buffers. Each tensor gets
- * its own copy: the cpu backend keeps the array it is given, so a shared
- * buffer would change tensors still alive.
+ * Assembles dataset rows (writePoint) into staging buffers and uploads them as
+ * tensors. Each tensor gets its own copy: the cpu backend keeps the array it
+ * is given, so a shared buffer would change tensors still alive.
  */
 export class BatchBuilder {
-  private fast: Float32Array;
-  private mask: Float32Array;
-  private slow: Float32Array;
-  private target: Float32Array;
+  private buffers: PointBuffers;
 
   constructor(
     private readonly dataset: Dataset,
     readonly maxBatch: number,
   ) {
     const { window: w, fastStep, slowDim, dim } = dataset;
-    this.fast = new Float32Array(maxBatch * w * fastStep);
-    this.mask = new Float32Array(maxBatch * w);
-    this.slow = new Float32Array(maxBatch * slowDim);
-    this.target = new Float32Array(maxBatch * dim);
+    this.buffers = {
+      fast: new Float32Array(maxBatch * w * fastStep),
+      mask: new Float32Array(maxBatch * w),
+      slow: new Float32Array(maxBatch * slowDim),
+      target: new Float32Array(maxBatch * dim),
+    };
   }
 
   /** The batch of rows[from..to). */
   build(rows: ArrayLike<number>, from: number, to: number): Batch {
     const d = this.dataset;
+    const b = this.buffers;
     const size = to - from;
     if (size <= 0 || size > this.maxBatch) throw new Error(`batch of ${size} rows (max ${this.maxBatch})`);
+    for (let k = 0; k < size; k++) writePoint(d, rows[from + k], b, k);
     const fw = d.window * d.fastStep;
-    for (let k = 0; k < size; k++) {
-      const r = rows[from + k];
-      if (fw) {
-        this.fast.set(d.fast.subarray(r * fw, (r + 1) * fw), k * fw);
-        this.mask.set(d.mask.subarray(r * d.window, (r + 1) * d.window), k * d.window);
-      }
-      if (d.slowDim) this.slow.set(d.slow.subarray(r * d.slowDim, (r + 1) * d.slowDim), k * d.slowDim);
-      this.target.set(d.target.subarray(r * d.dim, (r + 1) * d.dim), k * d.dim);
-    }
     const input: FsVaeInput = {};
     if (fw) {
-      input.x_s = tf.tensor3d(this.fast.slice(0, size * fw), [size, d.window, d.fastStep]);
-      input.mask = tf.tensor2d(this.mask.slice(0, size * d.window), [size, d.window]);
+      input.x_s = tf.tensor3d(b.fast.slice(0, size * fw), [size, d.window, d.fastStep]);
+      input.mask = tf.tensor2d(b.mask.slice(0, size * d.window), [size, d.window]);
     }
-    if (d.slowDim) input.x_n = tf.tensor2d(this.slow.slice(0, size * d.slowDim), [size, d.slowDim]);
-    return { input, y: tf.tensor2d(this.target.slice(0, size * d.dim), [size, d.dim]), size };
+    if (d.slowDim) input.x_n = tf.tensor2d(b.slow.slice(0, size * d.slowDim), [size, d.slowDim]);
+    return { input, y: tf.tensor2d(b.target.slice(0, size * d.dim), [size, d.dim]), size };
   }
 }
 

@@ -3,7 +3,7 @@
  * history (streamed) and the dataset the feature layer builds from them.
  */
 import type { Store } from "../store/store";
-import { loadCatalogue, streamHistories } from "../store/history";
+import { countEvents, loadCatalogue, streamHistories } from "../store/history";
 import { buildDataset, type Dataset } from "../features/dataset";
 import type { Catalogue, UserHistory } from "../features/history";
 import type { ModelSpec } from "../spec/schema";
@@ -37,7 +37,9 @@ export async function loadTrainingData(store: Store, spec: ModelSpec, options: T
   }
   let histories: AsyncIterable<UserHistory> = streamHistories(store, { catalogue, upTo: options.cutoff });
   if (options.maxUsers !== undefined) histories = take(histories, options.maxUsers);
-  const dataset = await buildDataset(histories, catalogue, spec, { cutoff: options.cutoff });
+  // With maxUsers the count overshoots; the columns are then trimmed at the end.
+  const capacity = await countEvents(store, { upTo: options.cutoff });
+  const dataset = await buildDataset(histories, catalogue, spec, { cutoff: options.cutoff, capacity });
   if (dataset.n === 0)
     throw new Error(
       "the store has no listening histories with a next play to predict: load events first (rubato demo-data, or rubato import events)",

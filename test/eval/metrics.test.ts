@@ -1,6 +1,7 @@
 import { aggregateMetrics, baselinePredictions, evaluatePredictions, formatMeanStd, popularityVector, ranks } from "../../src/eval";
 import { buildDataset, type Catalogue, type Dataset } from "../../src/features";
 import { smallWorld, specWith, worldCatalogue, worldHistories } from "../features/world";
+import { materialise } from "../features/materialise";
 
 function catalogueOf(rows: number[][], has?: number[]): Catalogue {
   const dim = rows[0].length;
@@ -13,13 +14,21 @@ function catalogueOf(rows: number[][], has?: number[]): Catalogue {
   };
 }
 
-/** Only what evaluatePredictions reads. */
+/** Only what evaluatePredictions reads: row k is user k, whose second play (at minute k + 1) is the target. */
 function targetsOf(cat: Catalogue, trueRows: number[]): Dataset {
-  const target = new Float32Array(trueRows.length * cat.dim);
-  trueRows.forEach((t, k) => target.set(cat.embeddings.subarray(t * cat.dim, (t + 1) * cat.dim), k * cat.dim));
-  // Row k's target was played at minute k + 1.
-  const targetTime = Float64Array.from(trueRows, (_, k) => (k + 1) * 60_000);
-  return { dim: cat.dim, target, targetIndex: Int32Array.from(trueRows), targetTime } as unknown as Dataset;
+  const n = trueRows.length;
+  return {
+    dim: cat.dim,
+    catalogue: cat,
+    targetIndex: Int32Array.from(trueRows),
+    userIndex: Int32Array.from(trueRows, (_, k) => k),
+    position: new Int32Array(n),
+    plays: {
+      trackIndex: Int32Array.from(trueRows.flatMap((t) => [0, t])),
+      playedAt: Float64Array.from(trueRows.flatMap((_, k) => [k * 60_000, (k + 1) * 60_000])),
+      userStart: Int32Array.from({ length: n + 1 }, (_, k) => 2 * k),
+    },
+  } as unknown as Dataset;
 }
 
 let seed = 9;
@@ -206,13 +215,14 @@ describe("non-learned baselines", () => {
     const rows = [...ds.rows.train.subarray(0, 200), ...ds.rows.test.subarray(0, 50)];
     const pred = baselinePredictions("recent", ds, catalogue, rows, { window });
     let skipped = 0;
+    const m = materialise(ds);
     rows.forEach((r, k) => {
       const sum = new Float64Array(dim);
       let count = 0;
       for (let s = 0; s < window; s++) {
-        if (!ds.mask[r * window + s]) continue;
+        if (!m.mask[r * window + s]) continue;
         // The step's first `dim` values are the play's track embedding (per_play starts with track_embedding); zeros without one.
-        const e = ds.fast.subarray((r * window + s) * fastStep, (r * window + s) * fastStep + dim);
+        const e = m.fast.subarray((r * window + s) * fastStep, (r * window + s) * fastStep + dim);
         if (e.every((v) => v === 0)) {
           skipped++;
           continue;

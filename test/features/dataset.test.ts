@@ -1,6 +1,7 @@
-import { buildDataset, featuresForServing, type Dataset } from "../../src/features";
+import { buildDataset, datasetBytes, datasetBytesPerPlay, featuresForServing, pointTime, type Dataset } from "../../src/features";
 import { generateWorld } from "../../src/demo/world";
 import { smallWorld, specWith, worldCatalogue, worldHistories, worldHistory } from "./world";
+import { materialise, type Materialised } from "./materialise";
 
 describe("buildDataset over a generated world", () => {
   const world = smallWorld();
@@ -18,17 +19,17 @@ describe("buildDataset over a generated world", () => {
     noSlow: specWith({ slow: { enabled: false } }),
   };
 
-  function expectRowEqualsServing(ds: Dataset, spec: (typeof variants)[keyof typeof variants], r: number) {
+  function expectRowEqualsServing(ds: Dataset, m: Materialised, spec: (typeof variants)[keyof typeof variants], r: number) {
     const u = ds.userIndex[r];
     const h = worldHistory(
       world,
       world.users.findIndex((x) => x.externalId === ds.users.externalIds[u]),
       rowOf,
     );
-    const f = featuresForServing(h, catalogue, spec, ds.stats, ds.time[r])!;
+    const f = featuresForServing(h, catalogue, spec, ds.stats, m.time[r])!;
     const fw = ds.window * ds.fastStep;
-    expect(f.fast).toEqual(ds.fast.subarray(r * fw, (r + 1) * fw));
-    expect(f.mask).toEqual(ds.mask.subarray(r * ds.window, (r + 1) * ds.window));
+    expect(f.fast).toEqual(m.fast.subarray(r * fw, (r + 1) * fw));
+    expect(f.mask).toEqual(m.mask.subarray(r * ds.window, (r + 1) * ds.window));
     expect(f.slow).toEqual(ds.slow.subarray(r * ds.slowDim, (r + 1) * ds.slowDim));
   }
 
@@ -37,7 +38,8 @@ describe("buildDataset over a generated world", () => {
     const ds = await buildDataset(worldHistories(world), catalogue, spec);
     expect(ds.counts.targetWithoutEmbedding).toBeGreaterThan(0);
     expect(ds.n + ds.counts.targetWithoutEmbedding + ds.counts.users).toBe(ds.counts.events);
-    expect(ds.fast.length).toBe(ds.n * ds.window * ds.fastStep);
+    const m = materialise(ds);
+    expect(m.fast.length).toBe(ds.n * ds.window * ds.fastStep);
     expect(ds.slow.length).toBe(ds.n * ds.slowDim);
     // Rows whose time is unique within the user (serving picks the last play at or before asOf).
     const rows = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 50, 100, ds.n - 2, ds.n - 1];
@@ -47,8 +49,8 @@ describe("buildDataset over a generated world", () => {
       const p = ds.position[r];
       const next = ds.plays.trackIndex[ds.plays.userStart[u] + p + 1];
       expect(next).toBe(ds.targetIndex[r]);
-      if (ds.time[r + 1] === ds.time[r] && ds.userIndex[r + 1] === u) continue;
-      expectRowEqualsServing(ds, spec, r);
+      if (m.time[r + 1] === m.time[r] && ds.userIndex[r + 1] === u) continue;
+      expectRowEqualsServing(ds, m, spec, r);
     }
   });
 
@@ -78,30 +80,33 @@ describe("buildDataset over a generated world", () => {
     for (let r = 1; r < ds.n; r++)
       if (ds.userIndex[r] === ds.userIndex[r - 1]) {
         expect(ds.split[r]).toBeGreaterThanOrEqual(ds.split[r - 1]);
-        expect(ds.time[r]).toBeGreaterThanOrEqual(ds.time[r - 1]);
+        expect(pointTime(ds, r)).toBeGreaterThanOrEqual(pointTime(ds, r - 1));
       }
     expect(ds.rows.train.length / ds.n).toBeCloseTo(0.7, 1);
     expect(ds.rows.test.length / ds.n).toBeCloseTo(0.1, 1);
   });
 
-  it("~100k events: shape, time and memory (typed arrays, not per-event objects)", async () => {
-    const big = generateWorld({ users: 700, tracks: 2000, days: 28, seed: 1 });
+  it("~300k plays: shape, time and memory (tens of bytes per play, not a materialised x_s)", async () => {
+    const big = generateWorld({ users: 2000, tracks: 2000, days: 28, seed: 1 });
     const spec = specWith();
-    const heapBefore = process.memoryUsage().heapUsed;
     const started = performance.now();
     const ds = await buildDataset(worldHistories(big), worldCatalogue(big), spec);
     const ms = performance.now() - started;
-    const heapAfter = process.memoryUsage().heapUsed;
-    const bytes = ds.fast.byteLength + ds.mask.byteLength + ds.slow.byteLength + ds.target.byteLength;
+    const perPlay = datasetBytes(ds) / ds.counts.events;
+    const bound = datasetBytesPerPlay(ds.slowDim);
+    const materialisedPerPlay = (4 * (ds.window * ds.fastStep + ds.window + ds.slowDim + ds.dim) * ds.n) / ds.counts.events;
     console.log(
-      `buildDataset: ${ds.counts.events} events, ${ds.counts.users} users -> ${ds.n} rows in ${ms.toFixed(0)} ms; ` +
-        `fast [${ds.n}, ${ds.window}, ${ds.fastStep}], slow [${ds.n}, ${ds.slowDim}], target [${ds.n}, ${ds.dim}]: ` +
-        `${(bytes / 2 ** 20).toFixed(0)} MiB of Float32Array; JS heap delta ${((heapAfter - heapBefore) / 2 ** 20).toFixed(0)} MiB ` +
-        `(includes the generator's per-user event objects, collected as it goes)`,
+      `buildDataset: ${ds.counts.events} plays, ${ds.counts.users} users -> ${ds.n} rows in ${ms.toFixed(0)} ms; ` +
+        `${perPlay.toFixed(1)} bytes per play (bound ${bound} + 1/8 growth slack; ` +
+        `x_s, mask, x_n and y materialised would take ${materialisedPerPlay.toFixed(0)})`,
     );
-    expect(ds.counts.events).toBeGreaterThan(90_000);
+    expect(ds.counts.events).toBeGreaterThan(250_000);
     expect(ds.n).toBe(ds.counts.events - ds.counts.users);
     expect([ds.window, ds.fastStep, ds.slowDim, ds.dim]).toEqual([5, 85, 6, 80]);
     expect(ds.rows.train.length + ds.rows.validation.length + ds.rows.test.length).toBe(ds.n);
+    expect(perPlay).toBeLessThanOrEqual(bound * 1.125);
+    // With an exact capacity (countEvents) the columns are allocated once and hold no slack: the bound plus 8 bytes a user.
+    const exact = await buildDataset(worldHistories(big), worldCatalogue(big), spec, { capacity: ds.counts.events });
+    expect(datasetBytes(exact)).toBeLessThanOrEqual(bound * ds.counts.events + 8 * ds.counts.users);
   });
 });

@@ -3,6 +3,7 @@ import { daypartOf } from "../../src/demo/world";
 import { daypartOfMs } from "../../src/features/history";
 import { specDimensions } from "../../src/spec/dimensions";
 import { specWith } from "./world";
+import { materialise, type Materialised } from "./materialise";
 
 const H = 3_600_000;
 const T0 = Date.UTC(2026, 9, 1); // midnight UTC
@@ -44,8 +45,9 @@ describe("features of one hand-made history", () => {
     expect(ds.counts).toEqual({ users: 1, events: 7, afterCutoff: 0, targetWithoutEmbedding: 1, usersWithoutPoints: 0 });
     expect(Array.from(ds.position)).toEqual([0, 1, 2, 3, 5]);
     expect(Array.from(ds.targetIndex)).toEqual([1, 1, 2, 0, 1]);
-    expect(Array.from(ds.target.subarray(0, 4))).toEqual([1, 10, 1, 10]);
-    expect(Array.from(ds.time)).toEqual([0, 1, 2, 3, 5].map((i) => plays[i].at));
+    const m = materialise(ds);
+    expect(Array.from(m.target.subarray(0, 4))).toEqual([1, 10, 1, 10]);
+    expect(Array.from(m.time)).toEqual([0, 1, 2, 3, 5].map((i) => plays[i].at));
     expect(ds.slowDim).toBe(10);
 
     // x_n at play 5 (6 plays): plays, likes, playlist_adds, skips, restarts, liked_plays, then daypart shares.
@@ -62,10 +64,11 @@ describe("features of one hand-made history", () => {
     const d = specDimensions(spec, 2).fastStep;
     expect(d).toBe(10);
     const ds = await buildDataset([history], catalogue, spec);
-    const step = (r: number, s: number) => Array.from(ds.fast.subarray((r * 3 + s) * d, (r * 3 + s + 1) * d));
-    expect(Array.from(ds.mask.subarray(0, 3))).toEqual([0, 0, 1]);
-    expect(Array.from(ds.mask.subarray(3, 6))).toEqual([0, 1, 1]);
-    expect(Array.from(ds.mask.subarray(6, 9))).toEqual([1, 1, 1]);
+    const m = materialise(ds);
+    const step = (r: number, s: number) => Array.from(m.fast.subarray((r * 3 + s) * d, (r * 3 + s + 1) * d));
+    expect(Array.from(m.mask.subarray(0, 3))).toEqual([0, 0, 1]);
+    expect(Array.from(m.mask.subarray(3, 6))).toEqual([0, 1, 1]);
+    expect(Array.from(m.mask.subarray(6, 9))).toEqual([1, 1, 1]);
     expect(step(0, 0)).toEqual(new Array(10).fill(0));
     expect(step(0, 2)).toEqual([0, 0, 1, 0, 0, 0, 0, 0, 0, 0]); // play 0: night, track a = [0, 0]
     expect(step(2, 2)).toEqual([0, 1, 0, 0, 1, 0, 0, 0, 1, 10]); // play 2: b again, liked before, afternoon
@@ -103,16 +106,18 @@ describe("features of one hand-made history", () => {
       "u2",
       Array.from({ length: 12 }, (_, i) => ({ track: i % 3, at: T0 + i * H, flags: i % 2 ? skipped : 0 })),
     );
-    const plain = await buildDataset([many], catalogue, specWith({ fast: { window: 5 } }));
-    const a = await buildDataset([many], catalogue, specWith({ fast: { window: 5, shuffle: true }, seed: 1 }));
-    const b = await buildDataset([many], catalogue, specWith({ fast: { window: 5, shuffle: true }, seed: 1 }));
-    const c = await buildDataset([many], catalogue, specWith({ fast: { window: 5, shuffle: true }, seed: 2 }));
+    const build = async (fast: object, seed?: number) => materialise(await buildDataset([many], catalogue, specWith({ fast, seed })));
+    const plainDs = await buildDataset([many], catalogue, specWith({ fast: { window: 5 } }));
+    const plain = { ...materialise(plainDs), n: plainDs.n, fastStep: plainDs.fastStep };
+    const a = await build({ window: 5, shuffle: true }, 1);
+    const b = await build({ window: 5, shuffle: true }, 1);
+    const c = await build({ window: 5, shuffle: true }, 2);
     expect(a.fast).toEqual(b.fast);
     expect(a.fast).not.toEqual(plain.fast);
     expect(c.fast).not.toEqual(a.fast);
     expect(a.mask).toEqual(plain.mask);
     const d = plain.fastStep;
-    const steps = (ds: typeof a, r: number) =>
+    const steps = (ds: Materialised, r: number) =>
       Array.from({ length: 5 }, (_, s) => Array.from(ds.fast.subarray((r * 5 + s) * d, (r * 5 + s + 1) * d)).join());
     for (let r = 0; r < plain.n; r++) expect(steps(a, r).sort()).toEqual(steps(plain, r).sort());
     // Row 1 has two real plays: the three padding steps stay zero on the left.

@@ -6,6 +6,7 @@ import { loadTracks, type TrackRow } from "../../src/store/import/tracks";
 import type { Store } from "../../src/store/store";
 import { backendName, openTestStore } from "../helpers/store";
 import { specWith } from "../features/world";
+import { materialise } from "../features/materialise";
 
 const world = generateWorld({ users: 25, tracks: 150, days: 6, seed: 5, dim: 8 });
 const NO_EMBEDDING = new Set([world.tracks[3].externalId, world.tracks[7].externalId]);
@@ -128,10 +129,11 @@ describe(`store histories (${backendName})`, () => {
     const ds = await buildDataset(streamHistories(store, { batchSize: 64, catalogue: cat }), cat, spec);
     expect(ds.counts.targetWithoutEmbedding).toBeGreaterThan(0);
     const fw = ds.window * ds.fastStep;
+    const m = materialise(ds);
     let checked = 0;
     for (let r = 0; r < ds.n; r += 23) {
-      if (ds.userIndex[r + 1] === ds.userIndex[r] && ds.time[r + 1] === ds.time[r]) continue;
-      const serving = (await latestHistory(store, ds.users.ids[ds.userIndex[r]], 4, new Date(ds.time[r]), cat))!;
+      if (ds.userIndex[r + 1] === ds.userIndex[r] && m.time[r + 1] === m.time[r]) continue;
+      const serving = (await latestHistory(store, ds.users.ids[ds.userIndex[r]], 4, new Date(m.time[r]), cat))!;
       // The SQL counts equal the counts accumulated play by play.
       const full = histories[ds.userIndex[r]];
       const h = { ...full, flags: full.flags.slice() };
@@ -140,8 +142,8 @@ describe(`store histories (${backendName})`, () => {
       for (let i = 0; i <= ds.position[r]; i++) addPlay(counts, h, i);
       expect(serving.counts).toEqual(counts);
       const f = featuresForServing(serving, cat, spec, ds.stats)!;
-      expect(f.fast).toEqual(ds.fast.subarray(r * fw, (r + 1) * fw));
-      expect(f.mask).toEqual(ds.mask.subarray(r * 4, (r + 1) * 4));
+      expect(f.fast).toEqual(m.fast.subarray(r * fw, (r + 1) * fw));
+      expect(f.mask).toEqual(m.mask.subarray(r * 4, (r + 1) * 4));
       expect(f.slow).toEqual(ds.slow.subarray(r * ds.slowDim, (r + 1) * ds.slowDim));
       checked++;
     }
