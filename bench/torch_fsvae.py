@@ -30,9 +30,11 @@ and both are handled or reported here:
   allocates anything) keeps them in the heap: ~1.3-1.5x training, ~2.5x
   inference here.
 
-Threads: one, like the tfjs benchmark. OpenBLAS and OpenMP read their thread
-counts when they load, so the environment is set before `import torch`, and
-torch.set_num_threads(1) covers ATen's own pool.
+Threads: one by default, like the tfjs benchmark; --threads=N for N (bench:train
+also runs it on every core, to compare with data-parallel training at its best).
+OpenBLAS and OpenMP read their thread counts when they load, so the environment
+is set before `import torch` (bench:train sets it to N), and
+torch.set_num_threads(N) covers ATen's own pool. --train-only skips inference.
 """
 
 import ctypes
@@ -119,7 +121,8 @@ class FsVae(nn.Module):
 
 
 def main():
-    torch.set_num_threads(1)
+    threads = arg("threads", 1)
+    torch.set_num_threads(threads)
     torch.manual_seed(1)
     steps, repeats, infer_repeats = arg("steps", 20), arg("repeats", 5), arg("infer-repeats", 7)
     model = FsVae()
@@ -137,7 +140,7 @@ def main():
     blas = blas_library()
     params = sum(p.numel() for p in model.parameters())
     print(
-        f"# torch {torch.__version__}, {torch.get_num_threads()} thread, BLAS {blas or 'unknown'}, "
+        f"# torch {torch.__version__}, {torch.get_num_threads()} thread(s), BLAS {blas or 'unknown'}, "
         f"malloc thresholds {'raised' if MALLOC_TUNED else 'default'}, dtype {torch.get_default_dtype()}, {params:,} parameters"
     )
     if blas and "/blas/" in blas and "openblas" not in blas:
@@ -149,6 +152,8 @@ def main():
             step()
         rates.append(steps * TRAIN_BATCH / (time.perf_counter() - t0))
     print(f"torch_train_samples_per_s {round(statistics.median(rates))}")
+    if "--train-only" in sys.argv:
+        return
 
     model.eval()
     xi_s, xi_n = torch.randn(INFER_BATCH, W, D_S), torch.randn(INFER_BATCH, D_N)

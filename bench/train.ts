@@ -19,6 +19,13 @@
  * Prints `train_samples_per_s N` and `infer_per_s N`; with the peer also
  * `torch_train_samples_per_s N`, `torch_infer_per_s N`,
  * `ratio_train_vs_torch R` and `ratio_infer_vs_torch R` (ours / torch's).
+ *
+ * Then the training loop's own path, from a dataset (batches assembled from a
+ * random catalogue and random histories, as trainModel does): one thread
+ * (`train_samples_per_s_dataset_1_thread`) and data-parallel on every core
+ * (`train_samples_per_s_dataset_N_threads`, src/train/parallel.ts), and, with
+ * the peer, PyTorch on 1 and N threads with the best of them as the ratio's base
+ * (`ratio_train_threads_vs_torch_best`). --threads=N sets N (default: the cores).
  * RUBATO_LSTM_FUSED=0 runs the LSTM as plain tfjs ops instead of the fused
  * kernels, RUBATO_LSTM_CELL_IMPL=js the fused kernels without SIMD (for A/B).
  */
@@ -32,6 +39,11 @@ import { parameterCount } from "../src/model/fsvae";
 import { Optimizer } from "../src/train/optimizers";
 import { trainStep } from "../src/train/step";
 import { normals } from "../src/model/random";
+import { buildDataset } from "../src/features/dataset";
+import type { Catalogue, UserHistory } from "../src/features/history";
+import { SpecSchema } from "../src/spec/schema";
+import { BatchBuilder, disposeBatch, epochOrder } from "../src/train/batches";
+import { DataParallel, resolveThreads } from "../src/train/parallel";
 
 const args = process.argv.slice(2);
 const QUICK = args.includes("--quick");
@@ -40,6 +52,7 @@ const arg = (name: string, dflt: number) => Number(args.find((a) => a.startsWith
 const STEPS = arg("steps", QUICK ? 5 : 20);
 const REPEATS = arg("repeats", QUICK ? 2 : 5);
 const INFER_REPEATS = arg("infer-repeats", QUICK ? 3 : 7);
+const THREADS = arg("threads", resolveThreads("auto"));
 
 const W = 5;
 const D_S = 82;
@@ -126,35 +139,138 @@ async function main(): Promise<void> {
   console.log(`# inference: ${inferRates.map((r) => Math.round(r)).join(", ")} per s`);
   console.log(`infer_per_s ${Math.round(inferRate)}`);
   console.log(`# goals: >= 3000 training samples/s, >= 8000 inferences/s (${backend.name})`);
-  if (NO_TORCH) return;
-  torchPeer(trainRate, inferRate);
+  const torch = NO_TORCH ? null : torchPeer(trainRate, inferRate);
+
+  const dataset = await benchDataset();
+  const rate1 = await datasetRate(dataset, 1, backend.name);
+  console.log(`train_samples_per_s_dataset_1_thread ${Math.round(rate1)}`);
+  if (THREADS > 1) {
+    const rateN = await datasetRate(dataset, THREADS, backend.name);
+    console.log(`train_samples_per_s_dataset_${THREADS}_threads ${Math.round(rateN)}`);
+    console.log(`ratio_threads_vs_1_thread ${(rateN / rate1).toFixed(2)}`);
+    if (torch) {
+      const torchN = torchTrain(THREADS);
+      const best = Math.max(torch.train, torchN ?? 0);
+      if (torchN) console.log(`torch_train_samples_per_s_${THREADS}_threads ${Math.round(torchN)}`);
+      console.log(`ratio_train_threads_vs_torch_best ${(rateN / best).toFixed(2)}`);
+    }
+  }
 }
 
-/** Runs bench/torch_fsvae.py with the same steps and repeats, and prints its figures and the ratios. */
-function torchPeer(trainRate: number, inferRate: number): void {
+/**
+ * A dataset of the bench graph's shape (d_s 82 = an 80-d embedding, skipped and
+ * liked; d_n 6): random embeddings and histories, 400 users x 250 plays.
+ */
+async function benchDataset() {
+  const tracks = 5000;
+  const catalogue: Catalogue = {
+    externalIds: Array.from({ length: tracks }, (_, i) => `t${i}`),
+    trackIds: Int32Array.from({ length: tracks }, (_, i) => i + 1),
+    dim: DIM,
+    embeddings: normals(tracks * DIM, 3),
+    hasEmbedding: new Uint8Array(tracks).fill(1),
+  };
+  const draws = normals(400 * 250 * 2, 4);
+  const histories: UserHistory[] = Array.from({ length: 400 }, (_, u) => {
+    const at = (i: number) => draws[(u * 250 + i) * 2];
+    return {
+      userId: u + 1,
+      userExternalId: `u${u}`,
+      trackIndex: Int32Array.from({ length: 250 }, (_, i) => Math.floor(Math.abs(at(i)) * 1e4) % tracks),
+      playedAt: Float64Array.from({ length: 250 }, (_, i) => Date.UTC(2026, 0, 1) + i * 240_000),
+      flags: Uint8Array.from({ length: 250 }, (_, i) => (draws[(u * 250 + i) * 2 + 1] > 1 ? 1 : 0)),
+    };
+  });
+  const spec = SpecSchema.parse({
+    name: "bench",
+    type: "fs-vae",
+    features: { fast: { window: W, per_play: ["track_embedding", "skipped", "liked"] } },
+    training: { batch_size: TRAIN_BATCH, split: { train: 1, validation: 0, test: 0 } },
+  });
+  return buildDataset(histories, catalogue, spec);
+}
+
+/** Training samples/s of trainModel's loop (batch assembly included) on `threads` threads. */
+async function datasetRate(dataset: Awaited<ReturnType<typeof benchDataset>>, threads: number, backend: string): Promise<number> {
+  const model = createFsVae(BENCH_CONFIG, 1);
+  const optimizer = new Optimizer("adam", 1e-4, model.variables);
+  const order = epochOrder(dataset.rows.train, 7, 0);
+  const builder = new BatchBuilder(dataset, TRAIN_BATCH);
+  const parallel =
+    threads > 1 ? await DataParallel.start(model, dataset, { threads, batchSize: TRAIN_BATCH, seed: 7, backend: backend as "wasm" }) : null;
+  let step = 0;
+  const once = async () => {
+    const from = (step * TRAIN_BATCH) % (order.length - TRAIN_BATCH);
+    if (parallel) await parallel.step(order, from, from + TRAIN_BATCH, step, 7, optimizer);
+    else {
+      const b = builder.build(order, from, from + TRAIN_BATCH);
+      trainStep(model, optimizer, b.input, b.y, step, 7);
+      disposeBatch(b);
+    }
+    step++;
+  };
+  try {
+    for (let i = 0; i < 3; i++) await once();
+    const rates: number[] = [];
+    for (let r = 0; r < REPEATS; r++) {
+      const t0 = performance.now();
+      for (let i = 0; i < STEPS; i++) await once();
+      rates.push((STEPS * TRAIN_BATCH) / ((performance.now() - t0) / 1000));
+    }
+    console.log(`# dataset path, ${threads} thread${threads > 1 ? "s" : ""}: ${rates.map((r) => Math.round(r)).join(", ")} samples/s`);
+    return median(rates);
+  } finally {
+    await parallel?.close();
+  }
+}
+
+function torchPython(): string | undefined {
   // Debian's python3-torch lives in the system interpreter, which a pyenv python3 on PATH hides.
   // RUBATO_PYTHON, when set, is the only interpreter tried.
   const candidates = process.env.RUBATO_PYTHON ? [process.env.RUBATO_PYTHON] : ["python3", "/usr/bin/python3"];
-  const python = candidates.find((p) => spawnSync(p, ["-c", "import torch"], { encoding: "utf8" }).status === 0);
+  return candidates.find((p) => spawnSync(p, ["-c", "import torch"], { encoding: "utf8" }).status === 0);
+}
+
+/** bench/torch_fsvae.py on `threads` threads with the same steps and repeats; its stdout, or null. */
+function runTorch(threads: number, extra: string[] = []): string | null {
+  const python = torchPython();
   if (!python) {
     console.log("# PyTorch peer skipped: no python3 can import torch (Debian: apt-get install -y python3-torch libopenblas0-pthread)");
-    return;
+    return null;
   }
   const script = path.join(__dirname, "torch_fsvae.py");
-  const out = spawnSync(python, [script, `--steps=${STEPS}`, `--repeats=${REPEATS}`, `--infer-repeats=${INFER_REPEATS}`], {
+  const n = String(threads);
+  const out = spawnSync(python, [script, `--steps=${STEPS}`, `--repeats=${REPEATS}`, `--infer-repeats=${INFER_REPEATS}`, `--threads=${n}`, ...extra], {
     encoding: "utf8",
-    env: { ...process.env, OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1", MKL_NUM_THREADS: "1" },
+    env: { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n },
     timeout: 15 * 60 * 1000,
   });
   if (out.status !== 0) {
     console.log(`# PyTorch peer failed: ${(out.stderr || String(out.error ?? "")).trim().split("\n").pop()}`);
-    return;
+    return null;
   }
-  process.stdout.write(out.stdout);
-  const torchTrain = Number(/^torch_train_samples_per_s (\S+)/m.exec(out.stdout)?.[1]);
-  const torchInfer = Number(/^torch_infer_per_s (\S+)/m.exec(out.stdout)?.[1]);
-  if (torchTrain > 0) console.log(`ratio_train_vs_torch ${(trainRate / torchTrain).toFixed(2)}`);
-  if (torchInfer > 0) console.log(`ratio_infer_vs_torch ${(inferRate / torchInfer).toFixed(2)}`);
+  return out.stdout;
+}
+
+/** PyTorch on one thread: prints its figures and the ratios, returns its rates. */
+function torchPeer(trainRate: number, inferRate: number): { train: number; infer: number } | null {
+  const out = runTorch(1);
+  if (!out) return null;
+  process.stdout.write(out);
+  const train = Number(/^torch_train_samples_per_s (\S+)/m.exec(out)?.[1]);
+  const infer = Number(/^torch_infer_per_s (\S+)/m.exec(out)?.[1]);
+  if (train > 0) console.log(`ratio_train_vs_torch ${(trainRate / train).toFixed(2)}`);
+  if (infer > 0) console.log(`ratio_infer_vs_torch ${(inferRate / infer).toFixed(2)}`);
+  return train > 0 ? { train, infer } : null;
+}
+
+/** PyTorch's training rate on `threads` threads (training only). */
+function torchTrain(threads: number): number | null {
+  const out = runTorch(threads, ["--train-only"]);
+  if (!out) return null;
+  for (const line of out.split("\n")) if (line.startsWith("#")) console.log(line);
+  const train = Number(/^torch_train_samples_per_s (\S+)/m.exec(out)?.[1]);
+  return train > 0 ? train : null;
 }
 
 if (require.main === module) {

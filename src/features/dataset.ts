@@ -162,19 +162,36 @@ export function datasetBytes(d: Dataset): number {
   return bytes;
 }
 
+type Column = Float32Array | Float64Array | Int32Array | Uint8Array;
+type ColumnType<T extends Column> = { new (buffer: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number };
+
+/**
+ * A column of n elements on a SharedArrayBuffer: sent to another thread (the training
+ * thread, data-parallel helpers) it is shared, not copied.
+ */
+function column<T extends Column>(type: ColumnType<T>, n: number): T {
+  return new type(new SharedArrayBuffer(n * type.BYTES_PER_ELEMENT));
+}
+
+function sharedCopy<T extends Column>(a: T, n = a.length): T {
+  const b = column(a.constructor as ColumnType<T>, n);
+  b.set(a.subarray(0, n));
+  return b;
+}
+
 /** Grows a column (x1.5) until it holds `need` elements. */
-function ensure<T extends Float32Array | Float64Array | Int32Array | Uint8Array>(a: T, need: number): T {
+function ensure<T extends Column>(a: T, need: number): T {
   if (a.length >= need) return a;
   let size = Math.max(a.length, 1024);
   while (size < need) size = Math.ceil(size * 1.5);
-  const b = new (a.constructor as new (n: number) => T)(size);
+  const b = column(a.constructor as ColumnType<T>, size);
   b.set(a);
   return b;
 }
 
 /** The first `n` elements; a copy when the column has more than 1/8 slack, so the spare capacity is freed. */
-function trim<T extends Float32Array | Float64Array | Int32Array | Uint8Array>(a: T, n: number): T {
-  return (a.length - n > a.length / 8 ? a.slice(0, n) : a.subarray(0, n)) as T;
+function trim<T extends Column>(a: T, n: number): T {
+  return a.length - n > a.length / 8 ? sharedCopy(a, n) : (a.subarray(0, n) as T);
 }
 
 export async function buildDataset(
@@ -191,14 +208,14 @@ export async function buildDataset(
 
   // Columns are sized for `capacity` plays (a point per play at most) and grow when it was short.
   const capacity = Math.max(options.capacity ?? 16_384, 1);
-  let slow = new Float32Array(capacity * dn);
-  let targetIndex = new Int32Array(capacity);
-  let userIndex = new Int32Array(capacity);
-  let position = new Int32Array(capacity);
-  let split = new Uint8Array(capacity);
-  let trackIndex = new Int32Array(capacity);
-  let playedAt = new Float64Array(capacity);
-  let flags = new Uint8Array(capacity);
+  let slow = column(Float32Array, capacity * dn);
+  let targetIndex = column(Int32Array, capacity);
+  let userIndex = column(Int32Array, capacity);
+  let position = column(Int32Array, capacity);
+  let split = column(Uint8Array, capacity);
+  let trackIndex = column(Int32Array, capacity);
+  let playedAt = column(Float64Array, capacity);
+  let flags = column(Uint8Array, capacity);
   const userStart: number[] = [0];
   const userIds: number[] = [];
   const externalIds: string[] = [];
@@ -272,12 +289,12 @@ export async function buildDataset(
     position: trim(position, n),
     split: trim(split, n),
     rows,
-    users: { ids: Int32Array.from(userIds), externalIds },
+    users: { ids: sharedCopy(Int32Array.from(userIds)), externalIds },
     plays: {
       trackIndex: trim(trackIndex, events),
       playedAt: trim(playedAt, events),
       flags: trim(flags, events),
-      userStart: Int32Array.from(userStart),
+      userStart: sharedCopy(Int32Array.from(userStart)),
     },
     stats,
     counts,

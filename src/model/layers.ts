@@ -59,17 +59,23 @@ export interface Noise {
   dropout<T extends tf.Tensor>(x: T, rate: number, maskShape?: number[]): T;
 }
 
-export function seededNoise(seed: number, step: number): Noise {
+/**
+ * The noise of step `step`. Data-parallel training gives each shard of the
+ * batch its own streams (`shard` 1, 2, ...); shard 0, like one thread, draws
+ * exactly what a single-threaded step does.
+ */
+export function seededNoise(seed: number, step: number, shard = 0): Noise {
   let epsCalls = 0;
   let dropoutCalls = 0;
+  const streams = (kind: number, call: number) => (shard ? [kind, step, call, shard] : [kind, step, call]);
   return {
     eps(shape) {
-      return tf.tensor2d(normals(shape[0] * shape[1], streamSeed(seed, STREAM.eps, step, epsCalls++)), shape);
+      return tf.tensor2d(normals(shape[0] * shape[1], streamSeed(seed, ...streams(STREAM.eps, epsCalls++))), shape);
     },
     dropout(x, rate, maskShape = x.shape) {
       if (rate <= 0) return x;
       const n = maskShape.reduce((a, b) => a * b, 1);
-      const mask = tf.tensor(dropoutMask(n, rate, streamSeed(seed, STREAM.dropout, step, dropoutCalls++)), maskShape);
+      const mask = tf.tensor(dropoutMask(n, rate, streamSeed(seed, ...streams(STREAM.dropout, dropoutCalls++))), maskShape);
       return tf.mul(x, mask);
     },
   };

@@ -216,6 +216,11 @@ export const SpecSchema = labelled(
         epochs: field(posInt(), 100, "maximum number of passes over the training split"),
         batch_size: field(posInt(), 256, "examples per optimizer step"),
         seed: field(nonNegInt(), 7, "seed for initialisation, shuffling and sampling"),
+        threads: field(
+          labelled(z.union([z.literal("auto"), z.number().int().positive()]), '"auto" or a positive integer'),
+          1,
+          "threads that train data-parallel, each on its share of every batch; auto = the machine's cores. Results depend on the seed and the thread count; 1 is the single-threaded path",
+        ),
         split: section(
           {
             by: field(

@@ -59,6 +59,11 @@ export class Optimizer {
 
   /** Applies one update; `grads[i]` belongs to `params[i]`. The gradients are only read. */
   apply(grads: readonly tf.Tensor[]): void {
+    this.applyArrays(grads.map((g) => g.dataSync() as Float32Array));
+  }
+
+  /** apply() on gradients already read out (data-parallel training sums them first); returns the new values. */
+  applyArrays(grads: readonly Float32Array[]): Float32Array[] {
     if (grads.length !== this.params.length) throw new Error(`optimizer: ${grads.length} gradients for ${this.params.length} parameters`);
     this.step++;
     const lr = this.learningRate;
@@ -70,9 +75,8 @@ export class Optimizer {
     const c2 = Math.sqrt(1 - ADAM.b2 ** t);
     const lrT = (lr * c2) / (1 - ADAM.b1 ** t);
     const epsT = ADAM.eps * c2;
-    const updated: tf.Tensor[] = [];
-    this.params.forEach((p, i) => {
-      const g = grads[i].dataSync() as Float32Array;
+    const values = this.params.map((p, i) => {
+      const g = grads[i];
       const w = p.variable.dataSync() as Float32Array;
       const next = new Float32Array(w.length);
       if (this.kind === "adam") {
@@ -94,10 +98,12 @@ export class Optimizer {
       } else {
         for (let j = 0; j < w.length; j++) next[j] = w[j] - lr * g[j];
       }
-      updated.push(tf.tensor(next, p.variable.shape));
+      return next;
     });
+    const updated = values.map((next, i) => tf.tensor(next, this.params[i].variable.shape));
     this.params.forEach((p, i) => p.variable.assign(updated[i]));
     tf.dispose(updated); // the variables hold the data now
+    return values;
   }
 
   /** A copy of the state. */

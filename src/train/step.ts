@@ -44,3 +44,44 @@ export function trainStep(model: FsVae, optimizer: Optimizer, input: FsVaeInput,
   const [reconstruction, kl] = stats;
   return { loss: reconstruction + beta * kl, reconstruction, kl, beta, klPerDim: stats.subarray(2) };
 }
+
+/** One shard's part of a data-parallel step: its gradients, read out, and its statistics. */
+export interface ShardGradients {
+  /** Per trainable variable, in model.variables order: d loss / d theta over this shard's rows. */
+  grads: Float32Array[];
+  reconstruction: number;
+  kl: number;
+  klPerDim: Float32Array;
+}
+
+/**
+ * The gradients of the negative beta-ELBO over one shard of step `step`'s batch, with the
+ * shard's own noise streams; no update. The shards' gradients, weighted by their share of
+ * the batch, sum to the batch's (free bits are applied to each shard's mean KL).
+ */
+export function shardGradients(
+  model: FsVae,
+  input: FsVaeInput,
+  y: tf.Tensor2D,
+  step: number,
+  seed: number,
+  shard: number,
+): ShardGradients {
+  const { beta: fullBeta, freeBits, klWarmupSteps } = model.config.loss;
+  const beta = betaAt(step, fullBeta, klWarmupSteps);
+  const noise = seededNoise(seed, step, shard);
+  const trainable = model.variables.map((v) => v.variable);
+  const { grads, aux } = tf.tidy(() => {
+    let kept: tf.Tensor | null = null;
+    const { grads } = tf.variableGrads(() => {
+      const o = betaElbo(model, input, y, { beta, freeBits, noise });
+      kept = tf.keep(tf.concat([tf.stack([o.reconstruction, o.kl]), o.klPerDim]));
+      return o.loss;
+    }, trainable);
+    return { grads: trainable.map((v) => grads[v.name]), aux: kept! };
+  });
+  const values = grads.map((g) => g.dataSync() as Float32Array);
+  const stats = aux.dataSync() as Float32Array;
+  tf.dispose([...grads, aux]);
+  return { grads: values, reconstruction: stats[0], kl: stats[1], klPerDim: stats.slice(2) };
+}

@@ -25,6 +25,7 @@ import { deserializeCheckpoint, serializeCheckpoint, type LoopState, type Tensor
 import { evaluateObjective, evaluateSplit, latentUnitCount, type Evaluation } from "./evaluate";
 import { Optimizer } from "./optimizers";
 import { trainStep, type StepStats } from "./step";
+import { DataParallel, resolveThreads } from "./parallel";
 
 export interface StepProgress {
   /** 1-based epoch. */
@@ -178,6 +179,7 @@ export async function trainModel(spec: ModelSpec, dataset: Dataset, options: Tra
 
   const model = createFsVae(config, t.seed);
   let optimizer: Optimizer | null = null;
+  let parallel: DataParallel | null = null;
   try {
     checkDatasetFits(model, dataset);
     optimizer = new Optimizer(t.optimizer, t.learning_rate, model.variables);
@@ -223,7 +225,10 @@ export async function trainModel(spec: ModelSpec, dataset: Dataset, options: Tra
       if (options.onCheckpoint) await options.onCheckpoint(checkpoint(), { epoch: loop.epoch, step: loop.step });
     };
 
-    const builder = new BatchBuilder(dataset, batchSize);
+    const threads = Math.min(resolveThreads(t.threads), batchSize);
+    const builder = threads > 1 ? null : new BatchBuilder(dataset, batchSize);
+    parallel = threads > 1 ? await DataParallel.start(model, dataset, { threads, batchSize, seed: t.seed, backend: backend.name }) : null;
+    if (parallel) log(`training data-parallel on ${threads} threads`);
     let cancelled = false;
     while (!loop.finished && loop.epoch < epochs) {
       const order = epochOrder(trainRows, loop.seed, loop.epoch);
@@ -235,19 +240,24 @@ export async function trainModel(spec: ModelSpec, dataset: Dataset, options: Tra
         }
         const t0 = performance.now();
         const from = loop.batch * batchSize;
-        const batch = builder.build(order, from, Math.min(order.length, from + batchSize));
+        const to = Math.min(order.length, from + batchSize);
         let stats: StepStats;
-        try {
-          stats = trainStep(model, optimizer, batch.input, batch.y, loop.step, loop.seed);
-        } finally {
-          disposeBatch(batch);
+        if (parallel) stats = await parallel.step(order, from, to, loop.step, loop.seed, optimizer);
+        else {
+          const batch = builder!.build(order, from, to);
+          try {
+            stats = trainStep(model, optimizer, batch.input, batch.y, loop.step, loop.seed);
+          } finally {
+            disposeBatch(batch);
+          }
         }
+        const size = to - from;
         const { loss, reconstruction, kl } = stats;
         const seconds = (performance.now() - t0) / 1000;
-        acc.loss += loss * batch.size;
-        acc.reconstruction += reconstruction * batch.size;
-        acc.kl += kl * batch.size;
-        acc.samples += batch.size;
+        acc.loss += loss * size;
+        acc.reconstruction += reconstruction * size;
+        acc.kl += kl * size;
+        acc.samples += size;
         acc.seconds += seconds;
         loop.batch++;
         loop.step++;
@@ -262,7 +272,7 @@ export async function trainModel(spec: ModelSpec, dataset: Dataset, options: Tra
           reconstruction,
           kl,
           beta: stats.beta,
-          samplesPerSecond: batch.size / seconds,
+          samplesPerSecond: size / seconds,
           activeUnits: units ? activeUnits(stats.klPerDim) : 0,
           latentUnits: units,
         });
@@ -328,6 +338,9 @@ export async function trainModel(spec: ModelSpec, dataset: Dataset, options: Tra
       await emitCheckpoint();
     }
 
+    await parallel?.close();
+    parallel = null;
+
     if (cancelled) {
       loop.status = "cancelled";
       const buf = checkpoint();
@@ -374,6 +387,7 @@ export async function trainModel(spec: ModelSpec, dataset: Dataset, options: Tra
       };
     }
   } catch (err) {
+    await parallel?.close().catch(() => undefined);
     optimizer?.dispose();
     disposeFsVae(model);
     throw err;

@@ -1,0 +1,224 @@
+/**
+ * Data-parallel training steps (training.threads > 1).
+ *
+ * Each step's batch is cut into one contiguous shard per thread. This thread
+ * takes shard 0; each helper thread (parallel-thread.ts, its own tfjs backend
+ * and model replica) takes one of the others. Every thread assembles its own
+ * rows from the dataset, whose columns live on SharedArrayBuffers and are
+ * shared, not copied, and writes its gradients into its slot of a shared
+ * buffer. This thread sums them, weighted by each shard's share of the batch,
+ * in shard order, applies one optimizer update and publishes the new weights
+ * through another shared buffer, which the helpers load before their next
+ * shard. The result depends on the seed and the thread count only.
+ */
+import * as os from "node:os";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import type { Dataset } from "../features/dataset";
+import type { Catalogue } from "../features/history";
+import type { FsVae } from "../model/fsvae";
+import type { BackendName } from "../model/backend";
+import { betaAt } from "../model/loss";
+import type { Optimizer } from "./optimizers";
+import { BatchBuilder, disposeBatch } from "./batches";
+import { shardGradients, type StepStats } from "./step";
+
+/** training.threads resolved: "auto" is the machine's available parallelism. */
+export function resolveThreads(threads: number | "auto"): number {
+  return threads === "auto" ? Math.max(1, os.availableParallelism()) : threads;
+}
+
+/** What a helper needs to start: everything is plain data or shared memory. */
+export interface HelperInit {
+  backend: BackendName;
+  config: FsVae["config"];
+  seed: number;
+  dataset: Dataset;
+  maxShard: number;
+  /** Every trainable value, variables one after another in model.variables order. */
+  weights: SharedArrayBuffer;
+  /** This helper's gradient slot, same layout as weights. */
+  grads: SharedArrayBuffer;
+}
+
+export type ToHelper =
+  | { type: "init"; init: HelperInit }
+  | { type: "shard"; rows: Int32Array; step: number; seed: number; shard: number; weightsVersion: number }
+  | { type: "exit" };
+
+export type FromHelper =
+  | { type: "ready" }
+  | { type: "done"; reconstruction: number; kl: number; klPerDim: Float32Array }
+  | { type: "error"; message: string };
+
+interface Helper {
+  worker: Worker;
+  grads: Float32Array;
+  next: ((msg: FromHelper) => void) | null;
+  failure: Error | null;
+}
+
+/** The catalogue on shared memory, so helpers read the one copy. */
+function sharedCatalogue(c: Catalogue): Catalogue {
+  const share = <T extends Float32Array | Int32Array | Uint8Array>(a: T): T => {
+    if (a.buffer instanceof SharedArrayBuffer) return a;
+    const b = new (a.constructor as new (buffer: SharedArrayBuffer) => T)(new SharedArrayBuffer(a.byteLength));
+    b.set(a);
+    return b;
+  };
+  return { ...c, trackIds: share(c.trackIds), embeddings: share(c.embeddings), hasEmbedding: share(c.hasEmbedding) };
+}
+
+export class DataParallel {
+  private readonly weights: Float32Array;
+  private readonly offsets: number[];
+  private weightsVersion = 0;
+  private readonly builder: BatchBuilder;
+
+  private constructor(
+    private readonly model: FsVae,
+    dataset: Dataset,
+    private readonly helpers: Helper[],
+    weights: SharedArrayBuffer,
+    maxShard: number,
+  ) {
+    this.weights = new Float32Array(weights);
+    this.offsets = [];
+    let at = 0;
+    for (const v of model.variables) {
+      this.offsets.push(at);
+      at += v.variable.size;
+    }
+    this.builder = new BatchBuilder(dataset, maxShard);
+  }
+
+  /** Starts `threads - 1` helpers with replicas of `model` (its current weights). */
+  static async start(
+    model: FsVae,
+    dataset: Dataset,
+    options: { threads: number; batchSize: number; seed: number; backend: BackendName },
+  ): Promise<DataParallel> {
+    const size = model.variables.reduce((n, v) => n + v.variable.size, 0);
+    const weights = new SharedArrayBuffer(size * 4);
+    const maxShard = Math.ceil(options.batchSize / options.threads);
+    const shared: Dataset = { ...dataset, catalogue: sharedCatalogue(dataset.catalogue), rows: { train: new Int32Array(0), validation: new Int32Array(0), test: new Int32Array(0) } };
+    const entry = path.join(__dirname, "parallel-thread.ts");
+    const helpers: Helper[] = [];
+    try {
+      for (let k = 1; k < options.threads; k++) {
+        const grads = new SharedArrayBuffer(size * 4);
+        const worker = new Worker(`require("@swc-node/register"); require(${JSON.stringify(entry)});`, { eval: true, stdin: false });
+        const helper: Helper = { worker, grads: new Float32Array(grads), next: null, failure: null };
+        worker.on("message", (msg: FromHelper) => {
+          const next = helper.next;
+          helper.next = null;
+          next?.(msg);
+        });
+        const fail = (err: Error) => {
+          helper.failure = err;
+          const next = helper.next;
+          helper.next = null;
+          next?.({ type: "error", message: err.message });
+        };
+        worker.on("error", fail);
+        worker.on("exit", (code) => fail(new Error(`a training helper thread exited (code ${code})`)));
+        helpers.push(helper);
+        const ready = DataParallel.reply(helper);
+        worker.postMessage({
+          type: "init",
+          init: { backend: options.backend, config: model.config, seed: options.seed, dataset: shared, maxShard, weights, grads },
+        } satisfies ToHelper);
+        const first = await ready;
+        if (first.type === "error") throw new Error(`a training helper thread failed to start: ${first.message}`);
+      }
+    } catch (err) {
+      for (const h of helpers) void h.worker.terminate();
+      throw err;
+    }
+    const parallel = new DataParallel(model, shared, helpers, weights, maxShard);
+    parallel.publishWeights();
+    return parallel;
+  }
+
+  private static reply(helper: Helper): Promise<FromHelper> {
+    if (helper.failure) return Promise.resolve({ type: "error", message: helper.failure.message });
+    return new Promise((resolve) => (helper.next = resolve));
+  }
+
+  /** Copies the model's weights (after an update, or weights restored from a checkpoint) to the helpers. */
+  publishWeights(): void {
+    this.model.variables.forEach((v, i) => this.weights.set(v.variable.dataSync() as Float32Array, this.offsets[i]));
+    this.weightsVersion++;
+  }
+
+  /** One optimizer step on rows[from..to) of `order`, across all threads. */
+  async step(order: Int32Array, from: number, to: number, step: number, seed: number, optimizer: Optimizer): Promise<StepStats> {
+    const size = to - from;
+    const threads = this.helpers.length + 1;
+    const bounds = Array.from({ length: threads + 1 }, (_, k) => from + Math.round((k * size) / threads));
+    const replies = this.helpers.map((helper, h) => {
+      const [a, b] = [bounds[h + 1], bounds[h + 2]];
+      if (a === b) return null;
+      const reply = DataParallel.reply(helper);
+      helper.worker.postMessage({
+        type: "shard",
+        rows: order.slice(a, b),
+        step,
+        seed,
+        shard: h + 1,
+        weightsVersion: this.weightsVersion,
+      } satisfies ToHelper);
+      return reply;
+    });
+
+    const own = this.builder.build(order, bounds[0], bounds[1]);
+    let mine;
+    try {
+      mine = shardGradients(this.model, own.input, own.y, step, seed, 0);
+    } finally {
+      disposeBatch(own);
+    }
+    const done = await Promise.all(replies);
+
+    // sum_k (n_k / n) g_k, in shard order.
+    const share = (k: number) => (bounds[k + 1] - bounds[k]) / size;
+    const grads = mine.grads.map((g) => Float32Array.from(g, (x) => x * share(0)));
+    let reconstruction = mine.reconstruction * share(0);
+    let kl = mine.kl * share(0);
+    const klPerDim = Float32Array.from(mine.klPerDim, (x) => x * share(0));
+    done.forEach((reply, h) => {
+      if (!reply) return;
+      if (reply.type !== "done") throw new Error(`a training helper thread failed: ${reply.type === "error" ? reply.message : reply.type}`);
+      const w = share(h + 1);
+      const slot = this.helpers[h].grads;
+      grads.forEach((g, i) => {
+        const at = this.offsets[i];
+        for (let j = 0; j < g.length; j++) g[j] += w * slot[at + j];
+      });
+      reconstruction += w * reply.reconstruction;
+      kl += w * reply.kl;
+      for (let j = 0; j < klPerDim.length; j++) klPerDim[j] += w * reply.klPerDim[j];
+    });
+    const values = optimizer.applyArrays(grads);
+    values.forEach((v, i) => this.weights.set(v, this.offsets[i]));
+    this.weightsVersion++;
+    const { beta: fullBeta, klWarmupSteps } = this.model.config.loss;
+    const beta = betaAt(step, fullBeta, klWarmupSteps);
+    return { loss: reconstruction + beta * kl, reconstruction, kl, beta, klPerDim };
+  }
+
+  /** Stops the helpers. */
+  async close(): Promise<void> {
+    await Promise.all(
+      this.helpers.map(async (h) => {
+        h.worker.removeAllListeners("exit");
+        h.worker.postMessage({ type: "exit" } satisfies ToHelper);
+        await h.worker.terminate();
+      }),
+    );
+  }
+
+  get threads(): number {
+    return this.helpers.length + 1;
+  }
+}
