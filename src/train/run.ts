@@ -12,7 +12,7 @@ import type { ModelSpec } from "../spec/schema";
 import { BASELINES } from "../eval/baselines";
 import { disposeFsVae } from "../model/fsvae";
 import { loadTrainingData } from "./data";
-import { evaluateBaselines, type BaselineMetrics, type Evaluation } from "./evaluate";
+import { evaluateBaselines, MAX_TEST_ROWS, type BaselineMetrics, type Evaluation } from "./evaluate";
 import { sampleRows } from "./batches";
 import { trainModel, type EpochProgress, type StepProgress, type TrainResult } from "./trainer";
 
@@ -69,7 +69,7 @@ export async function runTraining(store: Store, nameOrPath: string, options: Run
     dim: dataset.dim,
     rows: { train: dataset.rows.train.length, validation: dataset.rows.validation.length, test: dataset.rows.test.length },
   };
-  const testRows = sampleRows(dataset.rows.test, options.testRows ?? Infinity);
+  const testRows = sampleRows(dataset.rows.test, options.testRows ?? MAX_TEST_ROWS);
 
   if (spec.type !== "fs-vae") {
     if (!testRows.length) return { spec, specHash: hash, warnings, data, training: null, test: null };

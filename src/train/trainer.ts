@@ -283,17 +283,17 @@ export async function trainModel(spec: ModelSpec, dataset: Dataset, options: Tra
 
       // End of epoch: validation, early stopping, best weights.
       const withMetrics = options.catalogue != null && metricPositions.length > 0;
+      // Ranking is O(rows x catalogue): the metrics use an evenly spaced sample of the validation rows.
       const validation = validationRows.length
-        ? evaluateObjective(model, dataset, validationRows, { batchSize: options.evalBatchSize, predictions: withMetrics })
+        ? evaluateObjective(model, dataset, validationRows, {
+            batchSize: options.evalBatchSize,
+            predictions: withMetrics ? metricPositions : false,
+          })
         : null;
       let metrics: Metrics | null = null;
       if (validation && withMetrics) {
-        // Ranking is O(rows x catalogue): the metrics use an evenly spaced sample of the validation rows.
-        const { dim } = dataset;
-        const pred = new Float32Array(metricPositions.length * dim);
-        metricPositions.forEach((p, k) => pred.set(validation.predictions!.subarray(p * dim, (p + 1) * dim), k * dim));
         metrics = evaluatePredictions(
-          pred,
+          validation.predictions!,
           dataset,
           options.catalogue!,
           Int32Array.from(metricPositions, (p) => validationRows[p]),

@@ -11,7 +11,7 @@ import { initBackend } from "../../model/backend";
 import { saveModel } from "../../model/artifact";
 import { embed, disposeFsVae, type FsVae } from "../../model/fsvae";
 import { trainModel } from "../../train/trainer";
-import { evaluateBaselines } from "../../train/evaluate";
+import { evaluateBaselines, MAX_TEST_ROWS } from "../../train/evaluate";
 import { sampleRows } from "../../train/batches";
 import type { BaselineKind } from "../../eval/baselines";
 import type { FromThread, ToThread, TrainRequest } from "./protocol";
@@ -64,7 +64,7 @@ async function train(request: TrainRequest): Promise<void> {
 /** Non-learned baselines (average, recent, popularity): nothing to train, only the test metrics. */
 function evaluateBaseline(kind: BaselineKind, window: number, request: TrainRequest): void {
   const { dataset, catalogue } = request;
-  const rows = sampleRows(dataset.rows.test, request.testRows ?? Infinity);
+  const rows = sampleRows(dataset.rows.test, request.testRows ?? MAX_TEST_ROWS);
   const started = Date.now();
   const baselines = rows.length ? evaluateBaselines(dataset, catalogue, rows, window) : null;
   const test = baselines ? { rows: rows.length, model: baselines[kind], ...baselines } : null;
