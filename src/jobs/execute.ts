@@ -17,6 +17,7 @@ import { storeUserEmbeddings } from "./embeddings";
 import { spawnTrainingThread } from "./thread/spawn";
 import type { FromThread, TrainSummary } from "./thread/protocol";
 import type { ModelArtifactData } from "../model/artifact";
+import { testPause } from "../test-hooks";
 
 export interface ExecuteOptions {
   store: Store;
@@ -27,7 +28,11 @@ export interface ExecuteOptions {
   progressIntervalMs?: number;
   /** Also checkpoint every N steps, besides every epoch (default: epochs only). */
   checkpointEverySteps?: number;
-  /** Aborted when this process shuts down: the run is abandoned as it stands (it resumes from its checkpoint later). */
+  /**
+   * Aborted when this process shuts down: the run is abandoned as it stands, at whatever
+   * stage (dataset build, thread start, training, artifact and embeddings): it stays
+   * RUNNING and resumes from its checkpoint when a worker takes it again (see RunWorker).
+   */
   shutdown?: AbortSignal;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
@@ -43,6 +48,13 @@ export class RunError extends Error {
 }
 
 type Trained = { summary: TrainSummary; artifact: ModelArtifactData | null };
+
+/** The process is shutting down: the run is abandoned, not failed. */
+class ShuttingDown extends Error {
+  constructor() {
+    super("this process is shutting down");
+  }
+}
 
 /** Resolves on a later turn of the event loop, after pending timers and I/O have had theirs. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -82,31 +94,62 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
   // Everything this run writes or reads goes through yielding statements (see yieldingSql).
   const store: Store = { ...options.store, sql: yieldingSql(options.store.sql) };
   const log = options.log ?? (() => undefined);
+  const shutdown = options.shutdown;
   let thread: ReturnType<typeof spawnTrainingThread> | null = null;
   let timer: NodeJS.Timeout | null = null;
   let lost = false;
-  let onShutdown: (() => void) | null = null;
+  // Shutdown may come at any await of this function, and an AbortSignal that has already
+  // fired never calls a listener added later: so the listener goes on first, ends whatever
+  // waits on the thread, and every stage also checks the signal after each await.
+  let stopTraining: ((err: Error) => void) | null = null;
+  const pendingEmbeds = new Map<
+    number,
+    { resolve: (r: { mu: Float32Array; sigma: Float32Array | null }) => void; reject: (err: Error) => void }
+  >();
+  const onShutdown = () => {
+    lost = true;
+    stopTraining?.(new ShuttingDown());
+    for (const p of pendingEmbeds.values()) p.reject(new ShuttingDown());
+    pendingEmbeds.clear();
+  };
+  const checkShutdown = () => {
+    if (shutdown?.aborted) {
+      lost = true;
+      throw new ShuttingDown();
+    }
+  };
+  shutdown?.addEventListener("abort", onShutdown, { once: true });
+  let recorder: ProgressRecorder | null = null;
+  let checkpointWriter: Promise<void> | null = null;
   try {
+    await testPause("claimed", shutdown);
+    checkShutdown();
     const spec = resolveStoredSpec(run.specYaml);
-    const { dataset, catalogue } = await loadTrainingData(store, spec, { cutoff: run.dataCutoff ?? undefined }).catch((err: Error) => {
-      throw new RunError("data", err.message);
-    });
+    const { dataset, catalogue } = await loadTrainingData(store, spec, { cutoff: run.dataCutoff ?? undefined, signal: shutdown }).catch(
+      (err: Error) => {
+        checkShutdown();
+        throw new RunError("data", err.message);
+      },
+    );
+    checkShutdown();
     checkDataFits(spec, dataset.counts.users, dataset.rows);
     const featureStats = structuredClone(dataset.stats);
 
     const resumeStep = run.checkpoint && run.checkpoint.length ? deserializeCheckpoint(run.checkpoint).loop.step : 0;
     // Curve rows written after the checkpoint were lost work: they are replayed, so drop them.
     await store.sql.query(`DELETE FROM run_progress WHERE run_id = $1 AND step > $2`, [run.id, resumeStep]);
+    checkShutdown();
     const [{ seq }] = await store.sql.query<{ seq: number }>(
       `SELECT COALESCE(max(seq), 0)::int AS seq FROM run_progress WHERE run_id = $1`,
       [run.id],
     );
-    const recorder = new ProgressRecorder(store.sql, run.id, events, options.progressIntervalMs ?? 1000, seq);
+    checkShutdown();
+    const progress = new ProgressRecorder(store.sql, run.id, events, options.progressIntervalMs ?? 1000, seq);
+    recorder = progress;
 
     // Checkpoints are written one at a time, and only the newest matters: one that arrives
     // while an older one still waits replaces it (a loaded machine writes fewer, never stale ones).
     let nextCheckpoint: { data: Uint8Array; epoch: number; step: number; announce: boolean } | null = null;
-    let checkpointWriter: Promise<void> | null = null;
     let checkpointError: Error | null = null;
     const writeCheckpoints = async () => {
       try {
@@ -125,21 +168,21 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
       // (.finally runs in a later microtask, so the writer is recorded before it is cleared)
       checkpointWriter ??= writeCheckpoints().finally(() => (checkpointWriter = null));
     };
-    const pendingEmbeds = new Map<number, (r: { mu: Float32Array; sigma: Float32Array | null }) => void>();
     const trained = await new Promise<Trained>((resolve, reject) => {
+      stopTraining = reject;
       const onMessage = (msg: FromThread) => {
         switch (msg.type) {
           case "step":
-            return recorder.step(msg.progress);
+            return progress.step(msg.progress);
           case "epoch":
-            return recorder.epoch(msg.progress);
+            return progress.epoch(msg.progress);
           case "checkpoint":
             return queueCheckpoint({ data: msg.checkpoint, epoch: msg.epoch, step: msg.step, announce: true });
           case "trained":
             queueCheckpoint({ data: msg.checkpoint, epoch: msg.summary.epochs, step: msg.summary.steps, announce: false });
             return resolve({ summary: msg.summary, artifact: msg.artifact });
           case "embedded":
-            pendingEmbeds.get(msg.id)?.({ mu: msg.mu, sigma: msg.sigma });
+            pendingEmbeds.get(msg.id)?.resolve({ mu: msg.mu, sigma: msg.sigma });
             pendingEmbeds.delete(msg.id);
             return;
           case "log":
@@ -163,11 +206,6 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
           })
           .catch((err: Error) => log(`heartbeat failed: ${err.message}`, { runId: run.id }));
       }, options.heartbeatMs);
-      onShutdown = () => {
-        lost = true;
-        reject(new RunError("store", "this process is shutting down"));
-      };
-      options.shutdown?.addEventListener("abort", onShutdown, { once: true });
       thread.post(
         {
           type: "train",
@@ -183,9 +221,11 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
         transferables({ ...dataset, catalogue: null }),
       );
     });
+    stopTraining = null;
     while (checkpointWriter) await checkpointWriter;
     if (checkpointError) throw checkpointError;
-    await recorder.flush();
+    await progress.flush();
+    checkShutdown();
 
     if (trained.summary.status === "cancelled") {
       await finishRun(store.sql, run.id, workerId, { status: "CANCELLED", metrics: metricsOf(trained.summary) });
@@ -200,11 +240,13 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
          ON CONFLICT (run_id) DO UPDATE SET topology = EXCLUDED.topology, weights = EXCLUDED.weights`,
         [run.id, JSON.stringify(artifact.topology), artifact.weights],
       );
+      checkShutdown();
       let nextId = 0;
       const embedInThread = (n: number, fast: Float32Array, mask: Float32Array, slow: Float32Array) =>
-        new Promise<{ mu: Float32Array; sigma: Float32Array | null }>((resolve) => {
+        new Promise<{ mu: Float32Array; sigma: Float32Array | null }>((resolve, reject) => {
+          if (shutdown?.aborted) return reject(new ShuttingDown());
           const id = ++nextId;
-          pendingEmbeds.set(id, resolve);
+          pendingEmbeds.set(id, { resolve, reject });
           thread!.post({ type: "embed", id, n, fast, mask, slow });
         });
       await storeUserEmbeddings(store, run.id, spec, featureStats, catalogue, run.dataCutoff, embedInThread).catch((err: Error) => {
@@ -216,7 +258,7 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
     events.publish({ runId: run.id, kind: "status", status: "SUCCEEDED" });
     return "SUCCEEDED";
   } catch (err) {
-    if (lost) return "LOST";
+    if (lost || shutdown?.aborted) return "LOST";
     const message = err instanceof RunError ? err.message : `internal: ${(err as Error).message}`;
     log(`run failed: ${message}`, { runId: run.id });
     await finishRun(store.sql, run.id, workerId, { status: "FAILED", error: message });
@@ -225,9 +267,13 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
   } finally {
     if (timer) clearInterval(timer);
     // The worker's signal outlives this run: a listener left on it would keep the run's closure alive.
-    if (onShutdown) options.shutdown?.removeEventListener("abort", onShutdown);
+    shutdown?.removeEventListener("abort", onShutdown);
     const t = thread as ReturnType<typeof spawnTrainingThread> | null;
     if (t) await t.terminate();
+    // Nothing of this run may touch the store once it returns (the caller may close it next):
+    // the newest checkpoint and the progress reports already received are written first.
+    while (checkpointWriter as Promise<void> | null) await checkpointWriter;
+    await (recorder as ProgressRecorder | null)?.flush();
   }
 }
 

@@ -37,7 +37,8 @@ export class RunWorker {
   private readonly shutdown = new AbortController();
   private timer: NodeJS.Timeout | null = null;
   private stopped = true;
-  private polling = false;
+  /** The poll in progress, if any (stop() waits for it: it may be claiming a run). */
+  private polling: Promise<void> | null = null;
 
   constructor(
     private readonly store: Store,
@@ -62,13 +63,15 @@ export class RunWorker {
   /**
    * Stops claiming and abandons the runs in progress as they stand (they stay RUNNING
    * and resume from their last checkpoint when a worker picks them up again); resolves
-   * once nothing of theirs touches the store any more.
+   * once nothing of theirs touches the store any more. A run claimed by a poll still in
+   * progress starts with the signal aborted, so it stops at once too.
    */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.shutdown.abort();
+    await this.polling;
     await this.idle();
   }
 
@@ -85,9 +88,13 @@ export class RunWorker {
     return this.options.heartbeatTimeoutMs ?? (Number(process.env.RUBATO_HEARTBEAT_TIMEOUT_MS) || 30_000);
   }
 
-  private async poll(): Promise<void> {
-    if (this.stopped || this.polling) return;
-    this.polling = true;
+  private poll(): Promise<void> {
+    if (this.stopped || this.polling) return this.polling ?? Promise.resolve();
+    this.polling = this.pollOnce().finally(() => (this.polling = null));
+    return this.polling;
+  }
+
+  private async pollOnce(): Promise<void> {
     try {
       await this.requeue();
       while (!this.stopped && this.running.size < (this.options.concurrency ?? 1)) {
@@ -116,8 +123,6 @@ export class RunWorker {
       }
     } catch (err) {
       this.log(`worker poll failed: ${(err as Error).message}`);
-    } finally {
-      this.polling = false;
     }
   }
 

@@ -1,11 +1,17 @@
 /**
  * Chooses and initialises the TensorFlow.js backend (DESIGN.md section 6).
  *
- * Order: tfjs-node if it loads (optional dependency; it does not install
- * everywhere), else tfjs-backend-wasm with our fast training kernels, else
- * the pure-JS cpu backend. `RUBATO_TF_BACKEND=node|wasm|cpu` forces one (and
- * fails loudly if it cannot start); the `preferred` argument only moves one
- * to the front of the order.
+ * Order: tfjs-backend-wasm with our fast training kernels, else the pure-JS
+ * cpu backend. `RUBATO_TF_BACKEND=wasm|cpu` forces one (and fails loudly if
+ * it cannot start); the `preferred` argument only moves one to the front of
+ * the order.
+ *
+ * tfjs-node (native TensorFlow) is opt-in: only `RUBATO_TF_BACKEND=node`
+ * tries it, and when it cannot start (it is an optional dependency that does
+ * not install everywhere, and its native module loads in one thread of a
+ * process only, while training runs in threads) that is logged with the
+ * reason and wasm is used instead. Checkpoints record the backend, and a run
+ * does not resume on another one unless forced (src/train/checkpoint.ts).
  *
  * Wasm in Node: tfjs only ever loads the single-threaded binaries there
  * (its multithread flag is hard-wired to false under Node, and its worker
@@ -21,6 +27,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { isMainThread } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { fastKernelsRegistered, registerFastKernels, registerTfjsGradients, unregisterFastKernels } from './kernels';
 
@@ -51,10 +58,13 @@ export interface InitBackendOptions {
   threads?: number;
 }
 
-const ORDER: BackendName[] = ['node', 'wasm', 'cpu'];
+/** The default order; 'node' only with RUBATO_TF_BACKEND=node. */
+const ORDER: BackendName[] = ['wasm', 'cpu'];
 const WASM_PRIORITY = 2; // what tfjs-backend-wasm registers with
 
 let current: BackendInfo | null = null;
+/** What the selection of `current` was asked for (node, when tfjs-node fell back to wasm). */
+let currentWanted: BackendName | undefined;
 let pending: Promise<BackendInfo> | null = null;
 
 /** The backend chosen by the last successful initBackend(), if any. */
@@ -79,14 +89,21 @@ export async function initBackend(preferred?: BackendName, options: InitBackendO
   const forced = parseBackendName(process.env.RUBATO_TF_BACKEND, 'RUBATO_TF_BACKEND');
   // tfjs-core's CommonJS build ships without gradients; training needs them on every backend.
   registerTfjsGradients();
-  const wanted = forced ?? preferred;
+  const log = options.logger ?? ((m: string) => console.info(m));
+  let wanted = forced ?? preferred;
+  if (wanted === 'node' && forced !== 'node') {
+    log('tfjs-node is opt-in (RUBATO_TF_BACKEND=node); using the default order (wasm, then cpu)');
+    wanted = undefined;
+  }
   while (pending) await pending.catch(() => undefined);
-  if (current && (wanted == null || wanted === current.name) && tf.getBackend() === current.tfBackend) {
+  if (current && (wanted == null || wanted === current.name || wanted === currentWanted) && tf.getBackend() === current.tfBackend) {
     return current;
   }
-  pending = select(wanted, forced != null, options);
+  // A forced node backend falls back (see select); a forced wasm or cpu does not.
+  pending = select(wanted, forced != null && forced !== 'node', options);
   try {
     current = await pending;
+    currentWanted = wanted;
     return current;
   } finally {
     pending = null;
@@ -103,10 +120,20 @@ async function select(wanted: BackendName | undefined, strict: boolean, options:
       log(`tfjs backend: ${describe(info)}`);
       return info;
     } catch (err) {
-      const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      // (an Error from another realm, e.g. jest's require, is no instanceof Error here)
+      const message = (err as { message?: unknown } | null)?.message;
+      const reason = (typeof message === 'string' ? message : String(err)).split('\n')[0];
       if (strict) throw new Error(`RUBATO_TF_BACKEND=${name}, but it failed to start: ${reason}`, { cause: err });
       failures.push(`${name}: ${reason}`);
-      if (name !== 'node') log(`tfjs backend ${name} unavailable (${reason}); trying the next one`);
+      if (name === 'node') {
+        const notInstalled = (err as { code?: unknown } | null)?.code === 'MODULE_NOT_FOUND';
+        const why = notInstalled
+          ? `not installed: ${reason}`
+          : isMainThread
+            ? reason
+            : `${reason}; its native module loads in one thread of a process only, and this is a worker thread`;
+        log(`RUBATO_TF_BACKEND=node, but tfjs-node is unavailable (${why}); using ${order[1]} instead`);
+      } else log(`tfjs backend ${name} unavailable (${reason}); trying the next one`);
     }
   }
   throw new Error(`No TensorFlow.js backend could start (${failures.join('; ')})`);

@@ -50,10 +50,13 @@ export interface Checkpoint {
   weights: TensorGroup;
   best: TensorGroup | null;
   optimizer: OptimizerState;
+  /** The tfjs backend that trained it (node, wasm, cpu); absent in older checkpoints. */
+  backend?: string;
 }
 
 interface Header {
   loop: LoopState;
+  backend?: string;
   optimizer: { kind: OptimizerKind; learningRate: number; step: number };
   tensors: { group: "weights" | "best" | "optimizer"; key: string; shape: number[]; length: number }[];
 }
@@ -67,6 +70,7 @@ const reviver = (_k: string, v: unknown) =>
 export function serializeCheckpoint(c: Checkpoint): Buffer {
   const header: Header = {
     loop: c.loop,
+    ...(c.backend ? { backend: c.backend } : {}),
     optimizer: { kind: c.optimizer.kind, learningRate: c.optimizer.learningRate, step: c.optimizer.step },
     tensors: [],
   };
@@ -122,5 +126,29 @@ export function deserializeCheckpoint(buf: Buffer): Checkpoint {
     weights: groups.weights,
     best: hasBest ? groups.best : null,
     optimizer: { ...header.optimizer, slots: groups.optimizer },
+    ...(header.backend ? { backend: header.backend } : {}),
   };
+}
+
+/**
+ * Refuses to resume a checkpoint made on another tfjs backend: their numerics differ
+ * (kernels, summation order, rounding), so the resumed run would match neither an
+ * uninterrupted run on the old backend nor one on the new. `force` (default: env
+ * RUBATO_RESUME_ANY_BACKEND=1) resumes anyway and logs why that is not exact.
+ * A checkpoint that does not say (older ones) resumes anywhere.
+ */
+export function checkResumeBackend(
+  saved: string | undefined,
+  current: string,
+  options: { force?: boolean; log?: (message: string) => void } = {},
+): void {
+  if (!saved || saved === current) return;
+  const why =
+    `the checkpoint was made on the ${saved} tfjs backend and this process trains on ${current}; ` +
+    `their numerics differ, so the resumed run would not match an uninterrupted one`;
+  const force = options.force ?? ["1", "true", "yes", "on"].includes((process.env.RUBATO_RESUME_ANY_BACKEND ?? "").toLowerCase());
+  if (!force) {
+    throw new Error(`${why}. Resume it with RUBATO_TF_BACKEND=${saved}, or set RUBATO_RESUME_ANY_BACKEND=1 to resume on ${current} anyway`);
+  }
+  options.log?.(`resuming on another backend (RUBATO_RESUME_ANY_BACKEND): ${why}`);
 }

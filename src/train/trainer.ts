@@ -21,7 +21,7 @@ import { fsVaeConfig } from "../model/compile";
 import { createFsVae, disposeFsVae, type FsVae } from "../model/fsvae";
 import { activeUnits, betaAt, collapseWarning } from "../model/loss";
 import { BatchBuilder, checkDatasetFits, disposeBatch, epochOrder, samplePositions, sampleRows } from "./batches";
-import { deserializeCheckpoint, serializeCheckpoint, type LoopState, type TensorGroup } from "./checkpoint";
+import { checkResumeBackend, deserializeCheckpoint, serializeCheckpoint, type LoopState, type TensorGroup } from "./checkpoint";
 import { evaluateObjective, evaluateSplit, latentUnitCount, type Evaluation } from "./evaluate";
 import { Optimizer } from "./optimizers";
 import { trainStep, type StepStats } from "./step";
@@ -209,6 +209,7 @@ export async function trainModel(spec: ModelSpec, dataset: Dataset, options: Tra
       if (saved.loop.fingerprint !== print) {
         throw new Error("the checkpoint belongs to another model, seed, optimizer, batch size or dataset; it cannot resume this run");
       }
+      checkResumeBackend(saved.backend, backend.name, { log });
       writeGroup(model, saved.weights);
       optimizer.setState(saved.optimizer);
       best = saved.best;
@@ -220,7 +221,8 @@ export async function trainModel(spec: ModelSpec, dataset: Dataset, options: Tra
       }
     }
     const history = loop.history as EpochProgress[];
-    const checkpoint = (): Buffer => serializeCheckpoint({ loop, weights: readGroup(model), best, optimizer: optimizer!.getState() });
+    const checkpoint = (): Buffer =>
+      serializeCheckpoint({ loop, weights: readGroup(model), best, optimizer: optimizer!.getState(), backend: backend.name });
     const emitCheckpoint = async () => {
       if (options.onCheckpoint) await options.onCheckpoint(checkpoint(), { epoch: loop.epoch, step: loop.step });
     };

@@ -1,5 +1,11 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
 import { getRun, startRun, type RunView } from "../../src/jobs/runs";
 import type { Store } from "../../src/store/store";
+import type { StoreConfig } from "../../src/store/config";
 
 /** fs-vae-quick shrunk to train in seconds on a tiny world. */
 export const TINY = {
@@ -24,3 +30,33 @@ export async function waitForRun(store: Store, id: string, until: (r: RunView) =
 }
 
 export const ended = (r: RunView) => ["SUCCEEDED", "FAILED", "CANCELLED"].includes(r.status);
+
+/** A store other processes can open too: a PGlite data directory, or a fresh database on the server. */
+export async function processStore(prefix: string): Promise<{ config: StoreConfig; env: NodeJS.ProcessEnv; drop(): Promise<void> }> {
+  const url = process.env.DATABASE_URL;
+  if (!url) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    return {
+      config: { backend: "pglite", location: path.join(dir, "pgdata") },
+      env: { RUBATO_DATA_DIR: dir, DATABASE_URL: "" },
+      drop: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const name = `rubato_proc_${crypto.randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const dbUrl = new URL(url);
+  dbUrl.pathname = `/${name}`;
+  return {
+    config: { backend: "postgres", location: dbUrl.toString() },
+    env: { DATABASE_URL: dbUrl.toString() },
+    drop: async () => {
+      const a = new pg.Client({ connectionString: url });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await a.end();
+    },
+  };
+}

@@ -1,47 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import crypto from "node:crypto";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { getRun } from "../../src/jobs/runs";
 import { loadDemoWorld } from "../../src/store/demo-data";
 import { openStore } from "../../src/store/store";
 import type { StoreConfig } from "../../src/store/config";
 import { backendName } from "../helpers/store";
-import { tinyRun } from "./helpers";
+import { processStore, tinyRun } from "./helpers";
 
 const bin = path.resolve(__dirname, "../../bin/rubato.js");
-
-/** A store other processes can open too: a PGlite data directory, or a fresh database on the server. */
-async function sharedStore(): Promise<{ config: StoreConfig; env: NodeJS.ProcessEnv; drop(): Promise<void> }> {
-  const url = process.env.DATABASE_URL;
-  if (!url) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rubato-resume-"));
-    return {
-      config: { backend: "pglite", location: path.join(dir, "pgdata") },
-      env: { RUBATO_DATA_DIR: dir, DATABASE_URL: "" },
-      drop: async () => fs.rmSync(dir, { recursive: true, force: true }),
-    };
-  }
-  const name = `rubato_resume_${crypto.randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const dbUrl = new URL(url);
-  dbUrl.pathname = `/${name}`;
-  return {
-    config: { backend: "postgres", location: dbUrl.toString() },
-    env: { DATABASE_URL: dbUrl.toString() },
-    drop: async () => {
-      const a = new pg.Client({ connectionString: url });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
-  };
-}
 
 function worker(env: NodeJS.ProcessEnv, ...args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const child = spawn("node", [bin, "worker", "--checkpoint-every", "4", ...args], {
@@ -77,7 +43,7 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
 
 describe(`a worker killed mid-run (${backendName})`, () => {
   it("is replaced by a second worker that resumes from the checkpoint and reaches the uninterrupted run's metrics", async () => {
-    const shared = await sharedStore();
+    const shared = await processStore("rubato-resume-");
     try {
       let store = await openStore(shared.config);
       await loadDemoWorld(store, { users: 30, tracks: 100, days: 4, seed: 8 });

@@ -1,7 +1,7 @@
 /**
- * Backend selection: default order (tfjs-node is not installable here, so
- * wasm), the RUBATO_TF_BACKEND override, idempotence, the fast-kernel switch,
- * gradient registration, and the threaded-SIMD loader.
+ * Backend selection: default order (wasm; tfjs-node only on request, and it
+ * is not installable here), the RUBATO_TF_BACKEND override, idempotence, the
+ * fast-kernel switch, gradient registration, and the threaded-SIMD loader.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { currentBackend, initBackend } from '../../src/model/backend';
@@ -32,9 +32,10 @@ function tfjsNodeInstalled(): boolean {
 const noNode = tfjsNodeInstalled() ? it.skip : it;
 
 describe('initBackend', () => {
-  noNode('falls back from tfjs-node to wasm with the fast kernels, and logs it', async () => {
+  it('uses wasm with the fast kernels by default, without trying tfjs-node, and logs it', async () => {
     const lines: string[] = [];
     const info = await initBackend(undefined, { logger: (m) => lines.push(m) });
+    expect(lines.join('\n')).not.toMatch(/node/);
     expect(info.name).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
     expect(info.threads).toBeGreaterThanOrEqual(1);
@@ -73,9 +74,25 @@ describe('initBackend', () => {
     await expect(initBackend()).rejects.toThrow(/unknown backend 'gpu'/);
   });
 
-  noNode('a forced backend that cannot start is an error, not a fallback', async () => {
+  noNode('RUBATO_TF_BACKEND=node: when tfjs-node cannot start, says why and uses wasm instead (once)', async () => {
+    await initBackend('cpu', { logger: () => undefined });
     process.env.RUBATO_TF_BACKEND = 'node';
-    await expect(initBackend(undefined, { logger: () => undefined })).rejects.toThrow(/RUBATO_TF_BACKEND=node, but it failed/);
+    const lines: string[] = [];
+    const info = await initBackend(undefined, { logger: (m) => lines.push(m) });
+    expect(info.name).toBe('wasm');
+    expect(lines[0]).toMatch(/^RUBATO_TF_BACKEND=node, but tfjs-node is unavailable \(not installed: Cannot find module '@tensorflow\/tfjs-node'.*\); using wasm instead$/);
+    expect(lines.at(-1)).toMatch(/^tfjs backend: wasm \(/);
+    // Asked again, the fallback stands: no second attempt, no second line.
+    expect(await initBackend(undefined, { logger: (m) => lines.push(m) })).toBe(info);
+    expect(lines).toHaveLength(2);
+  });
+
+  it('tfjs-node is opt-in: preferring it in code does not try it', async () => {
+    await initBackend('wasm', { logger: () => undefined });
+    const lines: string[] = [];
+    const info = await initBackend('node', { logger: (m) => lines.push(m) });
+    expect(info.name).toBe('wasm');
+    expect(lines).toEqual([expect.stringMatching(/^tfjs-node is opt-in \(RUBATO_TF_BACKEND=node\); using the default order/)]);
   });
 
   it('switches back to wasm from cpu, and can turn the fast kernels off and on', async () => {

@@ -5,6 +5,7 @@ import { RunWorker } from "../../jobs/worker";
 import type { RunStatus } from "../../jobs/queue";
 import { openStore } from "../../store/store";
 import { withStore } from "../store";
+import { exitOnSignals } from "../signals";
 
 const STATUSES = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"];
 
@@ -102,16 +103,14 @@ export function registerRuns(program: Command): void {
         checkpointEverySteps: opts.checkpointEvery ? Number(opts.checkpointEvery) : undefined,
         log: (message, fields) => log.info(fields ?? {}, message),
       });
-      let stopping = false;
-      const stop = async () => {
-        if (stopping) return;
-        stopping = true;
-        await worker.stop();
-        await store.close();
-        process.exit(0);
-      };
-      process.on("SIGINT", () => void stop());
-      process.on("SIGTERM", () => void stop());
+      let stopping: Promise<void> | null = null;
+      const stop = () =>
+        (stopping ??= (async () => {
+          await worker.stop();
+          await store.close();
+        })());
+      // A second signal, or a stop that outlasts the grace period, exits at once.
+      exitOnSignals(stop);
       await worker.start();
       log.info({ worker: worker.id, backend: store.backend }, "worker started");
       if (opts.once) {
@@ -122,6 +121,7 @@ export function registerRuns(program: Command): void {
           if (worker.busy === 0 && open.n === 0) {
             clearInterval(check);
             await stop();
+            process.exit(0);
           }
         }, 1000);
       }

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { startApp } from "../../app";
 import { DEFAULT_WORLD_SIZE } from "../../demo/world";
-import { log } from "../../log";
+import { exitOnSignals } from "../signals";
 
 export function registerServe(program: Command): void {
   program
@@ -49,16 +49,8 @@ export function registerServe(program: Command): void {
                 .filter(Boolean)
             : [],
         });
-        let closing = false;
-        const shutdown = async (signal: string) => {
-          if (closing) return;
-          closing = true;
-          log.info({ signal }, "shutting down");
-          await app.close();
-          process.exit(0);
-        };
-        process.on("SIGINT", () => void shutdown("SIGINT"));
-        process.on("SIGTERM", () => void shutdown("SIGTERM"));
+        // A second signal, or a close that outlasts the grace period, exits at once.
+        exitOnSignals(() => app.close());
       },
     );
 }

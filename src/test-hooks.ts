@@ -1,0 +1,32 @@
+/**
+ * A test hook, off unless RUBATO_TEST_PAUSE_AT is set: tests that signal a
+ * real `rubato worker` / `rubato serve` process use it to land a SIGTERM at a
+ * known point of a run (test/jobs/signals.test.ts).
+ *
+ * RUBATO_TEST_PAUSE_AT=<point>[,<point>...] makes `testPause(point, signal)`
+ * print `RUBATO_TEST_PAUSED <point>` on stderr, then wait until `signal`
+ * aborts (the process is shutting down) or RUBATO_TEST_PAUSE_MS (default 60 s)
+ * passes, and return without throwing: it stands for a slow await that does
+ * not look at the signal, so the code after it must. With
+ * RUBATO_TEST_PAUSE_STUCK=1 it ignores the signal too (a hung await: only the
+ * timeout ends it), for the exit paths that do not wait for the run. Points:
+ *
+ * - `claimed`: a run was claimed; nothing of it is built yet (src/jobs/execute.ts).
+ * - `dataset`: the dataset build has read its first user (src/train/data.ts).
+ */
+export async function testPause(point: string, signal?: AbortSignal): Promise<void> {
+  const points = process.env.RUBATO_TEST_PAUSE_AT;
+  if (!points || !points.split(",").includes(point)) return;
+  process.stderr.write(`RUBATO_TEST_PAUSED ${point}\n`);
+  if (process.env.RUBATO_TEST_PAUSE_STUCK === "1") signal = undefined;
+  if (signal?.aborted) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, Number(process.env.RUBATO_TEST_PAUSE_MS) || 60_000);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,123 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { openStore } from "../../src/store/store";
+import type { StoreConfig } from "../../src/store/config";
+
+const bin = path.resolve(__dirname, "../../bin/rubato.js");
+
+export interface Rubato {
+  child: ChildProcess;
+  pid: number;
+  /** stdout and stderr so far. */
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves when the output matches; rejects (with the output) after timeoutMs or when the process exits first. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+/** `rubato ARGS` as a child process (logs at info level, a short heartbeat timeout). */
+export function rubato(args: string[], env: NodeJS.ProcessEnv): Rubato {
+  const child = spawn("node", [bin, ...args], {
+    env: { ...process.env, RUBATO_LOG_LEVEL: "info", RUBATO_HEARTBEAT_TIMEOUT_MS: "1500", ...env },
+  });
+  let out = "";
+  let ended = false;
+  child.stdout!.on("data", (d: Buffer) => (out += d));
+  child.stderr!.on("data", (d: Buffer) => (out += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => {
+      ended = true;
+      resolve({ code, signal });
+    }),
+  );
+  return {
+    child,
+    pid: child.pid!,
+    output: () => out,
+    exited,
+    async waitFor(pattern, timeoutMs = 60_000) {
+      const started = Date.now();
+      while (!pattern.test(out)) {
+        if (ended) throw new Error(`rubato ${args.join(" ")} exited before printing ${pattern}:\n${out}`);
+        if (Date.now() - started > timeoutMs)
+          throw new Error(`rubato ${args.join(" ")} did not print ${pattern} in ${timeoutMs} ms:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+}
+
+/** The processes below pid (Linux /proc; empty elsewhere). */
+export function descendants(pid: number): number[] {
+  if (!fs.existsSync("/proc/self/stat")) return [];
+  const parentOf = new Map<number, number>();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      // pid (comm) state ppid ...; comm may hold spaces and parentheses.
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = [];
+  let frontier = [pid];
+  while (frontier.length) {
+    frontier = [...parentOf].filter(([, ppid]) => frontier.includes(ppid)).map(([p]) => p);
+    found.push(...frontier);
+  }
+  return found;
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Sends SIGTERM and waits at most `deadlineMs` for the process to exit (SIGKILL and a
+ * failure with its output if it does not); also checks that no process it started outlives it.
+ */
+export async function terminate(p: Rubato, deadlineMs = 10_000): Promise<{ code: number | null; ms: number }> {
+  const below = descendants(p.pid);
+  const sent = Date.now();
+  p.child.kill("SIGTERM");
+  let timer: NodeJS.Timeout | undefined;
+  const exit = await Promise.race([p.exited, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), deadlineMs)))]);
+  clearTimeout(timer);
+  if (!exit) {
+    p.child.kill("SIGKILL");
+    await p.exited;
+    throw new Error(`still running ${deadlineMs} ms after SIGTERM:\n${p.output()}`);
+  }
+  const ms = Date.now() - sent;
+  expect(alive(p.pid)).toBe(false);
+  expect(below.filter(alive)).toEqual([]);
+  return { code: exit.code, ms };
+}
+
+/** The run as the store holds it (the store must not be open in another process when it is PGlite). */
+export async function runRow(
+  config: StoreConfig,
+  id: string,
+): Promise<{ status: string; attempts: number; error: string | null; checkpoint_bytes: number | null; worker_id: string | null }> {
+  const store = await openStore(config);
+  try {
+    const [row] = await store.sql.query<{
+      status: string;
+      attempts: number;
+      error: string | null;
+      checkpoint_bytes: number | null;
+      worker_id: string | null;
+    }>(`SELECT status, attempts, error, octet_length(checkpoint) AS checkpoint_bytes, worker_id FROM run WHERE id = $1`, [id]);
+    return row;
+  } finally {
+    await store.close();
+  }
+}
