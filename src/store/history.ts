@@ -354,3 +354,33 @@ export async function cachedCatalogue(store: Store): Promise<Catalogue> {
   catalogues.set(store, { version, catalogue });
   return catalogue;
 }
+
+/**
+ * The external ids of the `n` users whose last play is the most recent (ties:
+ * the lower id first), most recent first. Reads users a page at a time in id
+ * order, each user's last play from the primary key's index (one probe, not
+ * a scan of their plays), and keeps only the best n: no statement reads every
+ * play, and memory stays O(n) whatever the number of users.
+ */
+export async function recentlyActiveUsers(store: Store, n: number, pageSize = 5_000): Promise<string[]> {
+  if (n <= 0) return [];
+  type Candidate = { id: number; externalId: string; last: number };
+  let best: Candidate[] = [];
+  const trim = () => {
+    best.sort((a, b) => b.last - a.last || a.id - b.id);
+    best = best.slice(0, n);
+  };
+  for (let after = 0; ; ) {
+    const page = await store.sql.query<{ id: number; external_id: string; last: Date | string | null }>(
+      `SELECT u.id, u.external_id, (SELECT max(e.played_at) FROM listening_event e WHERE e.user_id = u.id) AS last
+         FROM app_user u WHERE u.id > $1 ORDER BY u.id LIMIT $2`,
+      [after, pageSize],
+    );
+    for (const r of page) if (r.last !== null) best.push({ id: r.id, externalId: r.external_id, last: new Date(r.last).getTime() });
+    if (best.length > 2 * n) trim();
+    if (page.length < pageSize) break;
+    after = page[page.length - 1].id;
+  }
+  trim();
+  return best.map((c) => c.externalId);
+}
