@@ -5,7 +5,7 @@
  *
  *   npm run bench:scale -- [--users 150000] [--tracks 100000] [--days 28] [--seed 1]
  *                          [--store DIR] [--phases generate,embed,...] [--json FILE]
- *                          [--clients 16] [--seconds 8]
+ *                          [--clients 16] [--seconds 8] [--keep]
  *
  * Phases, in order (--phases runs a subset; the store must then hold what the
  * skipped ones would have made):
@@ -26,8 +26,9 @@
  *             (default 16) for --seconds each (bench/serve.ts's client): p50, p99,
  *             req/s; the server's peak RSS after them
  *
- * The store is a fresh temp dir unless --store DIR (kept afterwards; generate
- * refuses a DIR that already holds a store). Peak RSS is the kernel's maximum
+ * The store is a fresh temp dir, removed at the end unless --keep (or when a
+ * phase fails: its log is there), or --store DIR (always kept; generate refuses
+ * a DIR that already holds a store). Peak RSS is the kernel's maximum
  * resident set of the phase's process: GNU time's %M where /usr/bin/time is
  * GNU time, else VmHWM of /proc/PID/status sampled every 100 ms (the server's
  * always so, read while it runs). Each child's stderr goes to DIR/logs/PHASE.log.
@@ -63,6 +64,8 @@ interface Options {
   json: string;
   clients: number;
   seconds: number;
+  /** Keep the temp store afterwards (a --store DIR is always kept). */
+  keep: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -94,6 +97,7 @@ function parseArgs(argv: string[]): Options {
     json: value("json") ?? path.join(ROOT, "bench/results", `scale-${users}u-${tracks}t-${days}d.json`),
     clients: int("clients", 16),
     seconds: int("seconds", 8),
+    keep: argv.includes("--keep"),
   };
 }
 
@@ -509,7 +513,8 @@ async function main() {
     );
   }
   console.log(`\nfigures: ${path.relative(process.cwd(), path.resolve(o.json))}`);
-  if (!o.store) log(`the store stays in ${dir} (delete it when done)`);
+  if (o.store || o.keep) log(`the store and the phases' logs stay in ${dir}`);
+  else fs.rmSync(dir, { recursive: true, force: true });
 }
 
 (process.argv.includes("--child-dataset") ? childDataset() : main()).catch((err) => {
