@@ -105,7 +105,7 @@ function startServer(dir: string): Promise<{ child: ChildProcess; url: string }>
   });
 }
 
-async function post(url: string, query: string, variables: Record<string, unknown>) {
+export async function post(url: string, query: string, variables: Record<string, unknown>) {
   const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -116,20 +116,22 @@ async function post(url: string, query: string, variables: Record<string, unknow
   return body.data!;
 }
 
-async function drive(url: string, clients: number, body: (i: number) => string) {
+/** Drives `url` with `clients` concurrent connections for `seconds`, request i's body from body(i): latency percentiles (ms), mean req/s, failures. */
+export async function drive(url: string, clients: number, body: (i: number) => string, seconds = SECONDS) {
   let i = 0;
   const result = await autocannon({
     url,
     method: "POST",
     connections: clients,
-    duration: SECONDS,
+    duration: seconds,
     headers: { "content-type": "application/json" },
     requests: [{ setupRequest: (req) => ({ ...req, body: body(i++) }) }],
   });
   return { p50: result.latency.p50, p99: result.latency.p99, rps: result.requests.average, failed: result.non2xx + result.errors };
 }
 
-const OPERATIONS = {
+/** Request bodies per operation, each request for a different user or track. */
+export const OPERATIONS = {
   userEmbedding: (users: string[], _tracks: string[]) => (i: number) =>
     JSON.stringify({ query: `query($u: ID!) { userEmbedding(userId: $u) { mu sigma } }`, variables: { u: users[i % users.length] } }),
   similarTracksByUser: (users: string[], _tracks: string[]) => (i: number) =>
@@ -201,7 +203,10 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+// Run as a script (npm run bench:serve), not when bench:scale imports the client code above.
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

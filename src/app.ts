@@ -69,7 +69,11 @@ export async function startApp(options: AppOptions): Promise<App> {
       limits: limitsFromEnv(),
     });
     // A finished run may be the new serving model; load it (and the track index) before the first request needs it.
-    const warm = () => server.serving.warm().catch((err: Error) => log.warn({ err: err.message }, "serving warm-up failed"));
+    const warm = () =>
+      server.serving
+        .warm()
+        .then((w) => log.info({ prefilledUsers: w.users, warmSeconds: Number(w.seconds.toFixed(2)) }, "serving warmed up"))
+        .catch((err: Error) => log.warn({ err: err.message }, "serving warm-up failed"));
     worker?.events.subscribe((e) => {
       if (e.kind !== "status" || e.status !== "SUCCEEDED") return;
       server.serving.invalidate();

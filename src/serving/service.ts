@@ -7,6 +7,7 @@
  */
 import { BadUserInput, NotFound } from "../errors";
 import type { TrackView } from "../store/browse";
+import { recentlyActiveUsers } from "../store/history";
 import type { Store } from "../store/store";
 import { CatalogueCache } from "./catalogue";
 import { Embedder, type BatchInfo, type Embedded } from "./embedder";
@@ -26,7 +27,16 @@ export interface ServingOptions {
   targetRecall?: number;
   /** Users whose latest plays and counts are kept in memory between requests (default 100,000). */
   cachedUsers?: number;
+  /**
+   * Users whose latest plays warm() reads ahead of requests, the most recently
+   * active first (default 10,000, at most cachedUsers; 0: none). Each costs a
+   * read of that user's plays, so this bounds what start-up reads whatever
+   * the number of users and plays.
+   */
+  prefillUsers?: number;
 }
+
+export const DEFAULT_PREFILL_USERS = 10_000;
 
 export interface Latent {
   mu: number[];
@@ -79,11 +89,13 @@ export class Serving {
   private readonly catalogues: CatalogueCache;
   private readonly embedder: Embedder;
   private readonly histories: HistoryCache;
+  private readonly prefillUsers: number;
 
   constructor(
     private readonly store: Store,
     options: ServingOptions = {},
   ) {
+    this.prefillUsers = Math.min(options.prefillUsers ?? DEFAULT_PREFILL_USERS, options.cachedUsers ?? Infinity);
     this.models = new ModelCache(store, options.maxModels ?? 3);
     this.catalogues = new CatalogueCache(store, { exactBelow: options.exactSearchBelow, targetRecall: options.targetRecall });
     this.histories = new HistoryCache(store, options.cachedUsers);
@@ -178,18 +190,20 @@ export class Serving {
     this.models.invalidate();
   }
 
-  /** Builds what the first requests would otherwise wait for: the active model (if any), the l2 search index, and every user's latest history (in chunks, in the background). */
-  async warm(): Promise<void> {
+  /**
+   * Builds what the first requests would otherwise wait for: the active model
+   * (if any), the l2 search index, and the latest histories of the
+   * `prefillUsers` most recently active users (in chunks that let requests
+   * through). Returns how many users it read and how long it took.
+   */
+  async warm(): Promise<{ users: number; seconds: number }> {
+    const started = performance.now();
     const served = await this.models.get().catch(() => null);
     const state = await this.catalogues.current();
     await state.index("l2");
-    if (!served) return;
-    const users = await this.store.sql.query<{ external_id: string }>("SELECT external_id FROM app_user ORDER BY id");
-    await this.histories.prefill(
-      users.map((u) => u.external_id),
-      served.window,
-      state.catalogue,
-    );
+    const users = served && this.prefillUsers > 0 ? await recentlyActiveUsers(this.store, this.prefillUsers) : [];
+    if (served) await this.histories.prefill(users, served.window, state.catalogue);
+    return { users: users.length, seconds: (performance.now() - started) / 1000 };
   }
 
   /** Disposes the cached models' tensors. */

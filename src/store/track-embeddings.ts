@@ -147,7 +147,8 @@ export async function embedTracks(store: Store, options: EmbedTracksOptions = {}
   }
   const read = performance.now();
   o.onProgress?.({ phase: "factorising", plays: counts.totalPlays, totalPlays });
-  const learnt = learnTrackEmbeddings(counts, o);
+  // The pair table goes once the matrix is built: table and matrix are never held at once.
+  const learnt = learnTrackEmbeddings(counts, { ...o, releaseCounts: true });
   const factorised = performance.now();
   const { unplayed, ...reasons } = learnt.withoutVector;
   const afterUntil = o.until ? Math.min(unplayed, await tracksFirstPlayedAfter(store.sql, o.until)) : 0;

@@ -94,6 +94,32 @@ describe("co-occurrence counts", () => {
     ]);
   });
 
+  it("builds the same matrix as a dense count of the pairs when rows arrive out of order (many pairs, random histories)", () => {
+    const rng = new Rng(11);
+    const tracks = 60;
+    const c = new CooccurrenceCounts(tracks, 3, 16);
+    const reference = Array.from({ length: tracks }, () => new Array<number>(tracks).fill(0));
+    for (let u = 0; u < 200; u++) {
+      const h = Array.from({ length: 2 + rng.int(20) }, () => rng.int(tracks));
+      c.addHistory(h);
+      for (let p = 0; p < h.length; p++)
+        for (let d = 1; d <= 3 && d <= p; d++)
+          if (h[p] !== h[p - d]) {
+            reference[h[p]][h[p - d]]++;
+            reference[h[p - d]][h[p]]++;
+          }
+    }
+    // Every other track left out, the rest renumbered backwards: rows and columns both permuted.
+    const row = Int32Array.from({ length: tracks }, (_, t) => (t % 2 ? -1 : tracks / 2 - 1 - t / 2));
+    const m = cooccurrenceMatrix(c, row, tracks / 2);
+    const expected = Array.from({ length: tracks / 2 }, () => new Array<number>(tracks / 2).fill(0));
+    for (let a = 0; a < tracks; a++) for (let b = 0; b < tracks; b++) if (row[a] >= 0 && row[b] >= 0) expected[row[a]][row[b]] = reference[a][b];
+    expect(dense(m)).toEqual(expected);
+    for (let r = 0; r < m.rows; r++)
+      for (let k = m.rowPtr[r] + 1; k < m.rowPtr[r + 1]; k++) expect(m.colIndex[k]).toBeGreaterThan(m.colIndex[k - 1]);
+    expect(m.values.every((v) => v > 0)).toBe(true);
+  });
+
   it("weights by PPMI with context-distribution smoothing, dropping non-positive entries", () => {
     const counts = cooccurrenceMatrix(handMade(), Int32Array.from([0, 1, 2, 3, -1]), 4);
     // Row sums c = [4, 5, 3, 2]. alpha 1: PMI(i, j) = log(C(i,j) * 14 / (c_i c_j)); {1,2}: log(14/15) < 0 is dropped.
@@ -243,6 +269,27 @@ describe("learnTrackEmbeddings", () => {
     for (const t of [7, 8, 9, 10, 11]) expect(Array.from(learnt.embeddings.subarray(t * 2, t * 2 + 2))).toEqual([0, 0]);
     // Factorised with min-count 1, 9 and 10 are placed by each other.
     expect(learnTrackEmbeddings(counts, { dim: 2 }).withoutVector).toMatchObject({ total: 3, onlyRareNeighbours: 0 });
+  });
+
+  it("releaseCounts: the same vectors, with the pair table dropped once the matrix is built (plays and counts stay readable)", () => {
+    const world = smallWorld({ users: 60, tracks: 150, days: 10, seed: 5 });
+    const count = () => {
+      const counts = new CooccurrenceCounts(world.tracks.length, 5);
+      for (const h of worldHistories(world)) counts.addHistory(h.trackIndex);
+      return counts;
+    };
+    for (const minCount of [1, 3]) {
+      const kept = count();
+      const released = count();
+      const a = learnTrackEmbeddings(kept, { dim: 8, minCount });
+      const b = learnTrackEmbeddings(released, { dim: 8, minCount, releaseCounts: true });
+      expect(b.embeddings).toEqual(a.embeddings);
+      expect([b.foldedIn, b.withoutVector, b.pairs, b.nonzeros]).toEqual([a.foldedIn, a.withoutVector, a.pairs, a.nonzeros]);
+      expect([kept.released, released.released]).toEqual([false, true]);
+      expect([released.pairs, released.totalPlays, released.plays]).toEqual([kept.pairs, kept.totalPlays, kept.plays]);
+      expect(() => released.addHistory([0, 1])).toThrow("the pair table was released");
+      expect(() => released.forEachPair(() => undefined)).toThrow("the pair table was released");
+    }
   });
 
   it("says when too few tracks are played for the dimension", () => {

@@ -5,6 +5,7 @@ import { loadModel, type ModelTopology } from "../../src/model/artifact";
 import { decode, disposeFsVae } from "../../src/model/fsvae";
 import { loadEvents } from "../../src/store/import/events";
 import { loadTracks } from "../../src/store/import/tracks";
+import { recentlyActiveUsers } from "../../src/store/history";
 import { nearestTracks } from "../../src/store/nearest";
 import type { Store } from "../../src/store/store";
 import { backendName, openTestStore } from "../helpers/store";
@@ -157,8 +158,8 @@ describe(`serving (${backendName})`, () => {
 
   it("warm() reads every user's latest history ahead of requests, so first requests need no history read", async () => {
     const warmed = new Serving(store);
-    await warmed.warm();
     const [{ n }] = await store.sql.query<{ n: number }>("SELECT count(*)::int AS n FROM app_user");
+    expect(await warmed.warm()).toMatchObject({ users: n }); // fewer users than prefillUsers (10,000)
     expect(warmed.stats.cache.misses).toBe(n);
     const ids = users.slice(0, 8).map((u) => u.external_id);
     const served = await Promise.all(ids.map((userId) => warmed.userEmbedding({ userId })));
@@ -167,6 +168,33 @@ describe(`serving (${backendName})`, () => {
     for (const [i, userId] of ids.entries()) expectClose(served[i].mu, (await cold.userEmbedding({ userId })).mu, 1e-6);
     warmed.close();
     cold.close();
+  });
+
+  it("warm() reads only the prefillUsers most recently active users, found without reading every play", async () => {
+    // The reference: every user's last play by a full aggregate, most recent first, ties by id.
+    const byRecency = (
+      await store.sql.query<{ external_id: string }>(
+        `SELECT u.external_id FROM app_user u JOIN (SELECT user_id, max(played_at) AS last FROM listening_event GROUP BY user_id) e
+            ON e.user_id = u.id ORDER BY e.last DESC, u.id`,
+      )
+    ).map((r) => r.external_id);
+    // Pages smaller than the population and a best-n smaller than a page: both paths of the keyset read.
+    expect(await recentlyActiveUsers(store, 7, 4)).toEqual(byRecency.slice(0, 7));
+    expect(await recentlyActiveUsers(store, 3, 100)).toEqual(byRecency.slice(0, 3));
+    expect(await recentlyActiveUsers(store, 0)).toEqual([]);
+    const warmed = new Serving(store, { prefillUsers: 5 });
+    expect(await warmed.warm()).toMatchObject({ users: 5 });
+    expect(warmed.stats.cache.misses).toBe(5);
+    await warmed.userEmbedding({ userId: byRecency[0] });
+    await warmed.userEmbedding({ userId: byRecency[byRecency.length - 1] });
+    expect(warmed.stats.cache).toMatchObject({ hits: 1, misses: 6 });
+    // cachedUsers bounds the prefill too; 0 reads none.
+    const small = new Serving(store, { cachedUsers: 2 });
+    expect(await small.warm()).toMatchObject({ users: 2 });
+    const none = new Serving(store, { prefillUsers: 0 });
+    expect(await none.warm()).toMatchObject({ users: 0 });
+    expect(none.stats.cache.misses).toBe(0);
+    for (const s of [warmed, small, none]) await s.close();
   });
 
   it("a bad request in a batch fails alone", async () => {

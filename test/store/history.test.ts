@@ -119,6 +119,36 @@ describe(`store histories (${backendName})`, () => {
     expect(some).toEqual([all[1], all[3]]);
   });
 
+  it("reads each page, with a cut-off too, as an ordered walk of the primary key: never a sort of every remaining play", async () => {
+    const cat = await loadCatalogue(store);
+    const plans: string[] = [];
+    // Every page's statement, explained in its own transaction (where its settings hold) just before it runs.
+    const explaining: Store = {
+      ...store,
+      transaction: (fn) =>
+        store.transaction((tx) =>
+          fn({
+            ...tx,
+            async query<T>(text: string, params?: unknown[]) {
+              if (/FROM listening_event e/.test(text))
+                plans.push((await tx.query<{ "QUERY PLAN": string }>(`EXPLAIN ${text}`, params)).map((r) => r["QUERY PLAN"]).join("\n"));
+              return tx.query<T>(text, params);
+            },
+          }),
+        ),
+    };
+    const all = await collect(streamHistories(store, { catalogue: cat }));
+    const upTo = new Date(all[2].playedAt[5]);
+    // Pages of 100 of about 1,000 plays: near what the planner guesses a cut-off keeps, where it sorted every remaining row.
+    const cut = await collect(streamHistories(explaining, { upTo, batchSize: 100, catalogue: cat }));
+    expect(cut).toEqual(await collect(streamHistories(store, { upTo, catalogue: cat })));
+    expect(plans.length).toBeGreaterThan(2);
+    for (const plan of plans) {
+      expect(plan).toMatch(/Index (Only )?Scan using listening_event_pkey/);
+      expect(plan).not.toMatch(/Sort|Bitmap|Seq Scan/);
+    }
+  });
+
   it("latestHistory + one aggregate query give the same features as the training path", async () => {
     const cat = await loadCatalogue(store);
     const spec = specWith({

@@ -56,6 +56,28 @@ export class CooccurrenceCounts {
     return this.used;
   }
 
+  /** Whether release() dropped the pair table. */
+  get released(): boolean {
+    return this.mask < 0;
+  }
+
+  /**
+   * Drops the pair table (the largest thing embed-tracks holds: about 16 bytes
+   * per slot, up to 2.7 slots per distinct pair) once the matrix is built;
+   * plays, histories, totalPlays and pairs stay readable. Counting, get and
+   * forEachPair throw afterwards.
+   */
+  release(): void {
+    this.first = new Int32Array(0);
+    this.second = new Int32Array(0);
+    this.counts = new Float64Array(0);
+    this.mask = -1;
+  }
+
+  private live(): void {
+    if (this.released) throw new Error("co-occurrence: the pair table was released (release()); count again to read pairs");
+  }
+
   /**
    * One user's plays in time order (catalogue rows). Every two plays at most
    * `window` apart add 1 to their pair; a track next to itself counts nothing.
@@ -63,6 +85,7 @@ export class CooccurrenceCounts {
    * windows stop at session boundaries.
    */
   addHistory(trackIndex: ArrayLike<number>, sessionStart?: ArrayLike<number>): void {
+    this.live();
     const n = trackIndex.length;
     if (sessionStart && sessionStart.length !== n) {
       throw new Error(`co-occurrence: history ${this.histories} has ${n} plays but ${sessionStart.length} session marks`);
@@ -86,6 +109,7 @@ export class CooccurrenceCounts {
 
   /** Adds w to the symmetric pair {a, b} (a != b). */
   add(a: number, b: number, w: number): void {
+    this.live();
     const i = a < b ? a : b;
     const j = a < b ? b : a;
     let slot = this.slotOf(i, j);
@@ -104,12 +128,14 @@ export class CooccurrenceCounts {
   /** The count of the pair {a, b} (0 when never seen, and for a = b). */
   get(a: number, b: number): number {
     if (a === b) return 0;
+    this.live();
     const slot = this.slotOf(Math.min(a, b), Math.max(a, b));
     return this.first[slot] === EMPTY ? 0 : this.counts[slot];
   }
 
   /** Calls fn(i, j, count) for every pair, i < j, in table order. */
   forEachPair(fn: (i: number, j: number, count: number) => void): void {
+    this.live();
     for (let s = 0; s < this.first.length; s++) if (this.first[s] !== EMPTY) fn(this.first[s], this.second[s], this.counts[s]);
   }
 
@@ -138,49 +164,69 @@ export class CooccurrenceCounts {
 
 /**
  * The symmetric count matrix over the kept tracks: `row[t]` is track t's row
- * in the matrix, or -1 to leave it out. Columns ascend within each row (two
- * counting-sort passes), so the matrix does not depend on the table's order.
+ * in the matrix, or -1 to leave it out. Each pair is written straight into its
+ * two rows, then every row is sorted by column, so the matrix does not depend
+ * on the table's order. Beside the table it holds only the matrix (12 bytes per
+ * entry, two per pair) and one row's sort keys.
  */
 export function cooccurrenceMatrix(counts: CooccurrenceCounts, row: Int32Array, size: number): Csr {
-  const perCol = new Int32Array(size + 1);
+  const rowPtr = new Int32Array(size + 1);
   counts.forEachPair((i, j) => {
     const a = row[i];
     const b = row[j];
     if (a < 0 || b < 0) return;
-    perCol[a + 1]++;
-    perCol[b + 1]++;
+    rowPtr[a + 1]++;
+    rowPtr[b + 1]++;
   });
-  for (let c = 0; c < size; c++) perCol[c + 1] += perCol[c];
-  const nnz = perCol[size];
-  // Pass 1: entries grouped by column.
-  const byColRow = new Int32Array(nnz);
-  const byColValue = new Float64Array(nnz);
-  const colAt = perCol.slice(0, size);
-  const perRow = new Int32Array(size + 1);
+  let longest = 0;
+  for (let r = 0; r < size; r++) {
+    longest = Math.max(longest, rowPtr[r + 1]);
+    rowPtr[r + 1] += rowPtr[r];
+  }
+  const nnz = rowPtr[size];
+  const colIndex = new Int32Array(nnz);
+  const values = new Float64Array(nnz);
+  const at = rowPtr.slice(0, size);
   counts.forEachPair((i, j, count) => {
     const a = row[i];
     const b = row[j];
     if (a < 0 || b < 0) return;
-    byColRow[colAt[b]] = a;
-    byColValue[colAt[b]++] = count;
-    byColRow[colAt[a]] = b;
-    byColValue[colAt[a]++] = count;
-    perRow[a + 1]++;
-    perRow[b + 1]++;
+    colIndex[at[a]] = b;
+    values[at[a]++] = count;
+    colIndex[at[b]] = a;
+    values[at[b]++] = count;
   });
-  for (let r = 0; r < size; r++) perRow[r + 1] += perRow[r];
-  // Pass 2: stable by row, so columns come out ascending.
-  const colIndex = new Int32Array(nnz);
-  const values = new Float64Array(nnz);
-  const rowAt = perRow.slice(0, size);
-  for (let c = 0; c < size; c++) {
-    for (let k = perCol[c]; k < perCol[c + 1]; k++) {
-      const r = byColRow[k];
-      colIndex[rowAt[r]] = c;
-      values[rowAt[r]++] = byColValue[k];
+  sortRows({ rows: size, cols: size, rowPtr, colIndex, values }, longest);
+  return { rows: size, cols: size, rowPtr, colIndex, values };
+}
+
+/**
+ * Sorts each row's entries by column, in place (columns are distinct within a
+ * row). Keys col * len + k (k the entry's place in the row, len the row's
+ * length) are distinct and order by column; a typed array sorts them natively.
+ * Needs cols * longest < 2^53.
+ */
+function sortRows(m: Csr, longest: number): void {
+  const keys = new Float64Array(longest);
+  const cols = new Int32Array(longest);
+  const vals = new Float64Array(longest);
+  for (let r = 0; r < m.rows; r++) {
+    const start = m.rowPtr[r];
+    const len = m.rowPtr[r + 1] - start;
+    let sorted = true;
+    for (let k = 1; k < len && sorted; k++) sorted = m.colIndex[start + k - 1] < m.colIndex[start + k];
+    if (sorted) continue;
+    const key = keys.subarray(0, len);
+    for (let k = 0; k < len; k++) key[k] = m.colIndex[start + k] * len + k;
+    key.sort();
+    for (let q = 0; q < len; q++) {
+      const k = key[q] % len;
+      cols[q] = m.colIndex[start + k];
+      vals[q] = m.values[start + k];
     }
+    m.colIndex.set(cols.subarray(0, len), start);
+    m.values.set(vals.subarray(0, len), start);
   }
-  return { rows: size, cols: size, rowPtr: perRow, colIndex, values };
 }
 
 /** How counts become the matrix that is factorised. */
@@ -198,21 +244,26 @@ export function ppmi(counts: Csr, alpha = 0.75): Csr {
   const smoothed = Float64Array.from(total, (c) => Math.pow(c, alpha));
   let z = 0;
   for (const c of smoothed) z += c;
+  // log(x) > 0 exactly when x > 1: a first pass counts the entries kept, so the
+  // output is allocated at its size (no second copy of the matrix to trim it).
+  const ratio = (r: number, k: number) => (values[k] * z) / (total[r] * smoothed[colIndex[k]]);
+  let kept = 0;
+  for (let r = 0; r < rows; r++) for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) if (ratio(r, k) > 1) kept++;
   const outPtr = new Int32Array(rows + 1);
-  const outCol = new Int32Array(values.length);
-  const outVal = new Float64Array(values.length);
+  const outCol = new Int32Array(kept);
+  const outVal = new Float64Array(kept);
   let at = 0;
   for (let r = 0; r < rows; r++) {
     for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
-      const pmi = Math.log((values[k] * z) / (total[r] * smoothed[colIndex[k]]));
-      if (pmi > 0) {
+      const x = ratio(r, k);
+      if (x > 1) {
         outCol[at] = colIndex[k];
-        outVal[at++] = pmi;
+        outVal[at++] = Math.log(x);
       }
     }
     outPtr[r + 1] = at;
   }
-  return { rows, cols: counts.cols, rowPtr: outPtr, colIndex: outCol.slice(0, at), values: outVal.slice(0, at) };
+  return { rows, cols: counts.cols, rowPtr: outPtr, colIndex: outCol, values: outVal };
 }
 
 /** Sum of each row. */

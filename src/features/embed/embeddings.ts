@@ -22,6 +22,12 @@ export interface TrackEmbeddingOptions {
   seed?: number;
   powerIterations?: number;
   oversampling?: number;
+  /**
+   * Release the counts' pair table (CooccurrenceCounts.release) as soon as the
+   * matrix is built, so the table and the weighted matrix are never held at
+   * once (default false: the counts stay readable).
+   */
+  releaseCounts?: boolean;
 }
 
 export interface TrackEmbeddings {
@@ -69,8 +75,9 @@ export function learnTrackEmbeddings(counts: CooccurrenceCounts, options: TrackE
       `track embeddings: only ${m} of ${n} tracks have at least ${minCount} play(s); a ${dim}-d embedding needs at least ${dim} (lower the dimension or the minimum count, or load more plays)`,
     );
   }
-  const raw = cooccurrenceMatrix(counts, row, m);
-  const matrix = weighting === "ppmi" ? ppmi(raw, smoothing) : raw;
+  // What the fold-in and the reasons need from the pairs, read before the table may go.
+  const { seen, rare } = scanPairs(counts, row);
+  const matrix = weightedMatrix(counts, row, m, weighting, smoothing, options.releaseCounts ?? false);
   const svd = randomizedSvd(matrix, dim, {
     seed: options.seed,
     powerIterations: options.powerIterations,
@@ -82,7 +89,7 @@ export function learnTrackEmbeddings(counts: CooccurrenceCounts, options: TrackE
     if (row[t] < 0) continue;
     for (let k = 0; k < dim; k++) embeddings[t * dim + k] = svd.u[row[t] * dim + k] * scale[k];
   }
-  const foldedIn = foldIn(counts, row, embeddings, dim);
+  const foldedIn = foldIn(rare, embeddings, dim);
   const hasVector = new Uint8Array(n);
   for (let t = 0; t < n; t++) {
     const v = embeddings.subarray(t * dim, (t + 1) * dim);
@@ -104,7 +111,7 @@ export function learnTrackEmbeddings(counts: CooccurrenceCounts, options: TrackE
     factorised: m,
     foldedIn,
     hasVector,
-    withoutVector: reasons(counts, row, hasVector),
+    withoutVector: reasons(counts, seen, hasVector),
     pairs: counts.pairs,
     nonzeros: matrix.values.length,
     explainedVariance: energy > 0 ? kept / energy : 0,
@@ -112,31 +119,75 @@ export function learnTrackEmbeddings(counts: CooccurrenceCounts, options: TrackE
   };
 }
 
-/** Gives each rare track the count-weighted mean of the factorised tracks it co-occurred with; returns how many got one. */
-function foldIn(counts: CooccurrenceCounts, row: Int32Array, embeddings: Float32Array, dim: number): number {
-  const sum = new Map<number, { weight: number; v: Float64Array }>();
-  const add = (rare: number, from: number, c: number) => {
-    let acc = sum.get(rare);
-    if (!acc) sum.set(rare, (acc = { weight: 0, v: new Float64Array(dim) }));
-    acc.weight += c;
-    for (let k = 0; k < dim; k++) acc.v[k] += c * embeddings[from * dim + k];
+/**
+ * The matrix that is factorised, built in its own frame so the raw counts
+ * matrix is garbage once PPMI has weighted it; with `release`, the counts'
+ * pair table goes as soon as the raw matrix exists.
+ */
+function weightedMatrix(counts: CooccurrenceCounts, row: Int32Array, m: number, weighting: Weighting, smoothing: number, release: boolean) {
+  const raw = cooccurrenceMatrix(counts, row, m);
+  if (release) counts.release();
+  return weighting === "ppmi" ? ppmi(raw, smoothing) : raw;
+}
+
+/** Pairs of a factorised track (from) and a rare one (to), in the table's order. */
+interface RarePairs {
+  n: number;
+  from: Int32Array;
+  to: Int32Array;
+  count: Float64Array;
+}
+
+/**
+ * One pass over the pairs: for every track, whether it co-occurs with some
+ * track (bit 1) and with a track in the matrix (bit 2); and the pairs of a
+ * factorised track with a rare one (none when every played track is factorised).
+ */
+function scanPairs(counts: CooccurrenceCounts, row: Int32Array): { seen: Uint8Array; rare: RarePairs } {
+  const seen = new Uint8Array(counts.tracks);
+  const rare: RarePairs = { n: 0, from: new Int32Array(16), to: new Int32Array(16), count: new Float64Array(16) };
+  const push = (from: number, to: number, c: number) => {
+    if (rare.n === rare.from.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      rare.from = grow(rare.from);
+      rare.to = grow(rare.to);
+      rare.count = grow(rare.count);
+    }
+    rare.from[rare.n] = from;
+    rare.to[rare.n] = to;
+    rare.count[rare.n++] = c;
   };
   counts.forEachPair((i, j, c) => {
-    if (row[i] >= 0 && row[j] < 0) add(j, i, c);
-    else if (row[j] >= 0 && row[i] < 0) add(i, j, c);
+    seen[i] |= row[j] >= 0 ? 3 : 1;
+    seen[j] |= row[i] >= 0 ? 3 : 1;
+    if (row[i] >= 0 && row[j] < 0) push(i, j, c);
+    else if (row[j] >= 0 && row[i] < 0) push(j, i, c);
   });
+  return { seen, rare };
+}
+
+/** Gives each rare track the count-weighted mean of the factorised tracks it co-occurred with; returns how many got one. */
+function foldIn(rare: RarePairs, embeddings: Float32Array, dim: number): number {
+  const sum = new Map<number, { weight: number; v: Float64Array }>();
+  for (let p = 0; p < rare.n; p++) {
+    const to = rare.to[p];
+    const from = rare.from[p];
+    const c = rare.count[p];
+    let acc = sum.get(to);
+    if (!acc) sum.set(to, (acc = { weight: 0, v: new Float64Array(dim) }));
+    acc.weight += c;
+    for (let k = 0; k < dim; k++) acc.v[k] += c * embeddings[from * dim + k];
+  }
   for (const [t, { weight, v }] of sum) for (let k = 0; k < dim; k++) embeddings[t * dim + k] = v[k] / weight;
   return sum.size;
 }
 
-/** Counts the tracks without a vector under the first reason that applies (TracksWithoutVector). */
-function reasons(counts: CooccurrenceCounts, row: Int32Array, hasVector: Uint8Array): TracksWithoutVector {
-  // 1: co-occurs with some track; 2: with a track in the matrix.
-  const seen = new Uint8Array(counts.tracks);
-  counts.forEachPair((i, j) => {
-    seen[i] |= row[j] >= 0 ? 3 : 1;
-    seen[j] |= row[i] >= 0 ? 3 : 1;
-  });
+/** Counts the tracks without a vector under the first reason that applies (TracksWithoutVector); `seen` as scanPairs gives it. */
+function reasons(counts: CooccurrenceCounts, seen: Uint8Array, hasVector: Uint8Array): TracksWithoutVector {
   const out: TracksWithoutVector = { total: 0, unplayed: 0, noCooccurrence: 0, onlyRareNeighbours: 0, degenerate: 0 };
   for (let t = 0; t < counts.tracks; t++) {
     if (hasVector[t]) continue;
