@@ -5,7 +5,7 @@
  *
  *   npm run bench:scale -- [--users 150000] [--tracks 100000] [--days 28] [--seed 1]
  *                          [--store DIR] [--phases generate,embed,...] [--json FILE]
- *                          [--clients 16] [--seconds 8] [--keep]
+ *                          [--clients 16] [--seconds 8] [--threads auto|N] [--keep]
  *
  * Phases, in order (--phases runs a subset; the store must then hold what the
  * skipped ones would have made):
@@ -15,7 +15,8 @@
  *             phases train and search on those)
  *   dataset   the training dataset of fs-vae-quick alone: this file as a child
  *             (--child-dataset) calling loadTrainingData, as train and the worker do
- *   train     rubato train fs-vae-quick --epochs 1 --json (dataset, one epoch, test
+ *   train     rubato train fs-vae-quick --epochs 1 --threads T --json (T: --threads,
+ *             default auto = data-parallel on every core; dataset, one epoch, test
  *             evaluation against the baselines); also the epoch's step seconds
  *   eval      rubato eval --models fs-vae-quick --seeds 1 --epochs 1 --fresh (the
  *             worker's path: dataset, one epoch, test split, every user's embedding
@@ -44,6 +45,7 @@ import { HAS_EMBEDDING } from "../src/store/catalog";
 import { openStore } from "../src/store/store";
 import { loadSpec } from "../src/spec";
 import { loadTrainingData } from "../src/train/data";
+import { datasetBytes } from "../src/features/dataset";
 import { drive, OPERATIONS, post } from "./serve";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -64,6 +66,8 @@ interface Options {
   json: string;
   clients: number;
   seconds: number;
+  /** training.threads of the train phase. */
+  threads: string;
   /** Keep the temp store afterwards (a --store DIR is always kept). */
   keep: boolean;
 }
@@ -97,6 +101,7 @@ function parseArgs(argv: string[]): Options {
     json: value("json") ?? path.join(ROOT, "bench/results", `scale-${users}u-${tracks}t-${days}d.json`),
     clients: int("clients", 16),
     seconds: int("seconds", 8),
+    threads: value("threads") ?? "auto",
     keep: argv.includes("--keep"),
   };
 }
@@ -270,7 +275,7 @@ class Bench {
   }
 
   async train() {
-    const r = await this.cli("train", ["train", MODEL, "--epochs", "1", "--json"]);
+    const r = await this.cli("train", ["train", MODEL, "--epochs", "1", "--threads", this.o.threads, "--json"]);
     const report = JSON.parse(r.stdout) as {
       data: { users: number; rows: Record<string, number> };
       training: { seconds: number; history: { seconds: number; samplesPerSecond: number }[] } | null;
@@ -407,14 +412,7 @@ async function childDataset() {
     const t0 = performance.now();
     const { dataset, catalogue } = await loadTrainingData(store, spec.spec);
     const seconds = (performance.now() - t0) / 1000;
-    // The typed arrays' buffers (a subarray holds its whole buffer): what the dataset keeps per row.
-    const buffers = new Set<ArrayBufferLike>();
-    const walk = (x: unknown): void => {
-      if (ArrayBuffer.isView(x)) buffers.add(x.buffer);
-      else if (x && typeof x === "object" && !Array.isArray(x)) Object.values(x).forEach(walk);
-    };
-    walk(dataset);
-    const bytes = [...buffers].reduce((sum, b) => sum + b.byteLength, 0);
+    const bytes = datasetBytes(dataset);
     console.log(
       JSON.stringify({
         users: dataset.counts.users,
@@ -423,7 +421,7 @@ async function childDataset() {
         rows: { train: dataset.rows.train.length, validation: dataset.rows.validation.length, test: dataset.rows.test.length },
         buildSeconds: round(seconds, 2),
         typedArrayMb: Math.round(bytes / 2 ** 20),
-        bytesPerRow: Math.round(bytes / Math.max(1, dataset.n)),
+        bytesPerPlay: Math.round(bytes / Math.max(1, dataset.counts.events)),
       }),
     );
   } finally {
@@ -477,7 +475,7 @@ async function main() {
       case "embed":
         return `${d.plays} plays, ${d.pairs} pairs, ${d.factorised} tracks factorised`;
       case "dataset":
-        return `${d.users} users, ${d.plays} plays, ${d.typedArrayMb} MB of arrays (${d.bytesPerRow} B per row), built in ${d.buildSeconds} s`;
+        return `${d.users} users, ${d.plays} plays, ${d.typedArrayMb} MB of arrays (${d.bytesPerPlay} B per play), built in ${d.buildSeconds} s`;
       case "train":
         return `epoch steps ${d.epochStepSeconds} s (${d.samplesPerSecond}/s), trainModel ${d.trainModelSeconds} s, ${d.testRows} test rows`;
       case "eval":

@@ -22,6 +22,8 @@ export interface RunOptions {
   epochs?: number;
   seed?: number;
   batchSize?: number;
+  /** Override training.threads. */
+  threads?: number | "auto";
   /** Only the first N users of the store. */
   maxUsers?: number;
   /** Evaluate at most this many test rows (evenly spaced); ranking cost grows with rows x catalogue. */
@@ -50,10 +52,11 @@ export interface RunReport {
 
 function resolveSpec(nameOrPath: string, options: RunOptions): { spec: ModelSpec; hash: string; warnings: string[] } {
   let result: SpecResult = loadSpec(nameOrPath, { modelsDir: options.modelsDir });
-  const overrides: Record<string, number> = {};
+  const overrides: Record<string, number | string> = {};
   if (options.epochs !== undefined) overrides.epochs = options.epochs;
   if (options.seed !== undefined) overrides.seed = options.seed;
   if (options.batchSize !== undefined) overrides.batch_size = options.batchSize;
+  if (options.threads !== undefined) overrides.threads = options.threads;
   if (result.ok && Object.keys(overrides).length) result = applyOverrides(result.spec, { training: overrides });
   if (!result.ok) throw new Error(`invalid spec:\n${result.errors.map(formatSpecError).join("\n")}`);
   return { spec: result.spec, hash: result.hash, warnings: result.warnings.map(formatSpecError) };

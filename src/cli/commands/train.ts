@@ -14,8 +14,11 @@ const nonNegInt = (name: string) => (v: string) => {
   return n;
 };
 
+const threadCount = (v: string): number | "auto" => (v === "auto" ? v : int("threads")(v));
+
 interface TrainFlags {
   epochs?: number;
+  threads?: number | "auto";
   seed?: number;
   batchSize?: number;
   maxUsers?: number;
@@ -35,13 +38,14 @@ export function registerTrain(program: Command): void {
     .option("--epochs <n>", "override training.epochs", int("epochs"))
     .option("--seed <n>", "override training.seed", nonNegInt("seed"))
     .option("--batch-size <n>", "override training.batch_size", int("batch-size"))
+    .option("--threads <n|auto>", "override training.threads: train data-parallel on N threads (auto: every core)", threadCount)
     .option("--max-users <n>", "train on the first N users only", int("max-users"))
     .option("--test-rows <n>", "evaluate at most N test points (evenly spaced)", int("test-rows"))
     .option("--models-dir <dir>", "where spec names and parents are looked up (default: the shipped models/)")
     .option("--checkpoint <file>", "write a resumable checkpoint after every epoch and on Ctrl-C")
     .option("--resume <file>", "continue from a checkpoint of the same spec and data")
     .option("--json", "print the report as JSON")
-    .addHelpText("after", "\nExamples:\n  rubato train fs-vae-quick\n  rubato train models/no-fast.yaml --epochs 3 --max-users 500")
+    .addHelpText("after", "\nExamples:\n  rubato train fs-vae-quick\n  rubato train models/no-fast.yaml --epochs 3 --max-users 500\n  rubato train fs-vae-quick --threads auto")
     .action((spec: string, flags: TrainFlags) =>
       withStore(async (store) => {
         const controller = new AbortController();
