@@ -10,7 +10,7 @@ import { ensureDefaultRuns } from "./jobs/runs";
 import { RunWorker } from "./jobs/worker";
 import { log } from "./log";
 import { dataDir } from "./store/config";
-import { loadDemoWorld } from "./store/demo-data";
+import { loadDemoWorld, unfinishedDemoWorld } from "./store/demo-data";
 import { storeStats } from "./store/stats";
 import { openStore, type Store } from "./store/store";
 
@@ -23,6 +23,12 @@ export interface AppOptions {
   worker: boolean;
   /** Queue these models, in order, when the store has data but no model (empty: none). */
   defaultModels: string[];
+  /**
+   * Aborted when the process is told to stop while it starts: start-up stops at its next
+   * stage (a demo world load rolls back the plays' transaction at its next chunk), closes
+   * the store and rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface App {
@@ -35,19 +41,27 @@ export interface App {
 
 export async function startApp(options: AppOptions): Promise<App> {
   const started = Date.now();
+  const signal = options.signal;
+  signal?.throwIfAborted();
   const store = await openStore();
   log.info({ backend: store.backend, location: store.location }, "store open");
   try {
+    signal?.throwIfAborted();
     const stats = await storeStats(store);
-    if (options.demo && stats.events === 0 && stats.tracks === 0) {
-      const size = { ...options.demo, seed: 1 };
-      log.info(size, "empty store: loading the demo world");
-      const r = await loadDemoWorld(store, size);
+    // A load a killed or stopped process left half done (tracks without plays) is finished first.
+    const unfinished = await unfinishedDemoWorld(store);
+    if (options.demo && (unfinished || (stats.events === 0 && stats.tracks === 0))) {
+      const size = unfinished ?? { ...options.demo, seed: 1 };
+      log.info(size, unfinished ? "the last demo world load did not finish: loading it again" : "empty store: loading the demo world");
+      const r = await loadDemoWorld(store, size, undefined, signal);
       log.info(
         { tracks: r.tracks.tracksCreated, events: r.events.inserted, users: r.events.usersCreated, seconds: r.events.seconds },
         "demo world loaded",
       );
+    } else if (unfinished) {
+      log.warn(unfinished, "the last demo world load did not finish (rubato demo-data with the same options finishes it)");
     }
+    signal?.throwIfAborted();
     const key = loadApiKey(dataDir());
     if (key.created)
       log.warn(

@@ -17,7 +17,7 @@ import { storeUserEmbeddings } from "./embeddings";
 import { spawnTrainingThread } from "./thread/spawn";
 import type { FromThread, TrainSummary } from "./thread/protocol";
 import type { ModelArtifactData } from "../model/artifact";
-import { testPause } from "../test-hooks";
+import { pauseBeforeCommit, testPause } from "../test-hooks";
 
 export interface ExecuteOptions {
   store: Store;
@@ -178,7 +178,10 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
         while (nextCheckpoint && !checkpointError) {
           const c = nextCheckpoint;
           nextCheckpoint = null;
-          const saved = await saveCheckpoint(store.sql, run.id, workerId, Buffer.from(c.data));
+          const write = (sql: SqlClient) => saveCheckpoint(sql, run.id, workerId, Buffer.from(c.data));
+          // Under the `checkpoint` test hook, the statement runs in a transaction held open before its commit.
+          const held = pauseBeforeCommit(store, "checkpoint", abandon.signal);
+          const saved = held === store ? await write(store.sql) : await held.transaction(write);
           if (saved && c.announce) log(`checkpoint saved at epoch ${c.epoch}, step ${c.step}`, { runId: run.id, step: c.step });
         }
       } catch (err) {
