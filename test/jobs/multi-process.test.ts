@@ -39,6 +39,34 @@ async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeout
   }
 }
 
+(server ? describe : describe.skip)("two servers started together on an empty PostgreSQL database", () => {
+  it("load the demo world and queue the first model once", async () => {
+    const shared = await processStore("rubato-multi-start-");
+    const world = ["--demo-users", "60", "--demo-tracks", "300", "--demo-days", "3"];
+    const serve = () =>
+      rubato(["serve", "--port", "0", "--no-worker", "--default-models", "fs-vae-quick", ...world], { RUBATO_API_KEY: KEY, ...shared.env });
+    const ps = [serve(), serve()];
+    try {
+      for (const p of ps) await p.waitFor(/"msg":"listening"/, 60_000);
+      expect(ps.filter((p) => /"msg":"demo world loaded"/.test(p.output()))).toHaveLength(1);
+      const store = await openStore(shared.config);
+      try {
+        const [row] = await store.sql.query<{ runs: number; events: number; loading: number }>(
+          `SELECT (SELECT count(*)::int FROM run) AS runs, (SELECT count(*)::int FROM listening_event) AS events,
+                  (SELECT count(*)::int FROM setting WHERE key = 'demo_world_loading') AS loading`,
+        );
+        expect(row).toMatchObject({ runs: 1, loading: 0 });
+        expect(row.events).toBeGreaterThan(0);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      for (const p of ps) if (p.child.exitCode === null && p.child.signalCode === null) await terminate(p);
+      await shared.drop();
+    }
+  }, 90_000);
+});
+
 (server ? describe : describe.skip)("more than one process on one PostgreSQL server", () => {
   let shared: Awaited<ReturnType<typeof processStore>>;
   let store: Store;
