@@ -126,6 +126,7 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
     }
   };
   shutdown?.addEventListener("abort", onShutdown, { once: true });
+  if (shutdown?.aborted) onShutdown(); // claimed by a poll that was in progress when the process began to stop
   // The heartbeat starts with the claim, not with the training thread: on a server, a dataset
   // build longer than the heartbeat timeout would otherwise let another worker take the run.
   const timer = setInterval(() => {
