@@ -10,7 +10,7 @@ import { ensureDefaultRuns } from "./jobs/runs";
 import { RunWorker } from "./jobs/worker";
 import { log } from "./log";
 import { dataDir } from "./store/config";
-import { loadDemoWorld } from "./store/demo-data";
+import { loadDemoWorld, unfinishedDemoWorld } from "./store/demo-data";
 import { storeStats } from "./store/stats";
 import { openStore, type Store } from "./store/store";
 
@@ -23,6 +23,12 @@ export interface AppOptions {
   worker: boolean;
   /** Queue these models, in order, when the store has data but no model (empty: none). */
   defaultModels: string[];
+  /**
+   * Aborted when the process is told to stop while it starts: start-up stops at its next
+   * stage (a demo world load rolls back the plays' transaction at its next chunk), closes
+   * the store and rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface App {
@@ -35,19 +41,32 @@ export interface App {
 
 export async function startApp(options: AppOptions): Promise<App> {
   const started = Date.now();
+  const signal = options.signal;
+  signal?.throwIfAborted();
   const store = await openStore();
   log.info({ backend: store.backend, location: store.location }, "store open");
   try {
-    const stats = await storeStats(store);
-    if (options.demo && stats.events === 0 && stats.tracks === 0) {
-      const size = { ...options.demo, seed: 1 };
-      log.info(size, "empty store: loading the demo world");
-      const r = await loadDemoWorld(store, size);
-      log.info(
-        { tracks: r.tracks.tracksCreated, events: r.events.inserted, users: r.events.usersCreated, seconds: r.events.seconds },
-        "demo world loaded",
-      );
-    }
+    signal?.throwIfAborted();
+    // Servers that start together on one empty database load the demo world and queue the first models once.
+    const queued = await startingAlone(store, async () => {
+      const stats = await storeStats(store);
+      // A load a killed or stopped process left half done (tracks without plays) is finished first.
+      const unfinished = await unfinishedDemoWorld(store);
+      if (options.demo && (unfinished || (stats.events === 0 && stats.tracks === 0))) {
+        const size = unfinished ?? { ...options.demo, seed: 1 };
+        log.info(size, unfinished ? "the last demo world load did not finish: loading it again" : "empty store: loading the demo world");
+        const r = await loadDemoWorld(store, size, undefined, signal);
+        log.info(
+          { tracks: r.tracks.tracksCreated, events: r.events.inserted, users: r.events.usersCreated, seconds: r.events.seconds },
+          "demo world loaded",
+        );
+      } else if (unfinished) {
+        log.warn(unfinished, "the last demo world load did not finish (rubato demo-data with the same options finishes it)");
+      }
+      signal?.throwIfAborted();
+      return ensureDefaultRuns(store, options.defaultModels);
+    });
+    signal?.throwIfAborted();
     const key = loadApiKey(dataDir());
     if (key.created)
       log.warn(
@@ -80,10 +99,8 @@ export async function startApp(options: AppOptions): Promise<App> {
       void warm();
     });
     void warm();
-    await worker?.start();
-    const queued = await ensureDefaultRuns(store, options.defaultModels);
     for (const run of queued) log.info({ runId: run.id, model: run.modelName }, "no model yet: queued for training in the background");
-    if (queued.length) worker?.wake();
+    await worker?.start();
     log.info(
       {
         url: server.url,
@@ -109,4 +126,25 @@ export async function startApp(options: AppOptions): Promise<App> {
     await store.close();
     throw err;
   }
+}
+
+/** The first key of the advisory lock that start-ups take on a server ("RbSu"). */
+const STARTUP_LOCK = 0x52625375;
+
+/**
+ * Runs fn holding a server-wide advisory lock (on a server; the embedded store has one
+ * process): a server that starts while another loads the demo world waits for it, then
+ * finds the world loaded and the first models queued. The lock is a transaction's, held on
+ * a connection of its own, so a process that dies releases it.
+ */
+async function startingAlone<T>(store: Store, fn: () => Promise<T>): Promise<T> {
+  if (store.backend !== "postgres") return fn();
+  return store.transaction(async (tx) => {
+    const [{ free }] = await tx.query<{ free: boolean }>("SELECT pg_try_advisory_xact_lock($1, 0) AS free", [STARTUP_LOCK]);
+    if (!free) {
+      log.info("another process is starting on this database (loading the demo world?): waiting for it");
+      await tx.query("SELECT pg_advisory_xact_lock($1, 0)", [STARTUP_LOCK]);
+    }
+    return fn();
+  });
 }

@@ -1,3 +1,5 @@
+import type { Store } from "./store/store";
+
 /**
  * A test hook, off unless RUBATO_TEST_PAUSE_AT is set: tests that signal a
  * real `rubato worker` / `rubato serve` process use it to land a SIGTERM at a
@@ -13,6 +15,13 @@
  *
  * - `claimed`: a run was claimed; nothing of it is built yet (src/jobs/execute.ts).
  * - `dataset`: the dataset build has read its first user (src/train/data.ts).
+ * - `checkpoint`: a run's checkpoint is written, not yet committed (src/jobs/execute.ts).
+ * - `import`: an import's rows (tracks, or plays) are all written, not yet committed
+ *   (rubato import, rubato demo-data, the demo world `rubato serve` loads).
+ * - `embed-tracks`: the learnt embeddings are written, not yet committed (rubato embed-tracks).
+ *
+ * The last three come through `pauseBeforeCommit`, so that a kill there lands on a
+ * transaction with its writes done and its commit pending.
  */
 export async function testPause(point: string, signal?: AbortSignal): Promise<void> {
   const points = process.env.RUBATO_TEST_PAUSE_AT;
@@ -29,4 +38,18 @@ export async function testPause(point: string, signal?: AbortSignal): Promise<vo
     const timer = setTimeout(done, Number(process.env.RUBATO_TEST_PAUSE_MS) || 60_000);
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+/** The store, with a `testPause(point)` at the end of every transaction, before its commit (the store itself when the point is off). */
+export function pauseBeforeCommit(store: Store, point: string, signal?: AbortSignal): Store {
+  if (!process.env.RUBATO_TEST_PAUSE_AT?.split(",").includes(point)) return store;
+  return {
+    ...store,
+    transaction: (fn) =>
+      store.transaction(async (tx) => {
+        const result = await fn(tx);
+        await testPause(point, signal);
+        return result;
+      }),
+  };
 }

@@ -17,7 +17,7 @@ import { storeUserEmbeddings } from "./embeddings";
 import { spawnTrainingThread } from "./thread/spawn";
 import type { FromThread, TrainSummary } from "./thread/protocol";
 import type { ModelArtifactData } from "../model/artifact";
-import { testPause } from "../test-hooks";
+import { pauseBeforeCommit, testPause } from "../test-hooks";
 
 export interface ExecuteOptions {
   store: Store;
@@ -96,8 +96,13 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
   const log = options.log ?? (() => undefined);
   const shutdown = options.shutdown;
   let thread: ReturnType<typeof spawnTrainingThread> | null = null;
-  let timer: NodeJS.Timeout | null = null;
   let lost = false;
+  /** Aborted when this process shuts down or the run's claim is lost: every stage stops. */
+  const abandon = new AbortController();
+  /** A cancel requested before the training thread took the run: posted to it once it has. */
+  let cancelRequested = false;
+  /** The heartbeat in flight, if any (awaited before the run returns: it must not outlive it). */
+  let beating: Promise<void> | null = null;
   // Shutdown may come at any await of this function, and an AbortSignal that has already
   // fired never calls a listener added later: so the listener goes on first, ends whatever
   // waits on the thread, and every stage also checks the signal after each await.
@@ -106,26 +111,44 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
     number,
     { resolve: (r: { mu: Float32Array; sigma: Float32Array | null }) => void; reject: (err: Error) => void }
   >();
-  const onShutdown = () => {
+  const stop = (err: Error) => {
     lost = true;
-    stopTraining?.(new ShuttingDown());
-    for (const p of pendingEmbeds.values()) p.reject(new ShuttingDown());
+    abandon.abort(err);
+    stopTraining?.(err);
+    for (const p of pendingEmbeds.values()) p.reject(err);
     pendingEmbeds.clear();
   };
+  const onShutdown = () => stop(new ShuttingDown());
   const checkShutdown = () => {
-    if (shutdown?.aborted) {
+    if (shutdown?.aborted || abandon.signal.aborted) {
       lost = true;
       throw new ShuttingDown();
     }
   };
   shutdown?.addEventListener("abort", onShutdown, { once: true });
+  if (shutdown?.aborted) onShutdown(); // claimed by a poll that was in progress when the process began to stop
+  // The heartbeat starts with the claim, not with the training thread: on a server, a dataset
+  // build longer than the heartbeat timeout would otherwise let another worker take the run.
+  const timer = setInterval(() => {
+    if (beating) return;
+    beating = heartbeat(store.sql, run.id, workerId)
+      .then((action) => {
+        if (action === "cancel") {
+          cancelRequested = true;
+          thread?.post({ type: "cancel" });
+        }
+        if (action === "lost") stop(new RunError("store", "this worker lost the run (heartbeat expired)"));
+      })
+      .catch((err: Error) => log(`heartbeat failed: ${err.message}`, { runId: run.id }))
+      .finally(() => (beating = null));
+  }, options.heartbeatMs);
   let recorder: ProgressRecorder | null = null;
   let checkpointWriter: Promise<void> | null = null;
   try {
-    await testPause("claimed", shutdown);
+    await testPause("claimed", abandon.signal);
     checkShutdown();
     const spec = resolveStoredSpec(run.specYaml);
-    const { dataset, catalogue } = await loadTrainingData(store, spec, { cutoff: run.dataCutoff ?? undefined, signal: shutdown }).catch(
+    const { dataset, catalogue } = await loadTrainingData(store, spec, { cutoff: run.dataCutoff ?? undefined, signal: abandon.signal }).catch(
       (err: Error) => {
         checkShutdown();
         throw new RunError("data", err.message);
@@ -156,7 +179,10 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
         while (nextCheckpoint && !checkpointError) {
           const c = nextCheckpoint;
           nextCheckpoint = null;
-          const saved = await saveCheckpoint(store.sql, run.id, workerId, Buffer.from(c.data));
+          const write = (sql: SqlClient) => saveCheckpoint(sql, run.id, workerId, Buffer.from(c.data));
+          // Under the `checkpoint` test hook, the statement runs in a transaction held open before its commit.
+          const held = pauseBeforeCommit(store, "checkpoint", abandon.signal);
+          const saved = held === store ? await write(store.sql) : await held.transaction(write);
           if (saved && c.announce) log(`checkpoint saved at epoch ${c.epoch}, step ${c.step}`, { runId: run.id, step: c.step });
         }
       } catch (err) {
@@ -195,17 +221,6 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
         if (error) reject(new RunError("training", error.message));
         else if (code !== 0) reject(new RunError("training", `the training thread exited with code ${code}`));
       });
-      timer = setInterval(() => {
-        heartbeat(store.sql, run.id, workerId)
-          .then((action) => {
-            if (action === "cancel") thread?.post({ type: "cancel" });
-            if (action === "lost") {
-              lost = true;
-              reject(new RunError("store", "this worker lost the run (heartbeat expired)"));
-            }
-          })
-          .catch((err: Error) => log(`heartbeat failed: ${err.message}`, { runId: run.id }));
-      }, options.heartbeatMs);
       thread.post(
         {
           type: "train",
@@ -220,6 +235,7 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
         // The dataset's own arrays move to the thread instead of being copied (the catalogue is still used here).
         transferables({ ...dataset, catalogue: null }),
       );
+      if (cancelRequested) thread.post({ type: "cancel" });
     });
     stopTraining = null;
     while (checkpointWriter) await checkpointWriter;
@@ -244,7 +260,7 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
       let nextId = 0;
       const embedInThread = (n: number, fast: Float32Array, mask: Float32Array, slow: Float32Array) =>
         new Promise<{ mu: Float32Array; sigma: Float32Array | null }>((resolve, reject) => {
-          if (shutdown?.aborted) return reject(new ShuttingDown());
+          if (abandon.signal.aborted) return reject(new ShuttingDown());
           const id = ++nextId;
           pendingEmbeds.set(id, { resolve, reject });
           thread!.post({ type: "embed", id, n, fast, mask, slow });
@@ -265,7 +281,8 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
     events.publish({ runId: run.id, kind: "status", status: "FAILED", error: message });
     return "FAILED";
   } finally {
-    if (timer) clearInterval(timer);
+    clearInterval(timer);
+    await (beating as Promise<void> | null);
     // The worker's signal outlives this run: a listener left on it would keep the run's closure alive.
     shutdown?.removeEventListener("abort", onShutdown);
     const t = thread as ReturnType<typeof spawnTrainingThread> | null;

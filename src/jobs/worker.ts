@@ -51,6 +51,7 @@ export class RunWorker {
   async start(): Promise<void> {
     this.stopped = false;
     await this.requeue();
+    if (this.stopped) return; // stop() came meanwhile
     this.timer = setInterval(() => void this.poll(), this.options.pollMs ?? 1000);
     void this.poll();
   }

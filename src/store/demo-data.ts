@@ -4,19 +4,47 @@ import { loadTracks, type TrackRow } from "./import/tracks";
 import { loadEvents, type EventRow } from "./import/events";
 import type { ImportProgress, ImportReport } from "./import/report";
 import { ensureVectorIndex } from "./nearest";
+import { pauseBeforeCommit } from "../test-hooks";
 
 export interface DemoDataReport {
   tracks: ImportReport;
   events: ImportReport;
 }
 
-/** Generates the synthetic music world and loads it through the same path as a file import. */
+/** The `setting` row that marks a demo world load in progress (removed when it is done). */
+const LOADING = "demo_world_loading";
+
+/**
+ * The demo world a load started and did not finish (its process was killed or
+ * stopped between the tracks' commit and the plays'), or null. Loading the same
+ * world again finishes it: the tracks are upserted and the plays already stored
+ * are skipped, so the store ends as if the first load had finished.
+ */
+export async function unfinishedDemoWorld(store: Store): Promise<WorldOptions | null> {
+  const rows = await store.sql.query<{ value: WorldOptions & { start?: string } }>(`SELECT value FROM setting WHERE key = $1`, [LOADING]);
+  if (!rows.length) return null;
+  const { start, ...rest } = rows[0].value;
+  return start ? { ...rest, start: new Date(start) } : rest;
+}
+
+/**
+ * Generates the synthetic music world and loads it through the same path as a
+ * file import: the tracks in one transaction, then the plays in another. A load
+ * that is interrupted (kill -9, or `signal`, which rolls back the plays'
+ * transaction at its next chunk) leaves a mark that `unfinishedDemoWorld` reads.
+ */
 export async function loadDemoWorld(
   store: Store,
   options: WorldOptions,
   onProgress?: (phase: "tracks" | "events", p: ImportProgress & { total: number }) => void,
+  signal?: AbortSignal,
 ): Promise<DemoDataReport> {
+  signal?.throwIfAborted();
   const world = generateWorld(options);
+  await store.sql.query(
+    `INSERT INTO setting (key, value) VALUES ($1, $2::jsonb) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+    [LOADING, JSON.stringify(world.options)],
+  );
   async function* trackRows(): AsyncGenerator<TrackRow[]> {
     let line = 0;
     yield world.tracks.map((t) => ({
@@ -33,6 +61,7 @@ export async function loadDemoWorld(
     let chunk: EventRow[] = [];
     for (const e of world.events()) {
       if (chunk.length >= 5000) {
+        signal?.throwIfAborted();
         yield chunk;
         chunk = [];
       }
@@ -49,17 +78,22 @@ export async function loadDemoWorld(
         context: null,
       });
     }
+    signal?.throwIfAborted();
     yield chunk;
   }
+  // Under the `import` test hook, each transaction is held open before its commit.
+  const loading = pauseBeforeCommit(store, "import", signal);
   const expectedPlays = world.users.reduce((sum, u) => sum + u.playsPerDay * world.options.days, 0);
-  const tracks = await loadTracks(store, trackRows(), {
+  const tracks = await loadTracks(loading, trackRows(), {
     file: "demo-world/tracks",
     onProgress: (p) => onProgress?.("tracks", { ...p, total: world.tracks.length }),
   });
-  const events = await loadEvents(store, eventRows(), {
+  signal?.throwIfAborted();
+  const events = await loadEvents(loading, eventRows(), {
     file: "demo-world/events",
     onProgress: (p) => onProgress?.("events", { ...p, total: Math.round(expectedPlays) }),
   });
   await ensureVectorIndex(store);
+  await store.sql.query(`DELETE FROM setting WHERE key = $1`, [LOADING]);
   return { tracks, events };
 }

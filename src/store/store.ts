@@ -1,4 +1,6 @@
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite/vector";
 import { PrismaPGlite } from "pglite-prisma-adapter";
@@ -56,15 +58,25 @@ export async function openStore(config: StoreConfig = storeConfigFromEnv(), opti
 async function openPglite(dataDir: string, template?: Blob): Promise<Store> {
   const inMemory = dataDir.startsWith("memory://");
   if (!inMemory) fs.mkdirSync(dataDir, { recursive: true });
-  // relaxedDurability: the embedded store trades fsync-per-commit for bulk-import speed;
-  // a crash can lose the last moments of writes, never corrupt committed history.
-  const db = await PGlite.create({
-    dataDir: inMemory ? undefined : dataDir,
-    extensions: { vector },
-    relaxedDurability: true,
-    loadDataDir: template,
-  });
-  await db.exec("CREATE EXTENSION IF NOT EXISTS vector");
+  const unlock = inMemory ? () => undefined : lockDataDir(dataDir);
+  // Durability (docs/architecture.md, "Crashes"): PGlite runs PostgreSQL with fsync off and
+  // writes straight through to the directory (Node's file system; relaxedDurability changes
+  // nothing there: it only defers browser-storage syncs). A commit has reached the operating
+  // system when it returns, so it survives the process being killed (crash recovery replays
+  // the WAL at the next open), not a power cut or an operating-system crash.
+  let db: PGlite;
+  try {
+    db = await PGlite.create({
+      dataDir: inMemory ? undefined : dataDir,
+      extensions: { vector },
+      relaxedDurability: true,
+      loadDataDir: template,
+    });
+    await db.exec("CREATE EXTENSION IF NOT EXISTS vector");
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const client = (q: PGlite | Transaction): SqlClient => ({
     async query<T>(sql: string, params?: unknown[]) {
       return (await q.query<T>(sql, params)).rows;
@@ -91,8 +103,72 @@ async function openPglite(dataDir: string, template?: Blob): Promise<Store> {
     async close() {
       await prisma.$disconnect();
       if (!db.closed) await db.close();
+      unlock();
     },
   };
+}
+
+/** Lock files this process holds (a second open in the same process is refused too). */
+const heldLocks = new Set<string>();
+
+/**
+ * PGlite has no lock of its own: two processes (or two opens in one) on one data directory
+ * would both write it and corrupt it. So the directory gets a lock file beside it
+ * (`<dir>.lock`: pid and host) for as long as the store is open. One left by a process that
+ * died without closing (kill -9, a crash) names a process that no longer runs, and is taken
+ * over. Returns the release function.
+ */
+export function lockDataDir(dataDir: string): () => void {
+  const file = `${path.resolve(dataDir)}.lock`;
+  if (heldLocks.has(file)) throw new Error(`the embedded store ${dataDir} is already open in this process`);
+  const mine = JSON.stringify({ pid: process.pid, host: os.hostname() });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(file, mine, { flag: "wx" });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw err;
+    }
+    let holder: { pid?: number; host?: string } = {};
+    try {
+      holder = JSON.parse(fs.readFileSync(file, "utf8")) as typeof holder;
+    } catch {
+      // unreadable or half written: treated as stale below
+    }
+    if (holder.pid && holderRuns(holder.pid, holder.host)) {
+      throw new Error(
+        `the embedded store ${dataDir} is open in process ${holder.pid}${holder.host && holder.host !== os.hostname() ? ` on ${holder.host}` : ""}: ` +
+          `PGlite serves one process at a time. Stop that process first, or use a PostgreSQL server (DATABASE_URL) ` +
+          `to run more than one. If no such process runs, delete ${file}`,
+      );
+    }
+    log.warn({ file, holder }, "taking over the embedded store's lock left by a process that is gone");
+    fs.rmSync(file, { force: true });
+  }
+  heldLocks.add(file);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    heldLocks.delete(file);
+    try {
+      if (fs.readFileSync(file, "utf8") === mine) fs.rmSync(file, { force: true });
+    } catch {
+      // already gone
+    }
+  };
+}
+
+/** Whether the lock's holder still runs (another host's process cannot be checked: assumed to). */
+function holderRuns(pid: number, host: string | undefined): boolean {
+  if (host && host !== os.hostname()) return true;
+  if (pid === process.pid) return false; // not in heldLocks: an earlier process that had this pid (a restarted container)
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 async function openPostgres(url: string): Promise<Store> {

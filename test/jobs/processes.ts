@@ -121,3 +121,20 @@ export async function runRow(
     await store.close();
   }
 }
+
+/**
+ * kill -9: no handler runs, nothing is closed or flushed. Waits for the exit and checks
+ * that no process it started outlives it.
+ */
+export async function kill9(p: Rubato): Promise<void> {
+  const below = descendants(p.pid);
+  p.child.kill("SIGKILL");
+  const exit = await p.exited;
+  expect(exit.signal).toBe("SIGKILL");
+  expect(below.filter(alive)).toEqual([]);
+}
+
+/** Resolves when the output matches `pattern` `times` times (e.g. the second pause at a point). */
+export function waitForNth(p: Rubato, pattern: RegExp, times: number, timeoutMs?: number): Promise<void> {
+  return p.waitFor(new RegExp(`(?:${pattern.source}[\\s\\S]*?){${times - 1}}${pattern.source}`), timeoutMs);
+}

@@ -3,6 +3,7 @@ import { EMBED_DEFAULTS, embedTracks, type EmbedTracksReport } from "../../store
 import type { Weighting } from "../../features";
 import { progressBar } from "../progress";
 import { withStore } from "../store";
+import { pauseBeforeCommit } from "../../test-hooks";
 
 /** An integer option of at least `min`. */
 const integer = (flag: string, min: number) => (text: string) => {
@@ -108,7 +109,7 @@ export function registerEmbed(program: Command): void {
       withStore(async (store) => {
         const bar = progressBar("embed", "plays");
         const { sessionGap, json, ...options } = flags;
-        const report = await embedTracks(store, {
+        const report = await embedTracks(pauseBeforeCommit(store, "embed-tracks"), {
           ...options,
           sessionGapMinutes: sessionGap,
           onProgress: (p) => {

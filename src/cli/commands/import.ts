@@ -4,6 +4,7 @@ import type { ImportReport } from "../../store/import/report";
 import { ensureVectorIndex } from "../../store/nearest";
 import { progressBar } from "../progress";
 import { withStore } from "../store";
+import { pauseBeforeCommit } from "../../test-hooks";
 
 interface ImportFlags {
   format?: string;
@@ -31,7 +32,7 @@ export function registerImport(program: Command): void {
     .action((file: string, flags: ImportFlags) =>
       withStore(async (store) => {
         const bar = progressBar("tracks", "bytes");
-        const report = await importTracks(store, file, {
+        const report = await importTracks(pauseBeforeCommit(store, "import"), file, {
           format: flags.format,
           map: flags.map,
           skipBadRows: flags.skipBadRows,
@@ -59,7 +60,7 @@ export function registerImport(program: Command): void {
     .action((file: string, flags: ImportFlags) =>
       withStore(async (store) => {
         const bar = progressBar("events", "bytes");
-        const report = await importEvents(store, file, {
+        const report = await importEvents(pauseBeforeCommit(store, "import"), file, {
           format: flags.format,
           map: flags.map,
           skipBadRows: flags.skipBadRows,

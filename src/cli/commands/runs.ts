@@ -3,7 +3,7 @@ import { log } from "../../log";
 import { cancel, getRun, listRuns, runCurves, startRun, activateRun, type RunView } from "../../jobs/runs";
 import { RunWorker } from "../../jobs/worker";
 import type { RunStatus } from "../../jobs/queue";
-import { openStore } from "../../store/store";
+import { openStore, type Store } from "../../store/store";
 import { withStore } from "../store";
 import { exitOnSignals } from "../signals";
 
@@ -96,21 +96,27 @@ export function registerRuns(program: Command): void {
     .option("--once", "exit when no run is queued or running")
     .option("--checkpoint-every <steps>", "also checkpoint every N steps (default: every epoch)")
     .action(async (opts: { concurrency: string; once?: boolean; checkpointEvery?: string }) => {
-      const store = await openStore();
-      const worker = new RunWorker(store, {
+      // Signals are handled from the first moment: one that comes while the store opens closes it once open.
+      let opening: Promise<Store> | null = null;
+      let worker: RunWorker | null = null;
+      let stopping: Promise<void> | null = null;
+      const stop = () =>
+        (stopping ??= (async () => {
+          const opened = await opening?.catch(() => null);
+          await worker?.stop();
+          await opened?.close();
+        })());
+      // A second signal, or a stop that outlasts the grace period, exits at once.
+      exitOnSignals(stop);
+      opening = openStore();
+      const store = await opening;
+      if (stopping) return;
+      worker = new RunWorker(store, {
         concurrency: Number(opts.concurrency),
         exclusive: store.backend === "pglite",
         checkpointEverySteps: opts.checkpointEvery ? Number(opts.checkpointEvery) : undefined,
         log: (message, fields) => log.info(fields ?? {}, message),
       });
-      let stopping: Promise<void> | null = null;
-      const stop = () =>
-        (stopping ??= (async () => {
-          await worker.stop();
-          await store.close();
-        })());
-      // A second signal, or a stop that outlasts the grace period, exits at once.
-      exitOnSignals(stop);
       await worker.start();
       log.info({ worker: worker.id, backend: store.backend }, "worker started");
       if (opts.once) {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { startApp } from "../../app";
+import { startApp, type App } from "../../app";
 import { DEFAULT_WORLD_SIZE } from "../../demo/world";
 import { exitOnSignals } from "../signals";
 
@@ -37,7 +37,16 @@ export function registerServe(program: Command): void {
         worker: boolean;
         defaultModels: string | false;
       }) => {
-        const app = await startApp({
+        // Signals are handled from the first moment, start-up included (opening the store,
+        // loading the demo world): start-up stops at its next stage and the store is closed.
+        // A second signal, or a stop that outlasts the grace period, exits at once.
+        const starting = new AbortController();
+        let app: Promise<App | null> = Promise.resolve(null);
+        exitOnSignals(async () => {
+          starting.abort(new Error("stopped during start-up"));
+          await (await app)?.close();
+        });
+        app = startApp({
           port: Number(opts.port),
           host: opts.host,
           demo: opts.demo ? { users: Number(opts.demoUsers), tracks: Number(opts.demoTracks), days: Number(opts.demoDays) } : null,
@@ -48,9 +57,12 @@ export function registerServe(program: Command): void {
                 .map((m) => m.trim())
                 .filter(Boolean)
             : [],
+          signal: starting.signal,
+        }).catch((err: Error) => {
+          if (starting.signal.aborted) return null; // stopped by a signal: not a failure
+          throw err;
         });
-        // A second signal, or a close that outlasts the grace period, exits at once.
-        exitOnSignals(() => app.close());
+        await app;
       },
     );
 }
