@@ -3,8 +3,15 @@
  * from the fields' `complexity` (lists multiply their children by `first` or
  * `k`) and 1 for any other field.
  */
-import { type DocumentNode, type GraphQLSchema, type ValidationRule } from "graphql";
-import depthLimit from "graphql-depth-limit";
+import {
+  GraphQLError,
+  Kind,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLSchema,
+  type SelectionSetNode,
+  type ValidationRule,
+} from "graphql";
 import { fieldExtensionsEstimator, getComplexity, simpleEstimator } from "graphql-query-complexity";
 import { BadUserInput } from "../errors";
 
@@ -33,8 +40,49 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): Limits {
   };
 }
 
+/**
+ * Operations nest at most `maxDepth` fields (introspection fields, `__...`,
+ * are not counted). Fragments count where they are
+ * spread; a spread already on the path (a cycle, which validation reports) and
+ * nesting of any kind (inline fragments included) well beyond the limit end
+ * the walk, so no document can make it recurse without bound.
+ */
 export function depthRule(limits: Limits): ValidationRule {
-  return depthLimit(limits.maxDepth);
+  const maxNesting = limits.maxDepth + 32;
+  return (context) => {
+    const fragments = new Map<string, FragmentDefinitionNode>();
+    for (const d of context.getDocument().definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+    /** The deepest field depth under `set`, or Infinity once the walk has gone too deep. */
+    const depthOf = (set: SelectionSetNode, depth: number, nesting: number, path: Set<string>): number => {
+      if (depth > limits.maxDepth || nesting > maxNesting) return Infinity;
+      let deepest = depth;
+      for (const selection of set.selections) {
+        let d = depth;
+        if (selection.kind === Kind.FIELD) {
+          if (selection.selectionSet && !selection.name.value.startsWith("__"))
+            d = depthOf(selection.selectionSet, depth + 1, nesting + 1, path);
+        } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+          d = depthOf(selection.selectionSet, depth, nesting + 1, path);
+        } else {
+          const name = selection.name.value;
+          const fragment = fragments.get(name);
+          if (fragment && !path.has(name)) d = depthOf(fragment.selectionSet, depth, nesting + 1, new Set(path).add(name));
+        }
+        deepest = Math.max(deepest, d);
+        if (deepest === Infinity) break;
+      }
+      return deepest;
+    };
+    return {
+      OperationDefinition(node) {
+        if (depthOf(node.selectionSet, 0, 0, new Set()) > limits.maxDepth) {
+          const name = node.name?.value ?? "";
+          context.reportError(new GraphQLError(`'${name}' exceeds maximum operation depth of ${limits.maxDepth}`, { nodes: [node] }));
+        }
+        return false;
+      },
+    };
+  };
 }
 
 /**
@@ -59,8 +107,8 @@ export function checkCost(
   if (!byDocument) estimated.set(schema, (byDocument = new WeakMap()));
   let costs = byDocument.get(query);
   if (!costs) byDocument.set(query, (costs = new Map()));
-  const key = `${operationName ?? ""} ${JSON.stringify(variables ?? {}, (_name, v: unknown) => (typeof v === "string" ? "" : v))}`;
-  let cost = costs.get(key);
+  const key = costKey(operationName, variables);
+  let cost = key === null ? undefined : costs.get(key);
   if (cost === undefined) {
     cost = getComplexity({
       schema,
@@ -70,7 +118,7 @@ export function checkCost(
       estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
     });
     if (costs.size >= COSTS_PER_DOCUMENT) costs.clear();
-    costs.set(key, cost);
+    if (key !== null) costs.set(key, cost);
   }
   if (cost > limits.maxCost) {
     throw new BadUserInput(`the operation costs ${cost}; the limit is ${limits.maxCost}: ask for fewer items (first, k) or fewer fields`, {
@@ -79,6 +127,15 @@ export function checkCost(
     });
   }
   return cost;
+}
+
+/** The cache key: the variables with their strings blanked; null (not cached) for JSON too deep to serialise. */
+function costKey(operationName: string | undefined | null, variables: Record<string, unknown> | undefined): string | null {
+  try {
+    return `${operationName ?? ""} ${JSON.stringify(variables ?? {}, (_name, v: unknown) => (typeof v === "string" ? "" : v))}`;
+  } catch {
+    return null;
+  }
 }
 
 /** Lists cost their page size times what each item asks for. */
