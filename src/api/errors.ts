@@ -42,6 +42,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     const { stacktrace: _, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
   }
+  // Apollo refuses some malformed requests with a 4xx and no code (a persisted query's hash that does not match its query).
+  const status = error instanceof GraphQLError ? (error.extensions?.http as { status?: number } | undefined)?.status : undefined;
+  if (status !== undefined && status >= 400 && status < 500) return { message: formatted.message, extensions: { code: "BAD_REQUEST" } };
   log.error(
     { err: original instanceof Error ? { message: original.message, stack: original.stack } : String(original), path: formatted.path },
     "internal error in a GraphQL request",

@@ -25,7 +25,7 @@ import { authorize, hasKey, type OperationKind } from "./auth";
 import { requestContext, type ApiContext, type ApiServices } from "./context";
 import { formatError, toGraphQLError } from "./errors";
 import { checkInputs } from "./inputs";
-import { checkCost, depthRule, type Limits } from "./limits";
+import { MAX_TOKENS, checkCost, depthRule, type Limits } from "./limits";
 import { CatalogResolver, PlayResolver, UserResolver } from "./schema/catalog";
 import { RunResolver } from "./schema/runs";
 import { ServingResolver, TrackNeighbourResolver } from "./schema/serving";
@@ -82,6 +82,10 @@ function guardPlugin(limits: Limits): ApolloServerPlugin<ApiContext> {
         async didResolveOperation({ document, request, operation, contextValue, schema }) {
           // Without one (an unknown operationName), execution answers OPERATION_RESOLUTION_FAILURE.
           if (!operation) return;
+          if (operation.operation === OperationTypeNode.SUBSCRIPTION)
+            throw new GraphQLError("subscriptions are served over WebSocket (graphql-ws) on this path, not over HTTP", {
+              extensions: { code: "BAD_REQUEST", http: { status: 400 } },
+            });
           try {
             guard(schema, document, operation, request.variables, contextValue.authenticated, contextValue.policy, limits);
           } catch (err) {
@@ -97,6 +101,7 @@ export function createApollo(limits: Limits): ApolloServer<ApiContext> {
   return new ApolloServer<ApiContext>({
     schema: apiSchema(),
     validationRules: [depthRule(limits)],
+    parseOptions: { maxTokens: MAX_TOKENS },
     formatError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
@@ -116,7 +121,7 @@ export function attachWebSocket(server: http.Server, path: string, services: Api
       onSubscribe(ctx, _id, payload) {
         let document: DocumentNode;
         try {
-          document = parse(payload.query);
+          document = parse(payload.query, { maxTokens: MAX_TOKENS });
         } catch (err) {
           return [new GraphQLError((err as Error).message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
         }

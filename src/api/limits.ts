@@ -24,6 +24,13 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Limits = { maxDepth: 8, maxCost: 5000, maxRequestBytes: 1_000_000 };
 
+/**
+ * Tokens a document may have: parsing stops there, before validation, so a
+ * megabyte of aliases is refused in milliseconds, not seconds. The largest
+ * operations are a few hundred tokens; big recordPlays batches go in variables.
+ */
+export const MAX_TOKENS = 50_000;
+
 /** RUBATO_MAX_DEPTH, RUBATO_MAX_COST, RUBATO_MAX_REQUEST_BYTES override the defaults. */
 export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): Limits {
   const read = (name: string, fallback: number) => {
@@ -94,6 +101,8 @@ export function depthRule(limits: Limits): ValidationRule {
  */
 const estimated = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string, number>>>();
 const COSTS_PER_DOCUMENT = 256;
+/** Selections (fields, fragments) the cost estimate walks at most; past them an operation is refused as too costly. */
+const MAX_NODES = 10_000;
 
 /** Throws BAD_USER_INPUT (with the cost and the limit) when an operation costs too much. */
 export function checkCost(
@@ -110,13 +119,23 @@ export function checkCost(
   const key = costKey(operationName, variables);
   let cost = key === null ? undefined : costs.get(key);
   if (cost === undefined) {
-    cost = getComplexity({
-      schema,
-      query,
-      variables: variables ?? {},
-      operationName: operationName ?? undefined,
-      estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
-    });
+    try {
+      cost = getComplexity({
+        schema,
+        query,
+        variables: variables ?? {},
+        operationName: operationName ?? undefined,
+        estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
+        maxQueryNodes: MAX_NODES,
+      });
+    } catch (err) {
+      // The estimator stops counting at MAX_NODES selections (it says so with a GraphQLError without a code).
+      if (!(err instanceof GraphQLError && /maximum allowed number of nodes/.test(err.message))) throw err;
+      throw new BadUserInput(
+        `the operation has more than ${MAX_NODES} fields and fragments; the limit on its cost is ${limits.maxCost}: ask for fewer fields`,
+        { maxCost: limits.maxCost },
+      );
+    }
     if (costs.size >= COSTS_PER_DOCUMENT) costs.clear();
     if (key !== null) costs.set(key, cost);
   }
@@ -137,6 +156,13 @@ function costKey(operationName: string | undefined | null, variables: Record<str
     return null;
   }
 }
+
+/** Fields whose work does not show in their children (reading and parsing specs, queueing runs). */
+export const COST = { models: 50, spec: 200 } as const;
+
+/** recordPlays: a tenth of its plays (10,000 plays, the most a call takes, cost 1,001). */
+export const perPlays = ({ args, childComplexity }: { args: Record<string, unknown>; childComplexity: number }) =>
+  1 + childComplexity + Math.ceil((Array.isArray(args.plays) ? args.plays.length : 1) / 10);
 
 /** Lists cost their page size times what each item asks for. */
 export const perItem =

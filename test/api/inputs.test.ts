@@ -188,6 +188,35 @@ describe(`hostile inputs over HTTP and WebSocket (${backendName})`, () => {
     expect(path.errors![0].extensions).toMatchObject({ code: "SPEC_INVALID", errors: [{ path: "model" }] });
   });
 
+  it("refuses alias and token bombs fast, subscriptions over HTTP, and a persisted query whose hash does not match", async () => {
+    const aliases = (n: number, field: string) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(" ")} }`;
+    // models reads every shipped spec: 200 of them cost more than the limit (and one request reads them once).
+    const models = await q(aliases(200, "models { name }"));
+    expect(models.status).toBe(400);
+    expect(models.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", maxCost: 5000 });
+    expect((await q(aliases(20, "models { name }"))).errors).toBeUndefined();
+    const started = Date.now();
+    const tokens = await q(aliases(20000, "models { name }"));
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(tokens.status).toBe(400);
+    expect(tokens.errors![0]).toMatchObject({
+      message: expect.stringMatching(/more that 50000 tokens/),
+      extensions: { code: "GRAPHQL_PARSE_FAILED" },
+    });
+    const nodes = await q(aliases(12000, "__typename"));
+    expect(nodes.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", maxCost: 5000 });
+    const sub = await q(`subscription { trainingProgress(runId: "00000000-0000-0000-0000-000000000000") { kind } }`);
+    expect(sub.status).toBe(400);
+    expect(sub.errors![0].extensions!.code).toBe("BAD_REQUEST");
+    const apq = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ models { name } }", extensions: { persistedQuery: { version: 1, sha256Hash: "x" } } }),
+    });
+    expect(apq.status).toBe(400);
+    expect(await apq.json()).toEqual({ errors: [{ message: "provided sha does not match query", extensions: { code: "BAD_REQUEST" } }] });
+  });
+
   it("answers fragment cycles and nesting bombs as validation errors, not internal ones", async () => {
     const cycle = await q(`fragment A on Query { ...B } fragment B on Query { ...A } { ...A }`);
     expect(cycle.status).toBe(400);
