@@ -211,11 +211,10 @@ function judge(c: FuzzCase, a: Answer): string[] {
   if (a.status !== undefined && a.status >= 500) problems.push(`HTTP ${a.status}`);
   if (c.raw && a.status !== undefined && a.status !== 200 && !c.raw.statuses.includes(a.status))
     problems.push(`HTTP ${a.status} for a raw ${c.raw.method}`);
-  if (c.frames) {
-    // Malformed frames close the socket with a graphql-ws code (4400-4499) or 1009 (too big); anything else answered must be coded.
-    if (a.closed !== undefined && a.closed !== 1000 && a.closed !== 1009 && (a.closed < 4400 || a.closed > 4499))
-      problems.push(`closed with ${a.closed}`);
-  }
+  // The server may close a socket for what the client sent: a graphql-ws code (4400-4499) or 1009 (a message too big);
+  // 4500 is graphql-ws's internal error (-1: the socket failed without a close).
+  if (a.closed !== undefined && a.closed !== 1000 && a.closed !== 1009 && (a.closed < 4400 || a.closed > 4499))
+    problems.push(`closed with ${a.closed}`);
   const codes = a.errors.map((e) => e.extensions?.code);
   for (const code of codes) {
     if (code === "INTERNAL_SERVER_ERROR") problems.push("INTERNAL_SERVER_ERROR");
