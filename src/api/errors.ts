@@ -39,7 +39,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   }
   const code = formatted.extensions?.code;
   if (typeof code === "string" && code !== "INTERNAL_SERVER_ERROR") {
-    const { stacktrace: _, ...extensions } = formatted.extensions ?? {};
+    // `http` sets the status of an HTTP answer (Apollo takes it out there; the WebSocket path sends what is left).
+    const { stacktrace: _, http: __, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
   }
   // Apollo refuses some malformed requests with a 4xx and no code (a persisted query's hash that does not match its query).

@@ -40,6 +40,8 @@ export const MAX_PLAYS_PER_CALL = 10_000;
 export const MAX_ID_BYTES = 1024;
 /** A play stamped further ahead of the server's clock than this is a clock error, not a play. */
 const FUTURE_SLACK_MS = 24 * 3600_000;
+/** Plays before the Unix epoch are clock errors too. */
+const EARLIEST_PLAY_MS = 0;
 const FLAGS = ["skipped", "liked", "addedToPlaylist", "restarted"] as const;
 
 interface Play {
@@ -157,6 +159,8 @@ function checkPlay(p: PlayInput, index: number, bad: BadPlay[]): Play | null {
   }
   if (playedAt && playedAt.getTime() > Date.now() + FUTURE_SLACK_MS)
     fail("playedAt", `${playedAt.toISOString()} is in the future (more than 24 h ahead of the server's clock)`);
+  else if (playedAt && playedAt.getTime() < EARLIEST_PLAY_MS)
+    fail("playedAt", `${playedAt.toISOString()} is before 1970: a clock error, not a play (and year 0 is no date to the database)`);
   const flags = FLAGS.map((name) => {
     const v = p[name];
     if (v === undefined || v === null) return false;

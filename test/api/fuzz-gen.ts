@@ -893,8 +893,9 @@ export class CaseGenerator {
       default:
         break;
     }
-    // Over HTTP a subscription is refused for its transport before anything else is looked at.
-    if (made.subscription && transport === "http" && made.expect.codes) made.expect = { codes: ["BAD_REQUEST"] };
+    // Over HTTP a subscription is refused for its transport once it has parsed and validated.
+    if (made.subscription && transport === "http" && made.expect.codes)
+      made.expect = { codes: ["BAD_REQUEST", ...made.expect.codes.filter((code) => code.startsWith("GRAPHQL_"))] };
     made.query = fillLiterals(b);
     return made;
   }

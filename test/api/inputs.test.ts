@@ -59,6 +59,7 @@ describe(`hostile inputs over HTTP and WebSocket (${backendName})`, () => {
       const { results, error } = await collect(client, query, variables);
       expect(results).toEqual([]);
       expect((error as { extensions: { code: string } }[])[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", variable });
+      expect((error as { extensions: { code: string } }[])[0].extensions).not.toHaveProperty("http");
     }
     await client.dispose();
   });
@@ -184,6 +185,12 @@ describe(`hostile inputs over HTTP and WebSocket (${backendName})`, () => {
       KEY,
     );
     expect(long.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", index: 0, field: "userId" });
+    const yearZero = await q(
+      `mutation($p: [PlayInput!]!) { recordPlays(plays: $p) { recorded } }`,
+      { p: [{ userId: "u00001", trackId: "t00001", playedAt: "0000-01-01T00:00:00Z" }] },
+      KEY,
+    );
+    expect(yearZero.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", index: 0, field: "playedAt" });
     const path = await q(`mutation { startTraining(input: { model: "../../../../etc/passwd" }) { id } }`, {}, KEY);
     expect(path.errors![0].extensions).toMatchObject({ code: "SPEC_INVALID", errors: [{ path: "model" }] });
   });
