@@ -50,13 +50,18 @@ function coerceVariables(
 ): Record<string, unknown> {
   const result = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 20 });
   if (!result.errors) return result.coerced;
-  const messages = result.errors.map((e) => e.message);
+  const messages = result.errors.map((e) => short(e.message));
   const more = messages.length > 1 ? ` (and ${messages.length - 1} more variable error${messages.length > 2 ? "s" : ""})` : "";
   const variable = result.errors[0].nodes?.find((n) => n.kind === Kind.VARIABLE_DEFINITION);
   throw new BadUserInput(`${messages[0]}${more}`, {
     ...(variable ? { variable: variable.variable.name.value } : {}),
     ...(messages.length > 1 ? { errors: messages } : {}),
   });
+}
+
+/** GraphQL's messages quote the value: a megabyte of it is not sent back. */
+function short(message: string, max = 300): string {
+  return message.length <= max ? message : `${message.slice(0, max)}… (${message.length.toLocaleString("en")} characters in all)`;
 }
 
 interface NulFound {
