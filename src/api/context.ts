@@ -1,4 +1,5 @@
 import DataLoader from "dataloader";
+import { listModels, type ModelInfo } from "../jobs/models";
 import type { RunEvents } from "../jobs/events";
 import type { Serving } from "../serving";
 import type { TrackView } from "../store/browse";
@@ -19,12 +20,16 @@ export interface ApiContext extends ApiServices {
   authenticated: boolean;
   /** Tracks by external id, batched per request (neighbours and plays resolve their track with it). */
   tracks: DataLoader<string, TrackView | null>;
+  /** The model catalogue (it reads and parses every shipped spec), read once per request however often it is asked for. */
+  models(): Promise<ModelInfo[]>;
 }
 
 export function requestContext(services: ApiServices, authenticated: boolean): ApiContext {
+  let models: Promise<ModelInfo[]> | undefined;
   return {
     ...services,
     authenticated,
     tracks: new DataLoader((ids: readonly string[]) => services.serving.tracks(ids)),
+    models: () => (models ??= listModels(services.store)),
   };
 }

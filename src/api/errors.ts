@@ -4,19 +4,26 @@
  * GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT for bad variables), and
  * INTERNAL_SERVER_ERROR for anything unexpected, whose message is logged
  * here and not sent (no stack traces in responses).
+ *
+ * HTTP status, as Apollo Server does it: an error that stops the operation
+ * before it runs (it does not parse or validate, its variables do not coerce,
+ * an argument holds a NUL, it costs too much) is a request error, 400 with no
+ * `data` (401 for UNAUTHENTICATED); an error met while resolving comes with
+ * `data` (null where the field failed) and 200.
  */
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import { unwrapResolverError } from "@apollo/server/errors";
 import { RubatoError } from "../errors";
 import { log } from "../log";
 
+/** Statuses of request errors (see above); anything else refused before execution is a 400. */
 const HTTP_STATUS: Record<string, number> = { UNAUTHENTICATED: 401 };
 
-/** A service error as a GraphQLError (thrown from plugins and the WebSocket path). */
+/** A service error that refuses the whole request as a GraphQLError (thrown before execution, by a plugin or on the WebSocket path). */
 export function toGraphQLError(err: RubatoError): GraphQLError {
   return new GraphQLError(err.message, {
     originalError: err,
-    extensions: { code: err.code, ...err.details, ...(HTTP_STATUS[err.code] ? { http: { status: HTTP_STATUS[err.code] } } : {}) },
+    extensions: { code: err.code, ...err.details, http: { status: HTTP_STATUS[err.code] ?? 400 } },
   });
 }
 
@@ -32,9 +39,13 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   }
   const code = formatted.extensions?.code;
   if (typeof code === "string" && code !== "INTERNAL_SERVER_ERROR") {
-    const { stacktrace: _, ...extensions } = formatted.extensions ?? {};
+    // `http` sets the status of an HTTP answer (Apollo takes it out there; the WebSocket path sends what is left).
+    const { stacktrace: _, http: __, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
   }
+  // Apollo refuses some malformed requests with a 4xx and no code (a persisted query's hash that does not match its query).
+  const status = error instanceof GraphQLError ? (error.extensions?.http as { status?: number } | undefined)?.status : undefined;
+  if (status !== undefined && status >= 400 && status < 500) return { message: formatted.message, extensions: { code: "BAD_REQUEST" } };
   log.error(
     { err: original instanceof Error ? { message: original.message, stack: original.stack } : String(original), path: formatted.path },
     "internal error in a GraphQL request",

@@ -6,7 +6,17 @@
 import "reflect-metadata";
 import type http from "node:http";
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
-import { GraphQLError, Kind, OperationTypeNode, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from "graphql";
+import {
+  GraphQLError,
+  OperationTypeNode,
+  getOperationAST,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from "graphql";
 import { buildSchemaSync } from "type-graphql";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
@@ -14,7 +24,8 @@ import { RubatoError } from "../errors";
 import { authorize, hasKey, type OperationKind } from "./auth";
 import { requestContext, type ApiContext, type ApiServices } from "./context";
 import { formatError, toGraphQLError } from "./errors";
-import { checkCost, depthRule, type Limits } from "./limits";
+import { checkInputs } from "./inputs";
+import { MAX_TOKENS, checkCost, depthRule, type Limits } from "./limits";
 import { CatalogResolver, PlayResolver, UserResolver } from "./schema/catalog";
 import { RunResolver } from "./schema/runs";
 import { ServingResolver, TrackNeighbourResolver } from "./schema/serving";
@@ -36,10 +47,7 @@ export function apiSchema(): GraphQLSchema {
   return schema;
 }
 
-function operationKind(document: DocumentNode, operationName: string | null | undefined): OperationKind | null {
-  const ops = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
-  const op = operationName ? ops.find((d) => d.name?.value === operationName) : ops.length === 1 ? ops[0] : undefined;
-  if (!op) return null;
+function operationKind(op: OperationDefinitionNode): OperationKind {
   return op.operation === OperationTypeNode.MUTATION
     ? "mutation"
     : op.operation === OperationTypeNode.SUBSCRIPTION
@@ -47,16 +55,39 @@ function operationKind(document: DocumentNode, operationName: string | null | un
       : "query";
 }
 
-/** Access and cost, checked once the operation is known (before any resolver runs). */
+/**
+ * Access, inputs (variables that coerce, no NUL in any argument) and cost,
+ * checked once the operation is known and before any resolver runs; the same
+ * on HTTP and WebSocket. Throws a RubatoError.
+ */
+function guard(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  op: OperationDefinitionNode,
+  variables: Record<string, unknown> | null | undefined,
+  authenticated: boolean,
+  policy: ApiServices["policy"],
+  limits: Limits,
+): void {
+  authorize(operationKind(op), authenticated, policy);
+  checkInputs(schema, document, op, variables);
+  checkCost(schema, document, variables ?? undefined, op.name?.value, limits);
+}
+
+/** The guard on Apollo's pipeline (HTTP). */
 function guardPlugin(limits: Limits): ApolloServerPlugin<ApiContext> {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ document, request, operationName, contextValue, schema }) {
-          const kind = operationKind(document, operationName);
+        async didResolveOperation({ document, request, operation, contextValue, schema }) {
+          // Without one (an unknown operationName), execution answers OPERATION_RESOLUTION_FAILURE.
+          if (!operation) return;
+          if (operation.operation === OperationTypeNode.SUBSCRIPTION)
+            throw new GraphQLError("subscriptions are served over WebSocket (graphql-ws) on this path, not over HTTP", {
+              extensions: { code: "BAD_REQUEST", http: { status: 400 } },
+            });
           try {
-            if (kind) authorize(kind, contextValue.authenticated, contextValue.policy);
-            checkCost(schema, document, request.variables, operationName, limits);
+            guard(schema, document, operation, request.variables, contextValue.authenticated, contextValue.policy, limits);
           } catch (err) {
             throw err instanceof RubatoError ? toGraphQLError(err) : err;
           }
@@ -70,6 +101,7 @@ export function createApollo(limits: Limits): ApolloServer<ApiContext> {
   return new ApolloServer<ApiContext>({
     schema: apiSchema(),
     validationRules: [depthRule(limits)],
+    parseOptions: { maxTokens: MAX_TOKENS },
     formatError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
@@ -89,7 +121,7 @@ export function attachWebSocket(server: http.Server, path: string, services: Api
       onSubscribe(ctx, _id, payload) {
         let document: DocumentNode;
         try {
-          document = parse(payload.query);
+          document = parse(payload.query, { maxTokens: MAX_TOKENS });
         } catch (err) {
           return [new GraphQLError((err as Error).message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
         }
@@ -101,10 +133,15 @@ export function attachWebSocket(server: http.Server, path: string, services: Api
           (ctx.connectionParams?.Authorization as string | undefined) ??
           ctx.extra.request.headers.authorization;
         const authenticated = hasKey(authorization, services.policy.apiKey);
+        const op = getOperationAST(document, payload.operationName);
+        if (!op) {
+          const message = payload.operationName
+            ? `Unknown operation named "${payload.operationName}".`
+            : "Must provide operation name if query contains multiple operations.";
+          return [new GraphQLError(message, { extensions: { code: "OPERATION_RESOLUTION_FAILURE" } })];
+        }
         try {
-          const kind = operationKind(document, payload.operationName);
-          if (kind) authorize(kind, authenticated, services.policy);
-          checkCost(schema, document, payload.variables ?? undefined, payload.operationName, limits);
+          guard(schema, document, op, payload.variables, authenticated, services.policy, limits);
         } catch (err) {
           if (err instanceof RubatoError) return [toGraphQLError(err)];
           throw err;

@@ -11,6 +11,7 @@
  */
 import type { ModelSpec } from "../spec/schema";
 import { specDimensions } from "../spec/dimensions";
+import { bytesPerPlay } from "../spec/memory";
 import {
   addPlay,
   fastFeatures,
@@ -141,16 +142,8 @@ export function pointFeatures(d: Dataset, r: number): PointBuffers {
   return out;
 }
 
-/**
- * What a dataset costs per play with d_n slow features, without growth slack:
- * per play its track row, time and flags (4 + 8 + 1), per point its target row,
- * user, position, split and place in a split's row list (4 + 4 + 4 + 1 + 4)
- * and x_n (4 d_n); plus 8 bytes per user (id, first play). A user's last play
- * has no point, so this is an upper bound.
- */
-export function datasetBytesPerPlay(slowDim: number): number {
-  return 13 + 17 + 4 * slowDim;
-}
+/** What a dataset costs per play with d_n slow features, without growth slack (the layout is spelled out at bytesPerPlay). */
+export const datasetBytesPerPlay = bytesPerPlay;
 
 /** Bytes the dataset holds (its columns' buffers; the shared catalogue not counted). */
 export function datasetBytes(d: Dataset): number {

@@ -9,7 +9,7 @@ import { SHIPPED_MODELS_DIR } from "../spec/load";
 import { summarizeSpec, type ModelSummary } from "../model/summary";
 import { getEmbeddingDim } from "../store/catalog";
 import type { Store } from "../store/store";
-import { resolveRunSpec } from "./runs";
+import { memoryProblem, resolveRunSpec } from "./runs";
 
 export interface ModelInfo {
   name: string;
@@ -80,6 +80,8 @@ export async function validateSpecText(store: Store, spec: string, modelsDir = S
   const result = resolveRunSpec({ spec }, modelsDir);
   if (!result.ok)
     return { valid: false, errors: result.errors, warnings: result.warnings, name: null, hash: null, resolved: null, summary: null };
+  const tooBig = await memoryProblem(store, result.spec);
+  if (tooBig) return { valid: false, errors: [tooBig], warnings: result.warnings, name: null, hash: null, resolved: null, summary: null };
   const dim = (await getEmbeddingDim(store.sql)) ?? 80;
   return {
     valid: true,

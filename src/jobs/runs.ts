@@ -5,10 +5,21 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { applyOverrides, formatSpecError, loadSpec, parseSpec, type SpecError, type SpecResult } from "../spec";
+import {
+  applyOverrides,
+  checkMemory,
+  formatSpecError,
+  loadSpec,
+  memoryBudget,
+  parseSpec,
+  type ModelSpec,
+  type SpecError,
+  type SpecResult,
+} from "../spec";
 import { SHIPPED_MODELS_DIR } from "../spec/load";
+import { SPEC_NAME } from "../spec/schema";
 import type { Store } from "../store/store";
-import { HAS_EMBEDDING } from "../store/catalog";
+import { HAS_EMBEDDING, getEmbeddingDim, getEventStats } from "../store/catalog";
 import { Conflict, NotFound, RubatoError } from "../errors";
 import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from "../store/page";
 import { cancelRun, enqueueRun, queuePosition, type RunStatus } from "./queue";
@@ -22,8 +33,10 @@ export class SpecInvalid extends RubatoError {
 export { NotFound };
 
 export interface StartRunInput {
-  /** A shipped spec's name (models/NAME.yaml) or a path to a spec file. */
+  /** A shipped spec's name (models/NAME.yaml), a stored one's, or (with `files`) a path to a spec file. */
   model?: string;
+  /** `model` may be a path to a spec file on this machine: the command line's runs only, never the API's. */
+  files?: boolean;
   /** YAML text of a spec (may `extends` a shipped spec). */
   spec?: string;
   /** Changes to the resolved spec, e.g. { training: { epochs: 3 } }. */
@@ -65,8 +78,14 @@ export function resolveRunSpec(input: StartRunInput, modelsDir = SHIPPED_MODELS_
 
 /** Validates, resolves and queues a run; throws SpecInvalid with every error, or Error when there is no data. */
 export async function startRun(store: Store, input: StartRunInput, modelsDir = SHIPPED_MODELS_DIR): Promise<StartedRun> {
+  if (input.model && !input.files && !SPEC_NAME.test(input.model)) {
+    const message = `expected a spec name (lowercase letters, digits, '.', '_' or '-'), got ${JSON.stringify(input.model.slice(0, 80))}; send a spec's text as spec`;
+    throw new SpecInvalid([{ file: "<input>", line: 0, column: 0, path: "model", message }]);
+  }
   const result = resolveRunSpec(await withStoredSpec(store, input, modelsDir), modelsDir);
   if (!result.ok) throw new SpecInvalid(result.errors);
+  const tooBig = await memoryProblem(store, result.spec);
+  if (tooBig) throw new SpecInvalid([tooBig]);
   const [data] = await store.sql.query<{ cutoff: Date | string | null; tracks: number }>(
     `SELECT (SELECT max(played_at) FROM listening_event) AS cutoff,
             (SELECT count(*)::int FROM track WHERE ${HAS_EMBEDDING}) AS tracks`,
@@ -90,6 +109,17 @@ export async function startRun(store: Store, input: StartRunInput, modelsDir = S
     dataCutoff,
     warnings: result.warnings.map(formatSpecError),
   };
+}
+
+/**
+ * A spec error when a run of `spec` on this store's data would not fit the
+ * memory budget (src/spec/memory.ts), sized for the catalogue's embedding width
+ * (80 before there is one) and the store's plays; null when it fits.
+ */
+export async function memoryProblem(store: Store, spec: ModelSpec): Promise<SpecError | null> {
+  const embeddingDim = (await getEmbeddingDim(store.sql)) ?? 80;
+  const { count } = await getEventStats(store.sql);
+  return checkMemory(spec, { embeddingDim, events: count }, memoryBudget());
 }
 
 /** A model name that is not shipped but was trained before resolves to the spec its newest run stored. */
@@ -182,7 +212,7 @@ export async function listRuns(store: Store, options: { status?: RunStatus; limi
 /** Runs newest first, as a page of a connection. */
 export async function pageRuns(store: Store, args: PageArgs & { status?: RunStatus | null }): Promise<Page<RunView>> {
   const first = pageSize(args.first);
-  const [createdAt, id] = args.after ? decodeCursor("run", args.after) : [null, null];
+  const [createdAt, id] = args.after ? decodeCursor("run", args.after, ["time", "uuid"]) : [null, null];
   const rows = await store.sql.query<RunRow>(
     `SELECT ${RUN_COLUMNS} FROM run r
       WHERE ($1::run_status IS NULL OR r.status = $1::run_status)

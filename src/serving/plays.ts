@@ -36,8 +36,12 @@ export interface BadPlay {
 
 /** Plays in one call: a client's buffer of plays, not a bulk import (rubato import events is for that). */
 export const MAX_PLAYS_PER_CALL = 10_000;
+/** Ids are indexed: longer ones than this (UTF-8 bytes) are refused here, not by the database's index (about 2.7 kB). */
+export const MAX_ID_BYTES = 1024;
 /** A play stamped further ahead of the server's clock than this is a clock error, not a play. */
 const FUTURE_SLACK_MS = 24 * 3600_000;
+/** Plays before the Unix epoch are clock errors too. */
+const EARLIEST_PLAY_MS = 0;
 const FLAGS = ["skipped", "liked", "addedToPlaylist", "restarted"] as const;
 
 interface Play {
@@ -125,7 +129,12 @@ function checkPlay(p: PlayInput, index: number, bad: BadPlay[]): Play | null {
   }
   const id = (field: "userId" | "trackId"): string => {
     const v = p[field];
-    if (typeof v === "string" && v.trim() !== "") return v.trim();
+    if (typeof v === "string" && v.trim() !== "") {
+      const bytes = Buffer.byteLength(v.trim(), "utf8");
+      if (bytes <= MAX_ID_BYTES) return v.trim();
+      fail(field, `an id of ${bytes.toLocaleString("en")} bytes; at most ${MAX_ID_BYTES.toLocaleString("en")} (UTF-8)`);
+      return "";
+    }
     fail(
       field,
       v === undefined || v === null || v === "" ? "missing; expected a non-empty id" : `expected a non-empty string id, got ${show(v)}`,
@@ -150,6 +159,8 @@ function checkPlay(p: PlayInput, index: number, bad: BadPlay[]): Play | null {
   }
   if (playedAt && playedAt.getTime() > Date.now() + FUTURE_SLACK_MS)
     fail("playedAt", `${playedAt.toISOString()} is in the future (more than 24 h ahead of the server's clock)`);
+  else if (playedAt && playedAt.getTime() < EARLIEST_PLAY_MS)
+    fail("playedAt", `${playedAt.toISOString()} is before 1970: a clock error, not a play (and year 0 is no date to the database)`);
   const flags = FLAGS.map((name) => {
     const v = p[name];
     if (v === undefined || v === null) return false;

@@ -64,3 +64,16 @@ export function sortErrors(errors: SpecError[]): SpecError[] {
     return true;
   });
 }
+
+/** Errors a result reports at most; past it, one last entry says how many more there were. */
+export const MAX_REPORTED_ERRORS = 100;
+
+export function capErrors(errors: SpecError[]): SpecError[] {
+  if (errors.length <= MAX_REPORTED_ERRORS) return errors;
+  const last = errors[MAX_REPORTED_ERRORS - 1];
+  const more = errors.length - (MAX_REPORTED_ERRORS - 1);
+  return [
+    ...errors.slice(0, MAX_REPORTED_ERRORS - 1),
+    { file: last.file, line: 0, column: 0, path: "", message: `and ${more} more errors` },
+  ];
+}

@@ -13,4 +13,5 @@ export {
 export { loadSpec, listShippedSpecs, type LoadOptions, type ShippedSpec } from "./load";
 export { specDimensions, type SpecDimensions } from "./dimensions";
 export { specReference } from "./reference";
+export { checkMemory, estimateMemory, memoryBudget, bytesPerPlay, formatBytes, type MemoryEstimate, type MemoryBudget } from "./memory";
 export { CROSS_RULES } from "./checks";

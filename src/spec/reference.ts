@@ -3,7 +3,8 @@ import type { z } from "zod";
 import { AGGREGATES, AGGREGATE_DOCS, DAYPARTS, PER_PLAY_DOCS, PER_PLAY_SIGNALS, PER_PLAY_WIDTH } from "../features/vocabulary";
 import { CROSS_RULES } from "./checks";
 import { defaultOf, descriptionOf, labelOf, shapeOf } from "./introspect";
-import { SpecSchema } from "./schema";
+import { BOUNDS, SpecSchema } from "./schema";
+import { MEMORY_FRACTION, bytesPerPlay } from "./memory";
 
 function show(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(show).join(", ")}]`;
@@ -68,6 +69,29 @@ so each enabled branch has a positive width. The decoder reads the joined latent
 K otherwise; its hidden layers have \`decoder.units\` each and a final linear layer
 of the catalogue's embedding width. A fast step is the sum of its per-play signal
 widths; the slow vector has one entry per aggregate, plus 4 with \`daypart_shares\`.
+
+## Sizes and memory
+
+Every size has an upper bound far beyond any run made so far (the table above
+gives each): ${BOUNDS.units.toLocaleString("en")} units, ${BOUNDS.layers} layers, K = ${BOUNDS.latent.toLocaleString("en")}, a window of
+${BOUNDS.window.toLocaleString("en")}, batches of ${BOUNDS.batchSize.toLocaleString("en")}, ${BOUNDS.epochs.toLocaleString("en")} epochs. They refuse typos and absurd specs; whether a
+spec within them fits is a question of all its sizes together, which the memory
+estimate answers (\`src/spec/memory.ts\`). \`rubato validate\` and the API's
+\`startTraining\` and \`validateSpec\` refuse a learned or baseline spec whose run
+would need more than the memory budget, \`RUBATO_MEMORY_BUDGET\` (e.g. \`8GiB\`) or
+${MEMORY_FRACTION * 100}% of the machine's memory, naming the estimate, its parts and the budget:
+
+- weights, their gradients and the optimizer's state, 4 bytes each (Adam keeps
+  two more copies of the weights, RMSprop one, SGD none);
+- one batch's activations, kept for the backward pass, and their gradients:
+  per example, the fast window's inputs, (3 × gates + 2) floats per unit and
+  step of each recurrent layer (gates: 4 for lstm, 1 for rnn), 3 per unit of each
+  dense layer, and the heads and output;
+- with \`training.threads\` above 1, three more copies of the weights per helper
+  thread (its replica, its gradients and their shared slot);
+- the dataset, at ${bytesPerPlay(0)} + 4 × (slow width) bytes per play (the
+  compact layout of the features layer), times the store's plays; the API
+  counts them, \`rubato validate --events N\` takes them as given.
 
 ## Feature vocabulary
 

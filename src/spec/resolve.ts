@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { stringify } from "yaml";
 import { SpecSchema, type ModelSpec } from "./schema";
-import { didYouMean, showValue, sortErrors, type SpecError } from "./errors";
+import { capErrors, didYouMean, showValue, sortErrors, type SpecError } from "./errors";
 import { isPlain, parseYaml, positionOf, type Plain, type Source } from "./positions";
 import { explainIssue, locate, validate } from "./validate";
 
@@ -141,7 +141,7 @@ export function parseSpec(text: string, options: ParseOptions): SpecResult {
   const first = parseYaml(text, options.file);
   const errors = [...first.errors];
   const warnings = [...first.warnings];
-  if (errors.length > 0) return { ok: false, errors: sortErrors(errors), warnings: sortErrors(warnings) };
+  if (errors.length > 0) return failure(errors, warnings);
 
   const chain = followExtends(first.source, options, errors, warnings);
   const root = first.source.value;
@@ -149,7 +149,7 @@ export function parseSpec(text: string, options: ParseOptions): SpecResult {
   const v = validate(merged, chain.sources, chain.complete);
   errors.push(...v.errors);
   warnings.push(...v.warnings);
-  if (errors.length > 0 || !v.spec) return { ok: false, errors: sortErrors(errors), warnings: sortErrors(warnings) };
+  if (errors.length > 0 || !v.spec) return failure(errors, warnings);
   return finish({ ...v.spec, extends: null }, chain.parents, sortErrors(warnings));
 }
 
@@ -170,9 +170,33 @@ export function applyOverrides(spec: ModelSpec, overrides: unknown): SpecResult 
       warnings: [],
     };
   }
+  if (nestsDeeper(overrides, MAX_OVERRIDE_DEPTH)) {
+    const message = `overrides nest deeper than ${MAX_OVERRIDE_DEPTH} levels; a spec's deepest key has 3 (training.split.train)`;
+    return { ok: false, errors: [{ file: over.file, line: 0, column: 0, path: "", message }], warnings: [] };
+  }
   const v = validate(deepMerge(spec, overrides), [over, base]);
-  if (v.errors.length > 0 || !v.spec) return { ok: false, errors: sortErrors(v.errors), warnings: sortErrors(v.warnings) };
+  if (v.errors.length > 0 || !v.spec) return failure(v.errors, v.warnings);
   return finish({ ...v.spec, extends: null }, [], sortErrors(v.warnings));
+}
+
+/** Overrides deeper than this are refused before merging (they may come as JSON from the API, nested without end). */
+const MAX_OVERRIDE_DEPTH = 16;
+
+/** Iterative: the value may nest deeper than the call stack. */
+function nestsDeeper(value: unknown, max: number): boolean {
+  const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 0 }];
+  while (stack.length) {
+    const { v, depth } = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth >= max) return true;
+    for (const item of Object.values(v)) stack.push({ v: item, depth: depth + 1 });
+  }
+  return false;
+}
+
+/** Sorted, and at most MAX_REPORTED_ERRORS of each (a spec of thousands of unknown keys is one mistake, not a report to read). */
+function failure(errors: SpecError[], warnings: SpecError[]): SpecResult {
+  return { ok: false, errors: capErrors(sortErrors(errors)), warnings: capErrors(sortErrors(warnings)) };
 }
 
 function finish(spec: ModelSpec, parents: string[], warnings: SpecError[]): SpecResult {

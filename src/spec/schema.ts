@@ -14,18 +14,41 @@ function labelled<T extends z.ZodType>(schema: T, label: string): T {
   return schema;
 }
 
-const SPEC_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+export const SPEC_NAME = /^[a-z0-9][a-z0-9._-]*$/;
 const nameLabel = "a spec name (lowercase letters, digits, '.', '_' or '-')";
 
 const specName = () => labelled(z.string().regex(SPEC_NAME), nameLabel);
-const posInt = () => labelled(z.number().int().positive(), "a positive integer");
-const nonNegInt = () => labelled(z.number().int().nonnegative(), "a non-negative integer");
+const count = (n: number) => n.toLocaleString("en");
+/** An integer in [min, max]; the label (and so every error message) names both bounds. */
+const intIn = (min: number, max: number) => labelled(z.number().int().min(min).max(max), `an integer from ${count(min)} to ${count(max)}`);
 const nonNeg = () => labelled(z.number().nonnegative(), "a non-negative number");
 const positive = () => labelled(z.number().positive(), "a positive number");
 const fraction = () => labelled(z.number().min(0).max(1), "a number between 0 and 1");
 const dropout = () => labelled(z.number().min(0).lt(1), "a number in [0, 1)");
 const bool = () => labelled(z.boolean(), "true or false");
 const text = () => labelled(z.string(), "a string");
+
+/**
+ * Upper bounds of the sizes: far beyond any run this project has made (the
+ * paper's model has 128 units, 2 layers, K = 80, a window of 5, batches of
+ * 256), so they refuse only typos and absurd specs; whether a spec within them
+ * fits the machine is the memory estimate's question (src/spec/memory.ts).
+ */
+export const BOUNDS = {
+  layers: 16,
+  units: 4096,
+  latent: 1024,
+  window: 1000,
+  batchSize: 65_536,
+  epochs: 10_000,
+  patience: 10_000,
+  klWarmupSteps: 100_000_000,
+  threads: 256,
+  /** The API's Int and the run table's seed column are 32-bit. */
+  seed: 2 ** 31 - 1,
+} as const;
+
+const within = (doc: string, max: number, why = "no real run needs more") => `${doc} (at most ${count(max)}: ${why})`;
 
 function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return labelled(z.enum(values), `one of ${values.join(", ")}`);
@@ -63,8 +86,8 @@ const ACTIVATIONS = ["leaky_relu", "relu", "elu", "tanh", "sigmoid", "linear"] a
 function denseFields(d: { layers: number; units: number }) {
   return {
     type: field(oneOf(["dense"]), "dense", "layer type"),
-    layers: field(posInt(), d.layers, "number of stacked layers"),
-    units: field(posInt(), d.units, "units per layer"),
+    layers: field(intIn(1, BOUNDS.layers), d.layers, within("number of stacked layers", BOUNDS.layers)),
+    units: field(intIn(1, BOUNDS.units), d.units, within("units per layer", BOUNDS.units)),
     activation: field(oneOf(ACTIVATIONS), "leaky_relu", "activation after each layer"),
     dropout: field(dropout(), 0.1, "dropout rate after each layer"),
   };
@@ -105,7 +128,11 @@ export const SpecSchema = labelled(
         fast: section(
           {
             enabled: field(bool(), true, "use the fast (sequential) branch"),
-            window: field(posInt(), 5, "number of most recent plays in the sequence (w); also the plays the recent baseline averages"),
+            window: field(
+              intIn(1, BOUNDS.window),
+              5,
+              within("number of most recent plays in the sequence (w); also the plays the recent baseline averages", BOUNDS.window),
+            ),
             per_play: field(
               listOf(PER_PLAY_SIGNALS, "per-play signals"),
               ["track_embedding", "skipped", "daypart"],
@@ -144,8 +171,8 @@ export const SpecSchema = labelled(
               "lstm",
               "lstm or rnn over the sequence; mean averages the steps then applies dense layers (Aggregate Sequence baseline)",
             ),
-            layers: field(posInt(), 2, "number of stacked layers"),
-            units: field(posInt(), 128, "units per layer"),
+            layers: field(intIn(1, BOUNDS.layers), 2, within("number of stacked layers", BOUNDS.layers)),
+            units: field(intIn(1, BOUNDS.units), 128, within("units per layer", BOUNDS.units)),
             activation: field(oneOf(ACTIVATIONS), "leaky_relu", "activation of each layer's output"),
             dropout: field(dropout(), 0.1, "dropout rate between layers"),
           },
@@ -157,7 +184,7 @@ export const SpecSchema = labelled(
     ),
     latent: section(
       {
-        size: field(posInt(), 80, "K: dimension of each branch's latent z"),
+        size: field(intIn(1, BOUNDS.latent), 80, within("K: dimension of each branch's latent z", BOUNDS.latent)),
         probabilistic: field(
           bool(),
           true,
@@ -173,7 +200,11 @@ export const SpecSchema = labelled(
           0,
           "minimum KL per latent unit in nats; below it the KL has no gradient (against posterior collapse)",
         ),
-        kl_warmup_steps: field(nonNegInt(), 0, "optimizer steps over which beta ramps linearly from 0"),
+        kl_warmup_steps: field(
+          intIn(0, BOUNDS.klWarmupSteps),
+          0,
+          within("optimizer steps over which beta ramps linearly from 0", BOUNDS.klWarmupSteps),
+        ),
         initial_sigma: field(
           positive(),
           1,
@@ -213,13 +244,20 @@ export const SpecSchema = labelled(
       {
         optimizer: field(oneOf(["adam", "sgd", "rmsprop"]), "adam", "optimizer"),
         learning_rate: field(positive(), 1e-5, "learning rate"),
-        epochs: field(posInt(), 100, "maximum number of passes over the training split"),
-        batch_size: field(posInt(), 256, "examples per optimizer step"),
-        seed: field(nonNegInt(), 7, "seed for initialisation, shuffling and sampling"),
+        epochs: field(intIn(1, BOUNDS.epochs), 100, within("maximum number of passes over the training split", BOUNDS.epochs)),
+        batch_size: field(intIn(1, BOUNDS.batchSize), 256, within("examples per optimizer step", BOUNDS.batchSize)),
+        seed: field(
+          intIn(0, BOUNDS.seed),
+          7,
+          within("seed for initialisation, shuffling and sampling", BOUNDS.seed, "runs store it as a 32-bit integer"),
+        ),
         threads: field(
-          labelled(z.union([z.literal("auto"), z.number().int().positive()]), '"auto" or a positive integer'),
+          labelled(z.union([z.literal("auto"), intIn(1, BOUNDS.threads)]), `"auto" or an integer from 1 to ${BOUNDS.threads}`),
           1,
-          "threads that train data-parallel, each on its share of every batch; auto = the machine's cores. Results depend on the seed and the thread count; 1 is the single-threaded path",
+          within(
+            "threads that train data-parallel, each on its share of every batch; auto = the machine's cores. Results depend on the seed and the thread count; 1 is the single-threaded path",
+            BOUNDS.threads,
+          ),
         ),
         split: section(
           {
@@ -236,7 +274,11 @@ export const SpecSchema = labelled(
         ),
         early_stopping: section(
           {
-            patience: field(nonNegInt(), 5, "epochs without validation improvement before stopping; 0 disables"),
+            patience: field(
+              intIn(0, BOUNDS.patience),
+              5,
+              within("epochs without validation improvement before stopping; 0 disables", BOUNDS.patience),
+            ),
           },
           "stop when the validation loss stops improving",
         ),

@@ -46,7 +46,7 @@ const trackView = (r: TrackRow): TrackView => ({
 
 export async function pageTracks(store: Store, args: PageArgs): Promise<Page<TrackView>> {
   const first = pageSize(args.first);
-  const [after] = args.after ? decodeCursor("track", args.after) : [0];
+  const [after] = args.after ? decodeCursor("track", args.after, ["id"]) : [0];
   const rows = await store.sql.query<TrackRow>(`SELECT ${TRACK_COLUMNS} FROM track t WHERE t.id > $1 ORDER BY t.id LIMIT $2`, [
     Number(after),
     first + 1,
@@ -72,7 +72,7 @@ const userView = (r: UserRow): UserView => ({ id: r.external_id, createdAt: new 
 
 export async function pageUsers(store: Store, args: PageArgs): Promise<Page<UserView>> {
   const first = pageSize(args.first);
-  const [after] = args.after ? decodeCursor("user", args.after) : [0];
+  const [after] = args.after ? decodeCursor("user", args.after, ["id"]) : [0];
   const rows = await store.sql.query<UserRow>(`SELECT id, external_id, created_at FROM app_user WHERE id > $1 ORDER BY id LIMIT $2`, [
     Number(after),
     first + 1,

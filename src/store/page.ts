@@ -21,16 +21,35 @@ export function encodeCursor(kind: string, key: unknown[]): string {
   return Buffer.from(JSON.stringify([kind, ...key])).toString("base64url");
 }
 
-/** The sort key inside a cursor of this kind; a cursor from another list or a mangled one is BAD_USER_INPUT. */
-export function decodeCursor(kind: string, cursor: string): unknown[] {
+/** What each part of a cursor's sort key must be: a row id (a 32-bit SERIAL), a time (ISO 8601), a UUID. */
+export type CursorPart = "id" | "time" | "uuid";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const PART_OK: Record<CursorPart, (v: unknown) => boolean> = {
+  id: (v) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1,
+  time: (v) => typeof v === "string" && v.length <= 40 && !Number.isNaN(Date.parse(v)),
+  uuid: (v) => typeof v === "string" && UUID.test(v),
+};
+
+/**
+ * The sort key inside a cursor of this kind, each part of the `shape` given;
+ * a cursor from another list, a mangled or a forged one is BAD_USER_INPUT
+ * (never a value the database would refuse).
+ */
+export function decodeCursor(kind: string, cursor: string, shape: readonly CursorPart[]): unknown[] {
   try {
-    const [k, ...key] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown[];
-    if (k === kind) return key;
+    const decoded = cursor.length <= 512 ? (JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown) : null;
+    if (Array.isArray(decoded) && decoded[0] === kind) {
+      const key = decoded.slice(1);
+      if (key.length === shape.length && shape.every((part, i) => PART_OK[part](key[i]))) return key;
+    }
   } catch {
     // reported below
   }
   throw new BadUserInput(
-    `after: ${JSON.stringify(cursor)} is not a cursor of this ${kind} list; pass an edge's cursor or pageInfo.endCursor`,
+    `after: ${JSON.stringify(cursor.length > 80 ? `${cursor.slice(0, 77)}...` : cursor)} is not a cursor of this ${kind} list; pass an edge's cursor or pageInfo.endCursor`,
+    { field: "after" },
   );
 }
 

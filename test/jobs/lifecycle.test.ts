@@ -104,7 +104,7 @@ describe(`training runs (${backendName})`, () => {
     expect(messages).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^5:5: encoders\.fast\.unit: unknown key; did you mean "units"\?$/),
-        expect.stringMatching(/^7:3: latent\.size: expected a positive integer, got -1$/),
+        expect.stringMatching(/^7:3: latent\.size: expected an integer from 1 to 1,024, got -1$/),
       ]),
     );
   });

@@ -5,15 +5,15 @@ import { errorLines, okSpec, parseX, warningLines } from "./helpers";
 describe("field errors", () => {
   it("reports a type error at the key with the expected kind and the value", () => {
     const text = ["name: x", "encoders:", "  fast:", "    units: 128x", ""].join("\n");
-    expect(errorLines(parseX(text))).toEqual(['models/x.yaml:4:5: encoders.fast.units: expected a positive integer, got "128x"']);
+    expect(errorLines(parseX(text))).toEqual(['models/x.yaml:4:5: encoders.fast.units: expected an integer from 1 to 4,096, got "128x"']);
   });
 
   it("reports numbers outside a field's range with the same wording", () => {
     const text = ["name: x", "encoders: { fast: { layers: 0, dropout: 1 } }", "training: { batch_size: 2.5 }"].join("\n");
     expect(errorLines(parseX(text))).toEqual([
-      "models/x.yaml:2:21: encoders.fast.layers: expected a positive integer, got 0",
+      "models/x.yaml:2:21: encoders.fast.layers: expected an integer from 1 to 16, got 0",
       "models/x.yaml:2:32: encoders.fast.dropout: expected a number in [0, 1), got 1",
-      "models/x.yaml:3:13: training.batch_size: expected a positive integer, got 2.5",
+      "models/x.yaml:3:13: training.batch_size: expected an integer from 1 to 65,536, got 2.5",
     ]);
   });
 
@@ -168,7 +168,7 @@ describe("several errors at once", () => {
       "training: { split: { train: 0.8 }, bogus: 1 }", // 10
     ].join("\n");
     expect(errorLines(parseX(text))).toEqual([
-      'models/x.yaml:4:5: encoders.fast.units: expected a positive integer, got "128x"',
+      'models/x.yaml:4:5: encoders.fast.units: expected an integer from 1 to 4,096, got "128x"',
       'models/x.yaml:5:5: encoders.fast.unit: unknown key; did you mean "units"?',
       'models/x.yaml:6:5: encoders.fast.type: expected one of lstm, rnn, mean, got "gru"',
       'models/x.yaml:8:39: features.fast.per_play.1: expected one of track_embedding, skipped, liked, daypart, restarted, added_to_playlist, got "skiped"; did you mean "skipped"?',

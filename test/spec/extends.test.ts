@@ -61,7 +61,7 @@ describe("extends", () => {
     const r = parseNamed("x", { x: "name: x\nextends: nope\nlatent: { size: -1 }\n" });
     expect(errorLines(r)).toEqual([
       'models/x.yaml:2:1: extends: unknown spec "nope"',
-      "models/x.yaml:3:11: latent.size: expected a positive integer, got -1",
+      "models/x.yaml:3:11: latent.size: expected an integer from 1 to 1,024, got -1",
     ]);
   });
 
@@ -71,7 +71,7 @@ describe("extends", () => {
     expect(errorLines(parseNamed("child", { parent, child }))).toEqual([
       "models/child.yaml:3:9: loss.beta: expected a non-negative number, got -1",
       'models/parent.yaml:3:11: encoders.fast.unitz: unknown key; did you mean "units"?',
-      "models/parent.yaml:4:11: latent.size: expected a positive integer, got 0",
+      "models/parent.yaml:4:11: latent.size: expected an integer from 1 to 1,024, got 0",
     ]);
   });
 
@@ -79,7 +79,7 @@ describe("extends", () => {
     const parent = "name: parent\nlatent: { size: 0 }\n";
     const child = "name: child\nextends: parent\nlatent: { size: oops }\n";
     expect(errorLines(parseNamed("child", { parent, child }))).toEqual([
-      'models/child.yaml:3:11: latent.size: expected a positive integer, got "oops"',
+      'models/child.yaml:3:11: latent.size: expected an integer from 1 to 1,024, got "oops"',
     ]);
   });
 
@@ -162,7 +162,7 @@ describe("applyOverrides", () => {
     const r = applyOverrides(spec, { encoders: { fast: { units: "128x", unit: 3 } }, training: { split: { train: 0.9 } } });
     expect(errorLines(r)).toEqual([
       '<overrides>: encoders.fast.unit: unknown key; did you mean "units"?',
-      '<overrides>: encoders.fast.units: expected a positive integer, got "128x"',
+      '<overrides>: encoders.fast.units: expected an integer from 1 to 4,096, got "128x"',
       "<overrides>: training.split: fractions must sum to 1, got 0.9 + 0.2 + 0.1 = 1.2",
     ]);
   });

@@ -1,9 +1,9 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from "type-graphql";
-import { listModels, validateSpecText } from "../../jobs/models";
+import { validateSpecText } from "../../jobs/models";
 import { getTrack, getUser, pageTracks, pageUsers, recentPlays } from "../../store/browse";
 import { NotFound } from "../../errors";
 import type { ApiContext } from "../context";
-import { perItem } from "../limits";
+import { COST, perItem } from "../limits";
 import { toConnection, toSpecValidation } from "./map";
 import { ModelInfo, ModelSource, Play, SpecValidation, Track, TrackConnection, User, UserConnection } from "./types";
 
@@ -37,13 +37,17 @@ export class CatalogResolver {
     return toConnection(await pageUsers(store, { first, after }), (u) => u);
   }
 
-  @Query(() => [ModelInfo], { description: "Specs startTraining accepts by name: shipped ones and those of earlier runs" })
-  async models(@Ctx() { store }: ApiContext): Promise<ModelInfo[]> {
-    return (await listModels(store)).map((m) => ({ ...m, source: ModelSource[m.source] }));
+  @Query(() => [ModelInfo], {
+    description: "Specs startTraining accepts by name: shipped ones and those of earlier runs",
+    complexity: COST.models,
+  })
+  async models(@Ctx() { models }: ApiContext): Promise<ModelInfo[]> {
+    return (await models()).map((m) => ({ ...m, source: ModelSource[m.source] }));
   }
 
   @Query(() => SpecValidation, {
     description: "Checks spec YAML as startTraining would, without training; valid specs come with the compiled graph",
+    complexity: COST.spec,
   })
   async validateSpec(@Arg("spec") spec: string, @Ctx() { store }: ApiContext): Promise<SpecValidation> {
     return toSpecValidation(await validateSpecText(store, spec));

@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subs
 import { cancel, getRun, pageRuns, runCurves, startRun } from "../../jobs/runs";
 import { watchRun, type ProgressReport } from "../../jobs/watch";
 import type { ApiContext } from "../context";
-import { perItem } from "../limits";
+import { COST, perItem } from "../limits";
 import { toConnection, toRun } from "./map";
 import { CurvePoint, ProgressKind, Run, RunConnection, RunStatus, StartTrainingInput, TrainingProgress } from "./types";
 
@@ -31,6 +31,7 @@ export class RunResolver {
 
   @Mutation(() => Run, {
     description: "Queues a training run of a named spec (model) or of spec YAML (spec); spec errors come back as SPEC_INVALID",
+    complexity: COST.spec,
   })
   async startTraining(
     @Arg("input", () => StartTrainingInput) input: StartTrainingInput,

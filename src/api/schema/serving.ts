@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { GraphQLDateTime } from "graphql-scalars";
 import type { ApiContext } from "../context";
-import { perItem } from "../limits";
+import { perItem, perPlays } from "../limits";
 import { Metric, PlayInput, RecordPlaysResult, Track, TrackNeighbour, UserEmbedding } from "./types";
 
 @Resolver()
@@ -44,6 +44,7 @@ export class ServingResolver {
   @Mutation(() => RecordPlaysResult, {
     description:
       "Appends listening events (users are created on first sight); one bad play rejects the whole batch with its index and reason",
+    complexity: perPlays,
   })
   recordPlays(@Arg("plays", () => [PlayInput]) plays: PlayInput[], @Ctx() { serving }: ApiContext): Promise<RecordPlaysResult> {
     return serving.recordPlays(plays);

@@ -33,7 +33,7 @@ export function registerRuns(program: Command): void {
     .option("--set <json>", 'overrides as JSON, e.g. \'{"training":{"epochs":3}}\'')
     .action((model: string, opts: { seed?: number; set?: string }) =>
       withStore(async (store) => {
-        const run = await startRun(store, { model, seed: opts.seed, overrides: opts.set ? JSON.parse(opts.set) : undefined });
+        const run = await startRun(store, { model, files: true, seed: opts.seed, overrides: opts.set ? JSON.parse(opts.set) : undefined });
         for (const w of run.warnings) console.error(`warning: ${w}`);
         console.log(`queued run ${run.id} (${run.modelName}, seed ${run.seed}, data up to ${run.dataCutoff.toISOString()})`);
       }),

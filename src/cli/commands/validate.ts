@@ -1,10 +1,10 @@
 import type { Command } from "commander";
-import { formatSpecError, loadSpec } from "../../spec";
+import { checkMemory, formatSpecError, loadSpec, memoryBudget } from "../../spec";
 import { formatSummary, summarizeSpec } from "../../model/summary";
 
-const int = (v: string) => {
+const int = (flag: string, min: number) => (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--embedding-dim expects a positive integer, got "${v}"`);
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${flag} expects an integer of at least ${min}, got "${v}"`);
   return n;
 };
 
@@ -12,13 +12,19 @@ export function registerValidate(program: Command): void {
   program
     .command("validate <spec...>")
     .description("check model specs (names or YAML files): errors with file:line:col, or a summary of the compiled graph")
-    .option("--embedding-dim <n>", "catalogue embedding dimension the graph is sized for", int, 80)
+    .option("--embedding-dim <n>", "catalogue embedding dimension the graph is sized for", int("--embedding-dim", 1), 80)
+    .option(
+      "--events <n>",
+      "plays the run would train on, for the memory estimate (default: the dataset is not counted)",
+      int("--events", 0),
+    )
     .option(
       "--models-dir <dir>",
       "where spec names and parents are looked up (default: the shipped models/; for a file, its directory first)",
     )
-    .action((specs: string[], flags: { embeddingDim: number; modelsDir?: string }) => {
+    .action((specs: string[], flags: { embeddingDim: number; events?: number; modelsDir?: string }) => {
       let failed = false;
+      const budget = memoryBudget();
       for (const [i, spec] of specs.entries()) {
         if (i > 0) console.log("");
         const result = loadSpec(spec, { modelsDir: flags.modelsDir });
@@ -29,6 +35,13 @@ export function registerValidate(program: Command): void {
           continue;
         }
         const s = result.spec;
+        // Sizes within the schema's bounds may still add up to more than the machine can give one run.
+        const tooBig = checkMemory(s, { embeddingDim: flags.embeddingDim, events: flags.events ?? null }, budget, spec);
+        if (tooBig) {
+          failed = true;
+          console.error(formatSpecError(tooBig));
+          continue;
+        }
         console.log(
           `${spec}: ok (${s.name}${result.parents.length ? `, extends ${result.parents.join(" < ")}` : ""}; hash ${result.hash.slice(0, 12)})`,
         );
