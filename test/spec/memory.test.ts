@@ -44,7 +44,11 @@ describe("memory estimate", () => {
       e.params * 4 * 2,
     );
     expect(e.datasetBytes).toBe(300_000 * bytesPerPlay(6));
-    expect(bytesPerPlay(6)).toBe(13 + 4 * (4 + 6) + 4);
+    // Each data-parallel helper adds a replica, its gradients and their shared slot.
+    expect(estimateMemory(withOverrides(spec, { training: { threads: 3 } }), { embeddingDim: 80 }).parameterBytes).toBe(
+      e.params * 4 * (4 + 3 * 2),
+    );
+    expect(bytesPerPlay(6)).toBe(13 + 17 + 4 * 6);
     expect(e.total).toBe(e.parameterBytes + e.activationBytes + e.datasetBytes);
     // Activations grow with the batch, the window and the units.
     const bigger = estimateMemory(withOverrides(spec, { training: { batch_size: 256 } }), { embeddingDim: 80 });
