@@ -59,7 +59,7 @@ const D_S = 82;
 const D_N = 6;
 const K = 80;
 const DIM = 80;
-const TRAIN_BATCH = 512;
+const TRAIN_BATCH = arg("batch", 512);
 const INFER_BATCH = 4096;
 
 export const BENCH_CONFIG: FsVaeConfig = {

@@ -58,6 +58,13 @@ interface Helper {
   failure: Error | null;
 }
 
+/** x * w, elementwise, as a new array (a plain loop: Float32Array.from with a map runs ~50x slower). */
+function scaled(x: Float32Array, w: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let j = 0; j < x.length; j++) out[j] = x[j] * w;
+  return out;
+}
+
 /** The catalogue on shared memory, so helpers read the one copy. */
 function sharedCatalogue(c: Catalogue): Catalogue {
   const share = <T extends Float32Array | Int32Array | Uint8Array>(a: T): T => {
@@ -182,19 +189,20 @@ export class DataParallel {
 
     // sum_k (n_k / n) g_k, in shard order.
     const share = (k: number) => (bounds[k + 1] - bounds[k]) / size;
-    const grads = mine.grads.map((g) => Float32Array.from(g, (x) => x * share(0)));
+    const grads = mine.grads.map((g) => scaled(g, share(0)));
     let reconstruction = mine.reconstruction * share(0);
     let kl = mine.kl * share(0);
-    const klPerDim = Float32Array.from(mine.klPerDim, (x) => x * share(0));
+    const klPerDim = scaled(mine.klPerDim, share(0));
     done.forEach((reply, h) => {
       if (!reply) return;
       if (reply.type !== "done") throw new Error(`a training helper thread failed: ${reply.type === "error" ? reply.message : reply.type}`);
       const w = share(h + 1);
       const slot = this.helpers[h].grads;
-      grads.forEach((g, i) => {
+      for (let i = 0; i < grads.length; i++) {
+        const g = grads[i];
         const at = this.offsets[i];
         for (let j = 0; j < g.length; j++) g[j] += w * slot[at + j];
-      });
+      }
       reconstruction += w * reply.reconstruction;
       kl += w * reply.kl;
       for (let j = 0; j < klPerDim.length; j++) klPerDim[j] += w * reply.klPerDim[j];
