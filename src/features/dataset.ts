@@ -166,7 +166,8 @@ function column<T extends Column>(type: ColumnType<T>, n: number): T {
   return new type(new SharedArrayBuffer(n * type.BYTES_PER_ELEMENT));
 }
 
-function sharedCopy<T extends Column>(a: T, n = a.length): T {
+/** The first n elements of a column, copied onto a SharedArrayBuffer. */
+export function sharedCopy<T extends Column>(a: T, n = a.length): T {
   const b = column(a.constructor as ColumnType<T>, n);
   b.set(a.subarray(0, n));
   return b;

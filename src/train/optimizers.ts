@@ -57,13 +57,8 @@ export class Optimizer {
       );
   }
 
-  /** Applies one update; `grads[i]` belongs to `params[i]`. The gradients are only read. */
-  apply(grads: readonly tf.Tensor[]): void {
-    this.applyArrays(grads.map((g) => g.dataSync() as Float32Array));
-  }
-
-  /** apply() on gradients already read out (data-parallel training sums them first); returns the new values. */
-  applyArrays(grads: readonly Float32Array[]): Float32Array[] {
+  /** Applies one update; `grads[i]` (read out of the gradient tensors) belongs to `params[i]` and is only read. Returns the new values. */
+  apply(grads: readonly Float32Array[]): Float32Array[] {
     if (grads.length !== this.params.length) throw new Error(`optimizer: ${grads.length} gradients for ${this.params.length} parameters`);
     this.step++;
     const lr = this.learningRate;

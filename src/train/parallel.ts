@@ -14,7 +14,7 @@
 import * as os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import type { Dataset } from "../features/dataset";
+import { sharedCopy, type Dataset } from "../features/dataset";
 import type { Catalogue } from "../features/history";
 import type { FsVae } from "../model/fsvae";
 import type { BackendName } from "../model/backend";
@@ -67,12 +67,7 @@ function scaled(x: Float32Array, w: number): Float32Array {
 
 /** The catalogue on shared memory, so helpers read the one copy. */
 function sharedCatalogue(c: Catalogue): Catalogue {
-  const share = <T extends Float32Array | Int32Array | Uint8Array>(a: T): T => {
-    if (a.buffer instanceof SharedArrayBuffer) return a;
-    const b = new (a.constructor as new (buffer: SharedArrayBuffer) => T)(new SharedArrayBuffer(a.byteLength));
-    b.set(a);
-    return b;
-  };
+  const share = <T extends Float32Array | Int32Array | Uint8Array>(a: T): T => (a.buffer instanceof SharedArrayBuffer ? a : sharedCopy(a));
   return { ...c, trackIds: share(c.trackIds), embeddings: share(c.embeddings), hasEmbedding: share(c.hasEmbedding) };
 }
 
@@ -207,7 +202,7 @@ export class DataParallel {
       kl += w * reply.kl;
       for (let j = 0; j < klPerDim.length; j++) klPerDim[j] += w * reply.klPerDim[j];
     });
-    const values = optimizer.applyArrays(grads);
+    const values = optimizer.apply(grads);
     values.forEach((v, i) => this.weights.set(v, this.offsets[i]));
     this.weightsVersion++;
     const { beta: fullBeta, klWarmupSteps } = this.model.config.loss;

@@ -24,25 +24,12 @@ export interface StepStats {
  * update. Leaves no tensor behind.
  */
 export function trainStep(model: FsVae, optimizer: Optimizer, input: FsVaeInput, y: tf.Tensor2D, step: number, seed: number): StepStats {
-  const { beta: fullBeta, freeBits, klWarmupSteps } = model.config.loss;
+  // One thread is the data-parallel step with a single shard: shard 0 draws the noise of (seed, step).
+  const { grads, reconstruction, kl, klPerDim } = shardGradients(model, input, y, step, seed, 0);
+  optimizer.apply(grads);
+  const { beta: fullBeta, klWarmupSteps } = model.config.loss;
   const beta = betaAt(step, fullBeta, klWarmupSteps);
-  const noise = seededNoise(seed, step);
-  const trainable = model.variables.map((v) => v.variable);
-  // [reconstruction, kl, KL per unit...]: computed inside the gradient's forward pass, kept out of its tidy.
-  const aux = tf.tidy(() => {
-    let kept: tf.Tensor | null = null;
-    const { grads } = tf.variableGrads(() => {
-      const o = betaElbo(model, input, y, { beta, freeBits, noise });
-      kept = tf.keep(tf.concat([tf.stack([o.reconstruction, o.kl]), o.klPerDim]));
-      return o.loss;
-    }, trainable);
-    optimizer.apply(trainable.map((v) => grads[v.name]));
-    return kept!;
-  });
-  const stats = aux.dataSync() as Float32Array;
-  aux.dispose();
-  const [reconstruction, kl] = stats;
-  return { loss: reconstruction + beta * kl, reconstruction, kl, beta, klPerDim: stats.subarray(2) };
+  return { loss: reconstruction + beta * kl, reconstruction, kl, beta, klPerDim };
 }
 
 /** One shard's part of a data-parallel step: its gradients, read out, and its statistics. */

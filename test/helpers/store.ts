@@ -20,23 +20,29 @@ export async function openTestStore(): Promise<Store> {
 
 export const backendName = process.env.DATABASE_URL ? "postgres" : "pglite";
 
-async function openServerTestStore(url: string): Promise<Store> {
-  const name = `rubato_test_${process.pid}_${crypto.randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+/** A new, empty database on the PostgreSQL server at `url`: its URL, and how to drop it. */
+export async function createServerDatabase(url: string, prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${process.pid}_${crypto.randomBytes(4).toString("hex")}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(sql);
+    await client.end();
+  };
+  await admin(`CREATE DATABASE ${name}`);
   const dbUrl = new URL(url);
   dbUrl.pathname = `/${name}`;
-  const store = await openStore({ backend: "postgres", location: dbUrl.toString() });
+  return { url: dbUrl.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+async function openServerTestStore(url: string): Promise<Store> {
+  const db = await createServerDatabase(url, "rubato_test");
+  const store = await openStore({ backend: "postgres", location: db.url });
   const close = store.close.bind(store);
   return Object.assign(store, {
     async close() {
       await close();
-      const admin2 = new pg.Client({ connectionString: url });
-      await admin2.connect();
-      await admin2.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin2.end();
+      await db.drop();
     },
   });
 }

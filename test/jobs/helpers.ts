@@ -1,11 +1,10 @@
-import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { getRun, startRun, type RunView } from "../../src/jobs/runs";
 import type { Store } from "../../src/store/store";
 import type { StoreConfig } from "../../src/store/config";
+import { createServerDatabase } from "../helpers/store";
 
 /** fs-vae-quick shrunk to train in seconds on a tiny world. */
 export const TINY = {
@@ -42,21 +41,6 @@ export async function processStore(prefix: string): Promise<{ config: StoreConfi
       drop: async () => fs.rmSync(dir, { recursive: true, force: true }),
     };
   }
-  const name = `rubato_proc_${crypto.randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const dbUrl = new URL(url);
-  dbUrl.pathname = `/${name}`;
-  return {
-    config: { backend: "postgres", location: dbUrl.toString() },
-    env: { DATABASE_URL: dbUrl.toString() },
-    drop: async () => {
-      const a = new pg.Client({ connectionString: url });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
-  };
+  const db = await createServerDatabase(url, "rubato_proc");
+  return { config: { backend: "postgres", location: db.url }, env: { DATABASE_URL: db.url }, drop: db.drop };
 }
