@@ -15,12 +15,11 @@
  *             phases train and search on those)
  *   dataset   the training dataset of fs-vae-quick alone: this file as a child
  *             (--child-dataset) calling loadTrainingData, as train and the worker do
- *   train     rubato train fs-vae-quick --epochs 1 --threads T --json (T: --threads,
- *             default auto = data-parallel on every core; dataset, one epoch, test
- *             evaluation against the baselines); also the epoch's step seconds
- *   eval      rubato eval --models fs-vae-quick --seeds 1 --epochs 1 --fresh (the
- *             worker's path: dataset, one epoch, test split, every user's embedding
- *             materialised); its run is the model served next
+ *   train     rubato eval --models fs-vae-quick --seeds 1 --epochs 1 --fresh with
+ *             training.threads T (--threads, default auto = data-parallel on every
+ *             core): the worker's path, one process for dataset, one epoch, test
+ *             evaluation and every user's embedding materialised; each stage's seconds
+ *             come from the worker's log lines. Its run is the model served next
  *   serve     rubato serve (no demo, no worker, no default models) until /health
  *             answers and a first userEmbedding works; peak RSS at that point
  *   queries   userEmbedding, similarTracks by user and by track at --clients
@@ -51,7 +50,7 @@ import { drive, OPERATIONS, post } from "./serve";
 const ROOT = path.resolve(__dirname, "..");
 const CLI = path.join(ROOT, "bin/rubato.js");
 const NODE_FLAGS = ["--max-semi-space-size=64"];
-const PHASES = ["generate", "embed", "dataset", "train", "eval", "serve", "queries"] as const;
+const PHASES = ["generate", "embed", "dataset", "train", "serve", "queries"] as const;
 type Phase = (typeof PHASES)[number];
 const MODEL = "fs-vae-quick";
 const KEY = "bench-scale-key";
@@ -186,7 +185,7 @@ class Bench {
   }
 
   /** Runs one phase to its end: wall seconds, peak RSS, stdout. Throws (with the log's tail) when it fails. */
-  async run(phase: Phase, label: string, nodeArgs: string[]): Promise<{ seconds: number; peakKb: number | null; stdout: string }> {
+  async run(phase: Phase, label: string, nodeArgs: string[], env: NodeJS.ProcessEnv = {}): Promise<{ seconds: number; peakKb: number | null; stdout: string }> {
     const index = this.o.phases.indexOf(phase) + 1;
     const logFile = path.join(this.dir, "logs", `${phase}.log`);
     const rssFile = path.join(this.dir, "logs", `${phase}.rss`);
@@ -194,10 +193,10 @@ class Bench {
     const argv = [...NODE_FLAGS, ...nodeArgs];
     const child = this.time
       ? spawn("/usr/bin/time", ["-f", "%M", "-o", rssFile, process.execPath, ...argv], {
-          env: this.env,
+          env: { ...this.env, ...env },
           stdio: ["ignore", "pipe", fs.openSync(logFile, "w")],
         })
-      : spawn(process.execPath, argv, { env: this.env, stdio: ["ignore", "pipe", fs.openSync(logFile, "w")] });
+      : spawn(process.execPath, argv, { env: { ...this.env, ...env }, stdio: ["ignore", "pipe", fs.openSync(logFile, "w")] });
     let stdout = "";
     child.stdout!.on("data", (d: Buffer) => (stdout += d));
     const started = performance.now();
@@ -233,9 +232,9 @@ class Bench {
     this.results.push({ phase, command, wallSeconds: round(r.seconds, 2), peakRssMb: r.peakKb === null ? null : mb(r.peakKb), details });
   }
 
-  async cli(phase: Phase, args: string[]) {
-    const command = `rubato ${args.join(" ")}`;
-    return { command, ...(await this.run(phase, command, [CLI, ...args])) };
+  async cli(phase: Phase, args: string[], env: NodeJS.ProcessEnv = {}) {
+    const command = `rubato ${args.map((a) => (/[^\w,.=/-]/.test(a) ? `'${a}'` : a)).join(" ")}`;
+    return { command, ...(await this.run(phase, command, [CLI, ...args], env)) };
   }
 
   async generate() {
@@ -275,29 +274,25 @@ class Bench {
   }
 
   async train() {
-    const r = await this.cli("train", ["train", MODEL, "--epochs", "1", "--threads", this.o.threads, "--json"]);
-    const report = JSON.parse(r.stdout) as {
-      data: { users: number; rows: Record<string, number> };
-      training: { seconds: number; history: { seconds: number; samplesPerSecond: number }[] } | null;
-      test: { rows: number; model: { l2: number; hr10: number } } | null;
+    const out = path.join(this.dir, "logs", "train.json");
+    const set = JSON.stringify({ training: { threads: this.o.threads === "auto" ? "auto" : Number(this.o.threads) } });
+    const args = ["eval", "--models", MODEL, "--seeds", "1", "--epochs", "1", "--fresh", "--set", set, "--out", out];
+    const r = await this.cli("train", args, { RUBATO_LOG_LEVEL: "debug" });
+    const json = JSON.parse(fs.readFileSync(out, "utf8")) as { seconds: number; failed: number };
+    const logText = fs.readFileSync(path.join(this.dir, "logs", "train.log"), "utf8");
+    const stage = (re: RegExp) => {
+      const m = re.exec(logText);
+      return m ? Number(m[1]) : null;
     };
-    const epoch = report.training?.history[0];
     this.record("train", r.command, r, {
-      rows: report.data.rows,
-      epochStepSeconds: epoch ? round(epoch.seconds, 2) : null,
-      samplesPerSecond: epoch ? Math.round(epoch.samplesPerSecond) : null,
-      trainModelSeconds: report.training ? round(report.training.seconds, 2) : null,
-      testRows: report.test?.rows ?? null,
-      testL2: report.test ? round(report.test.model.l2, 4) : null,
-      testHr10: report.test ? round(report.test.model.hr10, 4) : null,
+      datasetSeconds: stage(/dataset built in ([\d.]+) s/),
+      trainAndTestSeconds: stage(/trained in ([\d.]+) s/),
+      epochStepSeconds: stage(/steps in ([\d.]+) s/),
+      testRows: stage(/test metrics on (\d+) rows/),
+      embeddingsSeconds: stage(/user embeddings stored in ([\d.]+) s/),
+      evaluationSeconds: round(json.seconds, 2),
+      failed: json.failed,
     });
-  }
-
-  async eval() {
-    const out = path.join(this.dir, "logs", "eval.json");
-    const r = await this.cli("eval", ["eval", "--models", MODEL, "--seeds", "1", "--epochs", "1", "--fresh", "--out", out]);
-    const json = JSON.parse(fs.readFileSync(out, "utf8")) as { seconds: number; failed: number; runs?: unknown[] };
-    this.record("eval", r.command, r, { evaluationSeconds: round(json.seconds, 2), failed: json.failed, runs: json.runs?.length ?? null });
   }
 
   /** serve (start-up) and queries: one server process, read by /proc while it runs. */
@@ -441,16 +436,7 @@ async function main() {
   );
   const started = new Date();
   const loadAtStart = os.loadavg()[0];
-  for (const phase of o.phases) {
-    if (phase === "generate") await bench.generate();
-    else if (phase === "embed") await bench.embed();
-    else if (phase === "dataset") await bench.dataset();
-    else if (phase === "train") await bench.train();
-    else if (phase === "eval") await bench.eval();
-    else if (phase === "serve") await bench.serve(true, o.phases.includes("queries"));
-    else if (phase === "queries" && !o.phases.includes("serve")) await bench.serve(false, true);
-  }
-  const figures = {
+  const figures = () => ({
     world: { users: o.users, tracks: o.tracks, days: o.days, seed: o.seed },
     machine: {
       cores: os.cpus().length,
@@ -464,9 +450,18 @@ async function main() {
     rssMethod: bench.rssMethod,
     phases: bench.results,
     queries: bench.queries,
-  };
+  });
   fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
-  fs.writeFileSync(o.json, `${JSON.stringify(figures, null, 2)}\n`);
+  for (const phase of o.phases) {
+    if (phase === "generate") await bench.generate();
+    else if (phase === "embed") await bench.embed();
+    else if (phase === "dataset") await bench.dataset();
+    else if (phase === "train") await bench.train();
+    else if (phase === "serve") await bench.serve(true, o.phases.includes("queries"));
+    else if (phase === "queries" && !o.phases.includes("serve")) await bench.serve(false, true);
+    // After every phase, so a run stopped part-way keeps the figures of the phases it finished.
+    fs.writeFileSync(o.json, `${JSON.stringify(figures(), null, 2)}\n`);
+  }
   const detail = (r: PhaseResult): string => {
     const d = r.details;
     switch (r.phase) {
@@ -477,9 +472,10 @@ async function main() {
       case "dataset":
         return `${d.users} users, ${d.plays} plays, ${d.typedArrayMb} MB of arrays (${d.bytesPerPlay} B per play), built in ${d.buildSeconds} s`;
       case "train":
-        return `epoch steps ${d.epochStepSeconds} s (${d.samplesPerSecond}/s), trainModel ${d.trainModelSeconds} s, ${d.testRows} test rows`;
-      case "eval":
-        return `evaluation ${d.evaluationSeconds} s, ${d.failed} failed`;
+        return (
+          `dataset ${d.datasetSeconds} s; epoch steps ${d.epochStepSeconds} s and test (${d.testRows} rows) ${d.trainAndTestSeconds} s; ` +
+          `user embeddings ${d.embeddingsSeconds} s${d.failed ? "; FAILED" : ""}`
+        );
       case "serve":
         return (
           `listening ${d.listeningSeconds} s, /health ${d.healthSeconds} s, userEmbedding ${d.firstUserEmbeddingSeconds} s` +

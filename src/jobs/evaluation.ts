@@ -56,7 +56,7 @@ export interface EvaluationOptions {
   /** Each warning as it arises (they are also in the result). */
   onWarning?: (warning: string) => void;
   /** The worker's log lines. */
-  log?: (message: string) => void;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
 export interface PlannedRun {
@@ -305,7 +305,7 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
       exclusive: store.backend === "pglite",
       pollMs: Math.min(1000, options.pollMs ?? 1000),
       heartbeatMs: options.heartbeatMs,
-      log: (message) => log(message),
+      log: (message, fields) => log(message, fields),
     });
     await worker.start();
   }

@@ -148,6 +148,13 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
     await testPause("claimed", abandon.signal);
     checkShutdown();
     const spec = resolveStoredSpec(run.specYaml);
+    let stageStarted = performance.now();
+    const stageSeconds = () => {
+      const now = performance.now();
+      const seconds = Math.round((now - stageStarted) / 100) / 10;
+      stageStarted = now;
+      return seconds;
+    };
     const { dataset, catalogue } = await loadTrainingData(store, spec, { cutoff: run.dataCutoff ?? undefined, signal: abandon.signal }).catch(
       (err: Error) => {
         checkShutdown();
@@ -155,6 +162,12 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
       },
     );
     checkShutdown();
+    const rows = { train: dataset.rows.train.length, validation: dataset.rows.validation.length, test: dataset.rows.test.length };
+    log(
+      `dataset built in ${stageSeconds()} s: ${dataset.counts.events} plays of ${dataset.counts.users} users; ` +
+        `${rows.train} training, ${rows.validation} validation, ${rows.test} test rows`,
+      { runId: run.id, rows },
+    );
     checkDataFits(spec, dataset.counts.users, dataset.rows);
     const featureStats = structuredClone(dataset.stats);
 
@@ -242,6 +255,12 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
     if (checkpointError) throw checkpointError;
     await progress.flush();
     checkShutdown();
+    const s = trained.summary;
+    log(
+      `trained in ${stageSeconds()} s: ${s.epochs} epoch(s), ${s.steps} steps in ${Math.round(s.seconds * 10) / 10} s; ` +
+        `test metrics on ${s.test?.rows ?? 0} rows`,
+      { runId: run.id },
+    );
 
     if (trained.summary.status === "cancelled") {
       await finishRun(store.sql, run.id, workerId, { status: "CANCELLED", metrics: metricsOf(trained.summary) });
@@ -268,6 +287,7 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
       await storeUserEmbeddings(store, run.id, spec, featureStats, catalogue, run.dataCutoff, embedInThread).catch((err: Error) => {
         throw new RunError("embeddings", err.message);
       });
+      log(`user embeddings stored in ${stageSeconds()} s`, { runId: run.id });
     }
     const done = await finishRun(store.sql, run.id, workerId, { status: "SUCCEEDED", metrics: metricsOf(trained.summary) });
     if (!done) return "LOST";

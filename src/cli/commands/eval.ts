@@ -5,6 +5,7 @@ import { evaluateModels, parseSeeds, type EvaluationProgress } from "../../jobs/
 import { evaluationJson, formatEvaluationMarkdown, PAPER_MODELS } from "../../eval/tables";
 import { formatComparisonMarkdown } from "../../eval/compare";
 import { withStore } from "../store";
+import { log } from "../../log";
 
 const positive = (name: string) => (v: string) => {
   const n = Number(v);
@@ -145,6 +146,9 @@ export function registerEval(program: Command): void {
             signal: controller.signal,
             onProgress: (p) => progress.update(p),
             onWarning: (w) => console.error(`warning: ${w}`),
+            // Each run's stages and their seconds (dataset built, trained, user embeddings stored):
+            // debug, so they do not break the progress bar (RUBATO_LOG_LEVEL=debug shows them).
+            log: (message, fields) => log.debug(fields ?? {}, message),
           }).finally(() => progress.stop());
           const markdown = [
             formatEvaluationMarkdown(result),
