@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startServer, type RunningServer } from "../../src/api/server";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";
 import { backendName, openTestStore } from "../helpers/store";
 

@@ -1,5 +1,5 @@
 import { startServer, type RunningServer } from "../../src/api/server";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";
 import { openTestStore, backendName } from "../helpers/store";
 

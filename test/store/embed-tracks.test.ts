@@ -1,13 +1,13 @@
 import { generateWorld } from "../../src/demo/world";
 import { Conflict } from "../../src/errors";
 import { getCatalogVersion, getEmbeddingDim } from "../../src/store/catalog";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import { loadCatalogue } from "../../src/store/history";
 import { importEventsFile } from "../../src/store/import/events";
 import { importTracksFile, loadTracks } from "../../src/store/import/tracks";
 import { nearestTracks, trackMatrix } from "../../src/store/nearest";
 import type { Store } from "../../src/store/store";
-import { embeddingProvenance, embedTracks, genreCheck } from "../../src/store/track-embeddings";
+import { embeddingProvenance, embedTracks, genreCheck } from "../../src/data/track-embeddings";
 import { importEvents } from "../../src/store/import/formats";
 import { formatEmbedReport, withoutVectorText } from "../../src/cli/commands/embed";
 import { backendName, openTestStore } from "../helpers/store";

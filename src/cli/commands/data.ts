@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { DEFAULT_WORLD_SIZE } from "../../demo/world";
-import { loadDemoWorld } from "../../store/demo-data";
+import { loadDemoWorld } from "../../data/demo-data";
 import { migrate } from "../../store/migrate";
 import { storeStats } from "../../store/stats";
 import { progressBar } from "../progress";
