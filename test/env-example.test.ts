@@ -82,7 +82,7 @@ describe(".env.example", () => {
     expect([...envReads(sample)].sort()).toEqual(["ALPHA", "BETA", "GAMMA", "RUBATO_DELTA"]);
     expect(computedReads("const v = process.env[name];")).toBe(true);
     expect(computedReads("const v = process.env.NAME;")).toBe(false);
-    // The files this test scans include the ones that read the variables README.md's table documents.
+    // The files this test scans include the ones that read the variables docs/cli.md's table (Configuration) documents.
     for (const name of ["DATABASE_URL", "RUBATO_DATA_DIR", "RUBATO_API_KEY", "RUBATO_MAX_COST", "RUBATO_WASM_FAST_KERNELS"])
       expect(srcReads.has(name)).toBe(true);
   });
