@@ -95,7 +95,8 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     try {
       const url = new URL(req.url ?? "/", "http://localhost");
       if (req.method === "GET" && url.pathname === "/health") {
-        return send(res, 200, { status: "ok", database: await storeStats(store) });
+        const database = await storeStats(store);
+        return send(res, 200, { status: "ok", database, search: serving.searchFor(database.tracksWithEmbedding) });
       }
       if (url.pathname === GRAPHQL_PATH && wantsGraphiql(req, url)) return sendGraphiql(res, GRAPHQL_PATH);
       if (url.pathname === GRAPHQL_PATH) return await graphql(req, res, url);

@@ -8,7 +8,6 @@ import { clearDemoWorldMark, demoWorldMark, markDemoWorld } from "../store/catal
 import { loadEvents, type EventRow } from "../store/import/events";
 import type { ImportProgress, ImportReport } from "../store/import/report";
 import { loadTracks, type TrackRow } from "../store/import/tracks";
-import { ensureVectorIndex } from "../store/nearest";
 import type { Store } from "../store/store";
 import { pauseBeforeCommit } from "../test-hooks";
 
@@ -93,7 +92,6 @@ export async function loadDemoWorld(
     file: "demo-world/events",
     onProgress: (p) => onProgress?.("events", { ...p, total: Math.round(expectedPlays) }),
   });
-  await ensureVectorIndex(store);
   await clearDemoWorldMark(store.sql);
   return { tracks, events };
 }

@@ -19,7 +19,6 @@ import {
 } from "../features";
 import { getEmbeddingDim, getEmbeddingProvenance, type EmbeddingProvenance } from "../store/catalog";
 import { countEvents, loadCatalogue, streamHistories } from "../store/history";
-import { ensureVectorIndex } from "../store/nearest";
 import type { Store } from "../store/store";
 import { trackLabels, tracksFirstPlayedAfter, tracksWithEmbedding, writeTrackEmbeddings } from "../store/track-embeddings";
 
@@ -169,7 +168,6 @@ export async function embedTracks(store: Store, options: EmbedTracksOptions = {}
   };
   o.onProgress?.({ phase: "writing", plays: counts.totalPlays, totalPlays });
   await writeTrackEmbeddings(store, { trackIds: catalogue.trackIds, dim: learnt.dim, embeddings: learnt.embeddings, hasVector: learnt.hasVector }, provenance, { overwrite: o.overwrite });
-  await ensureVectorIndex(store);
   const done = performance.now();
   const checked = o.checks === false ? null : await agreementCheck(store, { minPlays: 5, maxQueries: 500 });
   return {

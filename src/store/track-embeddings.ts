@@ -37,8 +37,9 @@ export async function tracksFirstPlayedAfter(sql: SqlClient, until: Date): Promi
  * Writes every track's vector (NULL where none, and for tracks created since
  * the catalogue was read), the catalogue's dimension, version and the
  * embeddings' provenance in one transaction. Without `overwrite` it refuses,
- * writing nothing, when tracks received embeddings meanwhile. The HNSW
- * indexes are dropped: ensureVectorIndex builds them again.
+ * writing nothing, when tracks received embeddings meanwhile. pgvector
+ * HNSW indexes, if any, are dropped (nothing builds them on write any more:
+ * serving searches in process, see nearest.ts).
  */
 export async function writeTrackEmbeddings(
   store: Store,
@@ -83,9 +84,10 @@ export function trackLabels(sql: SqlClient): Promise<{ id: number; genre: string
 }
 
 /**
- * The HNSW indexes are over embedding::vector(D) for the old D: a new
- * dimension would fail their cast, and one bulk build is faster than
- * maintaining them row by row. ensureVectorIndex builds them again.
+ * HNSW indexes over embedding::vector(D) (left by older versions, or built by
+ * nearestTracks' "index" method) are for the old D: a new dimension would fail
+ * their cast, and maintaining them row by row is slow. Dropped; nearestTracks
+ * builds them again when asked to use one.
  */
 async function dropVectorIndexes(sql: SqlClient): Promise<void> {
   const rows = await sql.query<{ name: string }>(
