@@ -5,7 +5,17 @@
  * `complexity` (lists multiply their children by `first`, `k` or the ids
  * asked for) and 1 for any other field.
  */
-import { GraphQLError, type DocumentNode, type GraphQLSchema, type ValidationContext, type ValidationRule } from "graphql";
+import {
+  GraphQLError,
+  Kind,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  type ValidationContext,
+  type ValidationRule,
+} from "graphql";
 import { fieldExtensionsEstimator, getComplexity, simpleEstimator } from "graphql-query-complexity";
 import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
@@ -58,7 +68,8 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): Limits {
  * counts fields where fragments are spread (a spread or inline fragment adds
  * no level); introspection's `__schema` is not counted. Both walk each
  * fragment once per document, so fragment cycles (which validation also
- * reports) and repeated spreads end.
+ * reports) and repeated spreads end. Beside them, nesting of every kind is
+ * bounded at maxDepth + 32 (nestingRule).
  */
 export function documentRules(limits: Limits): ValidationRule[] {
   // Armor throws out of validation by default; reported instead, the error joins the others, with the usual code.
@@ -70,7 +81,103 @@ export function documentRules(limits: Limits): ValidationRule[] {
     maxDepthRule({ n: limits.maxDepth, flattenFragments: true, propagateOnRejection: false, onReject: reject }),
     // Every alias counts (armor's default lets `__typename` ones through).
     maxAliasesRule({ n: limits.maxAliases, allowList: [], propagateOnRejection: false, onReject: reject }),
-  ];
+  ]
+    .map(bounded)
+    .concat(nestingRule(limits.maxDepth + 32));
+}
+
+/**
+ * Selection sets nest at most `max` deep counting every kind of level (a
+ * field's, an inline fragment's, a spread's): armor's depth leaves fragments
+ * out, and a chain of a thousand fragments, each spreading the next, would
+ * pass it and then overflow the stack of the cost estimate or of execution.
+ * Iterative, and each fragment is measured once (a cycle, which validation
+ * reports, counts as nothing), so no document can make it recurse or blow up.
+ */
+function nestingRule(max: number): ValidationRule {
+  return (context) => ({
+    Document(document) {
+      const fragments = new Map<string, FragmentDefinitionNode>();
+      for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+      const measured = new Map<string, number>();
+      /** The deepest level under `set` (at 1); a spread nests as deep as its fragment (measured already) would in its place. */
+      const nestingOf = (set: SelectionSetNode): number => {
+        let deepest = 0;
+        const stack: [SelectionSetNode, number][] = [[set, 1]];
+        while (stack.length) {
+          const [current, level] = stack.pop()!;
+          deepest = Math.max(deepest, level);
+          for (const s of current.selections) {
+            if (s.kind === Kind.FRAGMENT_SPREAD) deepest = Math.max(deepest, level + (measured.get(s.name.value) ?? 1));
+            else if (s.selectionSet) stack.push([s.selectionSet, level + 1]);
+          }
+        }
+        return deepest;
+      };
+      const spreadsIn = (set: SelectionSetNode): string[] => {
+        const names: string[] = [];
+        const stack = [set];
+        while (stack.length)
+          for (const s of stack.pop()!.selections) {
+            if (s.kind === Kind.FRAGMENT_SPREAD) names.push(s.name.value);
+            else if (s.selectionSet) stack.push(s.selectionSet);
+          }
+        return names;
+      };
+      // Fragments measured after those they spread (an iterative depth-first walk).
+      for (const start of fragments.keys()) {
+        if (measured.has(start)) continue;
+        const walk = [{ name: start, spreads: spreadsIn(fragments.get(start)!.selectionSet), next: 0 }];
+        const onPath = new Set([start]);
+        while (walk.length) {
+          const top = walk[walk.length - 1];
+          if (top.next < top.spreads.length) {
+            const name = top.spreads[top.next++];
+            if (fragments.has(name) && !measured.has(name) && !onPath.has(name)) {
+              onPath.add(name);
+              walk.push({ name, spreads: spreadsIn(fragments.get(name)!.selectionSet), next: 0 });
+            }
+          } else {
+            measured.set(top.name, nestingOf(fragments.get(top.name)!.selectionSet));
+            onPath.delete(top.name);
+            walk.pop();
+          }
+        }
+      }
+      for (const d of document.definitions) {
+        if (d.kind !== Kind.OPERATION_DEFINITION) continue;
+        const nesting = nestingOf(d.selectionSet);
+        if (nesting > max)
+          context.reportError(new GraphQLError(`the operation nests fields and fragments ${nesting} deep; at most ${max}`, { nodes: [d] }));
+      }
+    },
+  });
+}
+
+/**
+ * Armor's rules walk an operation and its fragments recursively when they
+ * enter it: a chain of a few thousand fragments, each spreading the next (a
+ * document well under the token limit), overflows the stack, which
+ * validation would throw on as an internal error. Here it is a validation
+ * error like the others.
+ */
+function bounded(rule: ValidationRule): ValidationRule {
+  return (context) => {
+    const visitor = rule(context) as { OperationDefinition: { enter: (node: OperationDefinitionNode) => void } };
+    const enter = visitor.OperationDefinition.enter;
+    return {
+      OperationDefinition: {
+        enter(node: OperationDefinitionNode) {
+          try {
+            enter.call(visitor, node);
+          } catch (err) {
+            if (!(err instanceof RangeError)) throw err;
+            context.reportError(new GraphQLError("the operation nests fragments too deeply to be measured", { nodes: [node] }));
+          }
+        },
+      },
+    };
+  };
 }
 
 /**

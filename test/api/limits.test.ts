@@ -62,13 +62,31 @@ describe("depth and aliases (graphql-armor's rules)", () => {
   });
 
   it("walk each fragment once however often it is spread", () => {
-    // 40 fragments each spreading the next twice: 2^40 paths, one walk each.
-    const fragments = Array.from({ length: 40 }, (_, i) =>
-      i === 39 ? `fragment F39 on Run { id }` : `fragment F${i} on Run { ...F${i + 1} ...F${i + 1} }`,
+    // 30 fragments each spreading the next twice: 2^30 paths, one walk each (and nesting 32, under 40).
+    const fragments = Array.from({ length: 30 }, (_, i) =>
+      i === 29 ? `fragment F29 on Run { id }` : `fragment F${i} on Run { ...F${i + 1} ...F${i + 1} }`,
     );
     const started = performance.now();
     expect(check(`{ run(id: "x") { ...F0 } } ${fragments.join(" ")}`)).toEqual([]);
     expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it("bound nesting of every kind (fields, inline fragments, spreads) at the depth limit + 32, without recursion", () => {
+    const chain = (n: number) =>
+      `{ ...F0 } ` +
+      Array.from({ length: n }, (_, i) => `fragment F${i} on Query { ${i === n - 1 ? "__typename" : `...F${i + 1}`} }`).join(" ");
+    expect(check(chain(39))).toEqual([]);
+    expect(check(chain(40))).toEqual(["the operation nests fields and fragments 41 deep; at most 40"]);
+    // Thousands of fragments: armor's walks overflow the stack there, which is reported as a validation error as well.
+    expect(check(chain(3000))).toEqual(
+      expect.arrayContaining([
+        "the operation nests fields and fragments 3001 deep; at most 40",
+        "the operation nests fragments too deeply to be measured",
+      ]),
+    );
+    expect(check(`{ ${"... on Query { ".repeat(40)}__typename${" }".repeat(40)} }`)).toEqual([
+      "the operation nests fields and fragments 41 deep; at most 40",
+    ]);
   });
 
   it("count every alias, in fragments too, __typename ones included", () => {
