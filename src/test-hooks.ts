@@ -16,6 +16,8 @@ import type { Store } from "./store/store";
  * - `claimed`: a run was claimed; nothing of it is built yet (src/jobs/execute.ts).
  * - `dataset`: the dataset build has read its first user (src/train/data.ts).
  * - `checkpoint`: a run's checkpoint is written, not yet committed (src/jobs/execute.ts).
+ * - `evaluation`: a run is trained, its test metrics computed, its final checkpoint committed
+ *   and a batch of its users' embeddings stored; the run is not finished (src/jobs/embeddings.ts).
  * - `import`: an import's rows (tracks, or plays) are all written, not yet committed
  *   (rubato import, rubato demo-data, the demo world `rubato serve` loads).
  * - `embed-tracks`: the learnt embeddings are written, not yet committed (rubato embed-tracks).

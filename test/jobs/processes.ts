@@ -138,3 +138,22 @@ export async function kill9(p: Rubato): Promise<void> {
 export function waitForNth(p: Rubato, pattern: RegExp, times: number, timeoutMs?: number): Promise<void> {
   return p.waitFor(new RegExp(`(?:${pattern.source}[\\s\\S]*?){${times - 1}}${pattern.source}`), timeoutMs);
 }
+
+/** The time (pino's epoch milliseconds) of the first log line matching `msg`, or null. */
+export function loggedAt(p: Rubato, msg: RegExp): number | null {
+  const line = p
+    .output()
+    .split("\n")
+    .find((l) => msg.test(l));
+  return line ? (JSON.parse(line) as { time: number }).time : null;
+}
+
+/** A `rubato serve`'s GraphQL endpoint, from its "listening" log line. */
+export function graphqlUrl(p: Rubato): string {
+  const line = p
+    .output()
+    .split("\n")
+    .find((l) => l.includes('"msg":"listening"'));
+  if (!line) throw new Error(`not listening yet:\n${p.output()}`);
+  return (JSON.parse(line) as { graphql: string }).graphql;
+}
