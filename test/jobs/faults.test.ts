@@ -31,7 +31,7 @@ import { openStore } from "../../src/store/store";
 import type { StoreConfig } from "../../src/store/config";
 import { backendName } from "../helpers/store";
 import { ended, processStore, tinyRun, waitForRun } from "./helpers";
-import { startLoad, type LoadReport } from "./load";
+import { startLoad, type Load, type LoadReport } from "./load";
 import { graphqlUrl, kill9, loggedAt, rubato, terminate, type Rubato } from "./processes";
 
 type Shared = Awaited<ReturnType<typeof processStore>>;
@@ -45,7 +45,13 @@ const EPOCHS = 3;
 async function runState(config: StoreConfig, id: string) {
   const store = await openStore(config);
   try {
-    const [row] = await store.sql.query<{ status: string; attempts: number; error: string | null; checkpoint: Uint8Array | null; embeddings: number }>(
+    const [row] = await store.sql.query<{
+      status: string;
+      attempts: number;
+      error: string | null;
+      checkpoint: Uint8Array | null;
+      embeddings: number;
+    }>(
       `SELECT status, attempts, error, checkpoint, (SELECT count(*)::int FROM user_embedding WHERE run_id = $1) AS embeddings FROM run WHERE id = $1`,
       [id],
     );
@@ -87,7 +93,13 @@ describe(`faults during evaluation and while serving (${backendName})`, () => {
     tracks = (await store.sql.query<{ external_id: string }>(`SELECT external_id FROM track ORDER BY id`)).map((r) => r.external_id);
     await store.close();
   }, 120_000);
-  afterAll(() => shared?.drop());
+  /** The clients started here (a failed test may leave them running: they stop once their server is gone). */
+  const loads: Load[] = [];
+  afterAll(async () => {
+    // (processes.ts kills the processes a failed test left running)
+    await Promise.all(loads.map((load) => load.stop()));
+    await shared?.drop();
+  });
 
   const worker = (env: NodeJS.ProcessEnv = {}, ...args: string[]) =>
     rubato(["worker", "--checkpoint-every", "4", ...args], { ...shared.env, ...env });
@@ -149,9 +161,11 @@ describe(`faults during evaluation and while serving (${backendName})`, () => {
     const s = serve({ RUBATO_TEST_PAUSE_AT: "evaluation" });
     await s.waitFor(/"msg":"listening"/);
     const load = startLoad(graphqlUrl(s), KEY, { clients: 16, users, tracks, tag });
+    loads.push(load);
     await pausedInEvaluation(s, attempt);
     const started = Date.now();
-    while (Object.values(load.report.answered).some((n) => n < 10) && Date.now() - started < 60_000) await new Promise((r) => setTimeout(r, 100));
+    while (Object.values(load.report.answered).some((n) => n < 10) && Date.now() - started < 60_000)
+      await new Promise((r) => setTimeout(r, 100));
     return { s, load };
   }
 
@@ -211,7 +225,10 @@ describe(`faults during evaluation and while serving (${backendName})`, () => {
   it("a restart finishes the run with the uninterrupted run's test metrics and user embeddings, one row per user", async () => {
     const w = worker({}, "--once");
     const { code } = await w.exited;
-    expect({ code, output: w.output() }).toMatchObject({ code: 0, output: expect.stringMatching(/attempt 5, resuming from its checkpoint/) });
+    expect({ code, output: w.output() }).toMatchObject({
+      code: 0,
+      output: expect.stringMatching(/attempt 5, resuming from its checkpoint/),
+    });
     expect(w.output()).not.toMatch(/checkpoint saved/);
     expectRequeuedInTime(w);
 

@@ -72,7 +72,11 @@ export function startLoad(
     let unanswered = 0;
     for (let i = 0; unanswered < stopAfter; i++) {
       const op = (["userEmbedding", "similarTracks", "recordPlays"] as const)[i % 3];
-      const play: Play = { userId: `${tag}-${c}`, trackId: tracks[(c * 7 + i) % tracks.length], playedAt: new Date(base + c * 100_000 + i).toISOString() };
+      const play: Play = {
+        userId: `${tag}-${c}`,
+        trackId: tracks[(c * 7 + i) % tracks.length],
+        playedAt: new Date(base + c * 100_000 + i).toISOString(),
+      };
       const [query, variables] =
         op === "recordPlays"
           ? [RECORD, { p: [play] }]

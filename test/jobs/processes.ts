@@ -16,7 +16,21 @@ export interface Rubato {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
 
-/** `rubato ARGS` as a child process (logs at info level, a short heartbeat timeout). */
+/** The processes started by the test file that are still running. */
+const running = new Set<ChildProcess>();
+// A test that fails before it stops its process would leave it running, and jest waiting for it.
+afterAll(async () => {
+  const left = [...running];
+  for (const child of left) child.kill("SIGKILL");
+  await Promise.all(
+    left.map(
+      (child) =>
+        new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve))),
+    ),
+  );
+});
+
+/** `rubato ARGS` as a child process (logs at info level, a short heartbeat timeout); killed after the file's tests if still running. */
 export function rubato(args: string[], env: NodeJS.ProcessEnv): Rubato {
   const child = spawn("node", [bin, ...args], {
     env: { ...process.env, RUBATO_LOG_LEVEL: "info", RUBATO_HEARTBEAT_TIMEOUT_MS: "1500", ...env },
@@ -25,9 +39,11 @@ export function rubato(args: string[], env: NodeJS.ProcessEnv): Rubato {
   let ended = false;
   child.stdout!.on("data", (d: Buffer) => (out += d));
   child.stderr!.on("data", (d: Buffer) => (out += d));
+  running.add(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on("exit", (code, signal) => {
       ended = true;
+      running.delete(child);
       resolve({ code, signal });
     }),
   );
