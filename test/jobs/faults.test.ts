@@ -157,8 +157,8 @@ describe(`faults during evaluation and while serving (${backendName})`, () => {
   }
 
   /** `rubato serve`, paused in the run's evaluation, with 16 clients answered at least 10 times for each operation. */
-  async function serveUnderLoad(tag: string, attempt: number) {
-    const s = serve({ RUBATO_TEST_PAUSE_AT: "evaluation" });
+  async function serveUnderLoad(tag: string, attempt: number, pauseAt = "evaluation") {
+    const s = serve({ RUBATO_TEST_PAUSE_AT: pauseAt });
     await s.waitFor(/"msg":"listening"/);
     const load = startLoad(graphqlUrl(s), KEY, { clients: 16, users, tracks, tag });
     loads.push(load);
@@ -170,7 +170,7 @@ describe(`faults during evaluation and while serving (${backendName})`, () => {
   }
 
   function expectDocumentedAnswers(report: LoadReport) {
-    console.log(`16 clients, answers until the fault: ${JSON.stringify({ ...report, acknowledged: report.acknowledged.length })}`);
+    console.log(`16 clients, answers until the fault: ${JSON.stringify({ ...report, acknowledged: report.acknowledged.length, noAnswerSentAt: undefined })}`);
     expect(report.wrong).toEqual([]);
     for (const n of Object.values(report.answered)) expect(n).toBeGreaterThanOrEqual(10);
     expect(report.acknowledged.length).toBeGreaterThan(0);
@@ -196,11 +196,15 @@ describe(`faults during evaluation and while serving (${backendName})`, () => {
   });
 
   it("during evaluation and under load, SIGTERM to rubato serve: exits within 10 s; every answer documented; every acknowledged play stored", async () => {
-    const { s, load } = await serveUnderLoad("fault-load-term", 3);
+    // Each recordPlays is held 1 s before its transaction, so that some are in flight when the server closes.
+    const { s, load } = await serveUnderLoad("fault-load-term", 3, "evaluation,record-plays=1000");
+    const signalled = Date.now();
     const exit = await terminate(s);
     stoppedAt = Date.now();
     const report = await load.stop();
     expect(exit.code).toBe(0);
+    // The server lets the requests in flight finish before it closes the store: every request sent before the signal was answered.
+    expect(report.noAnswerSentAt.filter((t) => t < signalled)).toEqual([]);
     expect(s.output()).toMatch(/stopped with this process/);
     expect(s.output()).not.toMatch(/SUCCEEDED|FAILED|"level":50/); // nothing logged at error level either
     expectDocumentedAnswers(report);

@@ -38,6 +38,8 @@ export interface LoadReport {
   documentedErrors: Record<string, number>;
   /** Requests that got no answer (connection refused, reset, a body cut short). */
   noAnswer: number;
+  /** When each of those was sent (Date.now()). */
+  noAnswerSentAt: number[];
   /** Answers that break the API's promises: 5xx, INTERNAL_SERVER_ERROR, an undocumented code, or no code. */
   wrong: string[];
   /** Plays whose recordPlays answered `recorded: 1`: the store must keep every one. */
@@ -63,6 +65,7 @@ export function startLoad(
     answered: { userEmbedding: 0, similarTracks: 0, recordPlays: 0 },
     documentedErrors: {},
     noAnswer: 0,
+    noAnswerSentAt: [],
     wrong: [],
     acknowledged: [],
   };
@@ -83,6 +86,7 @@ export function startLoad(
           : [op === "userEmbedding" ? EMBEDDING : SIMILAR, { u: users[(c + i) % users.length] }];
       let status: number;
       let text: string;
+      const sentAt = Date.now();
       try {
         const res = await fetch(url, {
           method: "POST",
@@ -94,6 +98,7 @@ export function startLoad(
         text = await res.text();
       } catch {
         report.noAnswer++;
+        report.noAnswerSentAt.push(sentAt);
         unanswered++;
         await new Promise((r) => setTimeout(r, 20));
         continue;
