@@ -32,7 +32,7 @@ import { ranks } from "../src/eval";
 import { storeConfigFromEnv } from "../src/store/config";
 import { loadCatalogue, streamHistories } from "../src/store/history";
 import { openStore } from "../src/store/store";
-import { splitGenres } from "../src/store/track-embeddings";
+import { splitGenres } from "../src/data/track-embeddings";
 
 const DIM = 80;
 const SPLIT = 0.8;

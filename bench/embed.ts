@@ -15,9 +15,9 @@
 import os from "node:os";
 import { importEventsFile } from "../src/store/import/events";
 import { importTracksFile } from "../src/store/import/tracks";
-import { loadDemoWorld } from "../src/store/demo-data";
+import { loadDemoWorld } from "../src/data/demo-data";
 import { openStore, type Store } from "../src/store/store";
-import { embedTracks, genreCheck, type EmbedTracksOptions } from "../src/store/track-embeddings";
+import { embedTracks, genreCheck, type EmbedTracksOptions } from "../src/data/track-embeddings";
 import { sharedFile } from "../test/helpers/shared";
 
 const USERS = Number(process.env.BENCH_USERS ?? 300);

@@ -19,7 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { evaluateModels, parseSeeds } from "../src/jobs/evaluation";
 import { formatEvaluationMarkdown, PAPER_MODELS } from "../src/eval/tables";
-import { loadDemoWorld } from "../src/store/demo-data";
+import { loadDemoWorld } from "../src/data/demo-data";
 import { openStore } from "../src/store/store";
 
 const env = (name: string, dflt: number) => {

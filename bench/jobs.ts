@@ -13,7 +13,7 @@ import path from "node:path";
 import { startServer } from "../src/api/server";
 import { cancel, startRun } from "../src/jobs/runs";
 import { RunWorker } from "../src/jobs/worker";
-import { loadDemoWorld } from "../src/store/demo-data";
+import { loadDemoWorld } from "../src/data/demo-data";
 import { openStore } from "../src/store/store";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);

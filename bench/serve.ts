@@ -23,7 +23,7 @@ import path from "node:path";
 import autocannon from "autocannon";
 import { startRun } from "../src/jobs/runs";
 import { RunWorker } from "../src/jobs/worker";
-import { loadDemoWorld } from "../src/store/demo-data";
+import { loadDemoWorld } from "../src/data/demo-data";
 import { trackMatrix, type TrackMatrix } from "../src/store/nearest";
 import { openStore } from "../src/store/store";
 

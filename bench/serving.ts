@@ -26,7 +26,7 @@ import { initBackend } from "../src/model/backend";
 import { Serving } from "../src/serving";
 import { loadSpec } from "../src/spec";
 import { getEmbeddingDim } from "../src/store/catalog";
-import { loadDemoWorld } from "../src/store/demo-data";
+import { loadDemoWorld } from "../src/data/demo-data";
 import { trackMatrix } from "../src/store/nearest";
 import { openStore, type Store } from "../src/store/store";
 

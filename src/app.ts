@@ -10,7 +10,7 @@ import { ensureDefaultRuns } from "./jobs/runs";
 import { RunWorker } from "./jobs/worker";
 import { log } from "./log";
 import { dataDir } from "./store/config";
-import { loadDemoWorld, unfinishedDemoWorld } from "./store/demo-data";
+import { loadDemoWorld, unfinishedDemoWorld } from "./data/demo-data";
 import { storeStats } from "./store/stats";
 import { openStore, type Store } from "./store/store";
 

@@ -1,6 +1,6 @@
 /**
  * Errors the services throw for the edges to map: each carries the stable
- * code the GraphQL API reports as `extensions.code` (README, "Error codes").
+ * code the GraphQL API reports as `extensions.code` (docs/api.md, "Errors").
  */
 export type ErrorCode = "BAD_USER_INPUT" | "NOT_FOUND" | "UNAUTHENTICATED" | "SPEC_INVALID" | "CONFLICT";
 

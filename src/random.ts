@@ -1,7 +1,8 @@
 /**
- * The one seeded pseudo-random number generator of Rubato: the demo world,
- * the model's initialisation, eps, dropout and batch order, IVF's k-means and
- * the randomised SVD all draw from it.
+ * The seeded pseudo-random numbers of Rubato. `Rng` is the generator: the demo
+ * world, the model's initialisation, eps, dropout and batch order, IVF's
+ * k-means and the randomised SVD all draw from it. The one exception is
+ * `Mulberry32` below, kept for the recurrent encoders' initial kernels.
  *
  * sfc32 (Chris Doty-Humphrey's "small fast chaotic" generator, 128-bit state)
  * seeded through splitmix32, plus Box-Muller normals. Never uses Math.random,
@@ -167,5 +168,33 @@ export class Rng {
       xs[j] = t;
     }
     return xs;
+  }
+}
+
+/**
+ * mulberry32 (Tommy Ettinger's generator, 32-bit state): uniforms for the
+ * initial kernels of the LSTM and RNN encoders (src/model/lstm.ts) and for
+ * nothing else. Those kernels were drawn from it before sfc32 became the
+ * project's generator; drawing them from `Rng` would change the starting
+ * weights of every model with a recurrent encoder, and with them every
+ * published figure of those models. New code draws from `Rng`.
+ *
+ * The state is the seed as given (already mixed, e.g. a streamSeed); it is not
+ * expanded as `Rng` does, so the stream is the one the kernels always had.
+ */
+export class Mulberry32 {
+  private state: number;
+
+  constructor(state: number) {
+    this.state = state >>> 0;
+  }
+
+  /** Uniform in [0, 1). */
+  float(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 }

@@ -6,6 +6,7 @@
 import "reflect-metadata";
 import type http from "node:http";
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import {
   GraphQLError,
   OperationTypeNode,
@@ -107,7 +108,8 @@ export function createApollo(limits: Limits): ApolloServer<ApiContext> {
     csrfPrevention: true,
     // Apollo pretty-prints by default: every float of mu and sigma on its own line, twice the bytes.
     stringifyResult: (result) => JSON.stringify(result),
-    plugins: [guardPlugin(limits)],
+    // Apollo's own landing pages load from a CDN; a browser gets the offline GraphiQL instead (graphiql.ts).
+    plugins: [guardPlugin(limits), ApolloServerPluginLandingPageDisabled()],
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * The HTTP server: GET /health, and the GraphQL API at /graphql (POST and
  * GET through Apollo, WebSocket subscriptions through graphql-ws on the same
- * path). Bodies over the size limit are refused with 413 before parsing.
+ * path; a browser's GET gets GraphiQL, served offline from /graphiql/*). Bodies over the size limit are refused with 413 before parsing.
  */
 import http from "node:http";
 import { HeaderMap } from "@apollo/server";
@@ -11,6 +11,7 @@ import { Serving } from "../serving";
 import { hasKey, type AccessPolicy } from "./auth";
 import { requestContext, type ApiServices } from "./context";
 import { attachWebSocket, createApollo } from "./graphql";
+import { GRAPHIQL_ASSET_PREFIX, sendGraphiql, sendGraphiqlAsset, wantsGraphiql } from "./graphiql";
 import { DEFAULT_LIMITS, type Limits } from "./limits";
 
 export interface RunningServer {
@@ -108,9 +109,12 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     try {
       const url = new URL(req.url ?? "/", "http://localhost");
       if (req.method === "GET" && url.pathname === "/health") {
-        return send(res, 200, { status: "ok", database: await storeStats(store) });
+        const database = await storeStats(store);
+        return send(res, 200, { status: "ok", database, search: serving.searchFor(database.tracksWithEmbedding) });
       }
+      if (url.pathname === GRAPHQL_PATH && wantsGraphiql(req, url)) return sendGraphiql(res, GRAPHQL_PATH);
       if (url.pathname === GRAPHQL_PATH) return await graphql(req, res, url);
+      if (req.method === "GET" && url.pathname.startsWith(GRAPHIQL_ASSET_PREFIX) && sendGraphiqlAsset(res, url.pathname)) return;
       send(res, 404, { error: "not found", paths: ["/health", GRAPHQL_PATH] });
     } catch (err) {
       if (err instanceof TooLarge) {

@@ -8,7 +8,7 @@
  * Training (dataset.ts) and serving (serving.ts) call exactly these functions.
  */
 import type { ModelSpec } from "../spec/schema";
-import { DAYPARTS, perPlayWidth, type PerPlaySignal } from "./vocabulary";
+import { DAYPARTS, perPlayWidth, type PerPlaySignal } from "../spec/vocabulary";
 import { FLAG, RAW_COUNTS, RAW_INDEX, daypartOfMs, type Catalogue, type UserHistory } from "./history";
 
 // ---------------------------------------------------------------- x_n (slow)

@@ -3,7 +3,7 @@
  * and the track catalogue. Plain typed arrays, no database: the store produces
  * them (src/store/history.ts), tests and tools can build them by hand.
  */
-import { AGGREGATES, DAYPARTS } from "./vocabulary";
+import { AGGREGATES, DAYPARTS } from "../spec/vocabulary";
 
 /** Bits of `UserHistory.flags`. Bits 0-3 are the event's own columns. */
 export const FLAG = {

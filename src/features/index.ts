@@ -1,4 +1,4 @@
-export * from "./vocabulary";
+export * from "../spec/vocabulary";
 export {
   FLAG,
   RAW_COUNTS,

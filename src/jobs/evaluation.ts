@@ -16,13 +16,12 @@ import { setTimeout as delay } from "node:timers/promises";
 import { listShippedSpecs, type ModelSpec } from "../spec";
 import { SHIPPED_MODELS_DIR } from "../spec/load";
 import type { Store } from "../store/store";
-import { HAS_EMBEDDING } from "../store/catalog";
+import { getEmbeddingProvenance, HAS_EMBEDDING } from "../store/catalog";
 import { BadUserInput, Conflict } from "../errors";
 import type { Metrics } from "../eval/metrics";
 import type { BetaSchedule, LatentKind, ModelResults, SeedResult } from "../eval/tables";
 import { baselineWarnings, pairedComparison, type PairedComparison } from "../eval/compare";
 import { embeddingLeakWarning } from "../eval/leakage";
-import { embeddingProvenance } from "../store/track-embeddings";
 import { enqueueRun } from "./queue";
 import { resolveRunSpec, SpecInvalid, storedSpec } from "./runs";
 import { RunWorker } from "./worker";
@@ -389,7 +388,7 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
     options.onWarning?.(warnings[warnings.length - 1]);
   }
   const testStart = testPeriodStart(models);
-  const leak = testStart ? embeddingLeakWarning(await embeddingProvenance(store), testStart) : null;
+  const leak = testStart ? embeddingLeakWarning(await getEmbeddingProvenance(store.sql), testStart) : null;
   if (leak) {
     warnings.push(leak);
     options.onWarning?.(leak);

@@ -270,15 +270,6 @@ export async function ensureDefaultRuns(store: Store, models: readonly string[])
   return started;
 }
 
-/** The run serving uses: the one marked active, else the newest successful run with a model. */
-export async function servingRunId(store: Store): Promise<string | null> {
-  const rows = await store.sql.query<{ id: string }>(
-    `SELECT r.id FROM run r JOIN model_artifact a ON a.run_id = r.id
-      WHERE r.status = 'SUCCEEDED' ORDER BY r.active DESC, r.finished_at DESC LIMIT 1`,
-  );
-  return rows.length ? rows[0].id : null;
-}
-
 export async function activateRun(store: Store, id: string): Promise<void> {
   const run = await getRun(store, id);
   if (run.status !== "SUCCEEDED" || !run.hasArtifact)

@@ -1,5 +1,5 @@
 /**
- * Chooses and initialises the TensorFlow.js backend (DESIGN.md section 6).
+ * Chooses and initialises the TensorFlow.js backend (docs/kernels.md, "Choosing the backend").
  *
  * Order: tfjs-backend-wasm with our fast training kernels, else the pure-JS
  * cpu backend. `RUBATO_TF_BACKEND=wasm|cpu` forces one (and fails loudly if

@@ -5,7 +5,7 @@
  */
 import type { ModelSpec } from "../spec/schema";
 import { specDimensions } from "../spec/dimensions";
-import { perPlayWidth } from "../features/vocabulary";
+import { perPlayWidth } from "../spec/vocabulary";
 import { createFsVae, type FsVae, type FsVaeConfig } from "./fsvae";
 
 /**

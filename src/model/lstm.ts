@@ -1,7 +1,7 @@
 /**
  * Hand-written stacked LSTM (and simple RNN) for training with
  * tf.variableGrads / optimizers, with no per-step layer machinery
- * (DESIGN.md section 6: it beats tf.layers.lstm).
+ * (docs/kernels.md, "Why not tf.layers.lstm").
  *
  * Per layer:  kernel W [inputDim + units, 4*units] (rows: x first, then h), bias b [4*units].
  *   z_t = x_t · W_x + h_{t-1} · W_h + b, split along the last axis into gates in the order
@@ -32,9 +32,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedLstmAvailable, LSTM_CELL, LSTM_CELL_GRAD, LSTM_RECURRENT_GRAD, lstmCellImpl } from './kernels';
 import { registerTfjsGradients } from './kernels/gradients';
+import { LEAKY_RELU_ALPHA } from './layers';
+import { glorotUniform, Mulberry32 } from './random';
 
 export type CellType = 'lstm' | 'rnn';
 export type ActivationName = 'tanh' | 'sigmoid' | 'relu' | 'leakyRelu' | 'linear';
+/** alpha: LeakyReLU's slope for negative inputs, LEAKY_RELU_ALPHA unless given. */
 export type Activation = ActivationName | { name: ActivationName; alpha?: number };
 
 export interface RecurrentLayerParams {
@@ -80,18 +83,6 @@ export interface RecurrentOutput {
 
 const GATES: Record<CellType, number> = { lstm: 4, rnn: 1 };
 
-/** mulberry32: tiny, fast, good enough for weight init; same numbers on every backend. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function createParams(
   cell: CellType,
   inputDim: number,
@@ -104,17 +95,16 @@ function createParams(
     throw new Error(`create ${cell} params: inputDim, units and layers must be positive (got ${inputDim}, ${units}, ${layers})`);
   }
   registerTfjsGradients(); // params are for training; tfjs-core's CJS build has no gradients
-  const random = rng(seed);
+  // One stream for all layers, from mulberry32 rather than sfc32: see Mulberry32 in src/random.ts.
+  const random = new Mulberry32(seed);
   const gates = GATES[cell];
   const trainable = options.trainable ?? true;
   const out: RecurrentLayerParams[] = [];
   for (let l = 0; l < layers; l++) {
     const fanIn = (l === 0 ? inputDim : units) + units;
     const fanOut = gates * units;
-    // Glorot-uniform over the whole stacked kernel: U(-lim, lim), lim = sqrt(6 / (fanIn + fanOut)).
-    const limit = Math.sqrt(6 / (fanIn + fanOut));
-    const w = new Float32Array(fanIn * fanOut);
-    for (let i = 0; i < w.length; i++) w[i] = (2 * random() - 1) * limit;
+    // Glorot-uniform over the whole stacked kernel [x; h] x gates.
+    const w = glorotUniform(fanIn, fanOut, random);
     const b = new Float32Array(fanOut);
     if (cell === 'lstm') b.fill(1, units, 2 * units); // forget gate starts open
     const name = (part: string) => (options.name ? `${options.name}/layer${l}/${part}` : undefined);
@@ -166,7 +156,7 @@ export function activate(x: tf.Tensor2D, activation: Activation | undefined, fal
     case 'relu':
       return tf.relu(x);
     case 'leakyRelu':
-      return tf.leakyRelu(x, (spec as { alpha?: number }).alpha ?? 0.2);
+      return tf.leakyRelu(x, (spec as { alpha?: number }).alpha ?? LEAKY_RELU_ALPHA);
     case 'linear':
       return x;
     default:
@@ -248,7 +238,7 @@ function fusedOutputSlope(activation: Activation | undefined): number | null {
     case 'relu':
       return 0;
     case 'leakyRelu':
-      return (spec as { alpha?: number }).alpha ?? 0.2;
+      return (spec as { alpha?: number }).alpha ?? LEAKY_RELU_ALPHA;
     default:
       return null;
   }

@@ -7,9 +7,14 @@
  * the exact same draws.
  */
 
-import { Rng, streamSeed } from "../random";
+import { Mulberry32, Rng, streamSeed } from "../random";
 
-export { streamSeed };
+export { Mulberry32, streamSeed };
+
+/** What a draw needs of a generator: uniforms in [0, 1). */
+export interface UniformSource {
+  float(): number;
+}
 
 /** Stream ids, so that eps, dropout, init and shuffling never share draws. */
 export const STREAM = { init: 1, shuffle: 2, eps: 3, dropout: 4 } as const;
@@ -22,9 +27,12 @@ export function normals(n: number, seed: number): Float32Array {
   return out;
 }
 
-/** Glorot-uniform draws U(-l, l), l = sqrt(6 / (fanIn + fanOut)). */
-export function glorotUniform(fanIn: number, fanOut: number, seed: number): Float32Array {
-  const rng = Rng.fromState(seed);
+/**
+ * Glorot-uniform draws U(-l, l), l = sqrt(6 / (fanIn + fanOut)): from a new
+ * generator started at `seed`, or continuing the stream of the one given.
+ */
+export function glorotUniform(fanIn: number, fanOut: number, seed: number | UniformSource): Float32Array {
+  const rng = typeof seed === "number" ? Rng.fromState(seed) : seed;
   const limit = Math.sqrt(6 / (fanIn + fanOut));
   const out = new Float32Array(fanIn * fanOut);
   for (let i = 0; i < out.length; i++) out[i] = (2 * rng.float() - 1) * limit;

@@ -10,5 +10,5 @@ export {
 } from "./service";
 export { MAX_PLAYS_PER_CALL, type BadPlay, type PlayInput, type RecordPlaysResult } from "./plays";
 export type { BatchInfo } from "./embedder";
-export type { Metric } from "./ivf";
+export { EXACT_SEARCH_BELOW, searchMethod, type Metric } from "./ivf";
 export { NO_MODEL_YET } from "./models";

@@ -43,6 +43,14 @@ export interface IvfHit {
   distance: number;
 }
 
+/** Catalogues smaller than this are one list: exhaustive, exact search. */
+export const EXACT_SEARCH_BELOW = 20_000;
+
+/** How serving searches a catalogue of `vectors` tracks: what /health and `rubato status` report. */
+export function searchMethod(vectors: number, exactBelow = EXACT_SEARCH_BELOW): { method: "exact" | "ivf"; exactBelow: number } {
+  return { method: vectors < exactBelow || vectors < 4 ? "exact" : "ivf", exactBelow };
+}
+
 const KMEANS_ITERATIONS = 8;
 const SAMPLE_PER_LIST = 48;
 const CALIBRATION_QUERIES = 96;
@@ -107,7 +115,7 @@ export class IvfIndex {
     const pause = options.yieldFn ?? nextTurn;
     const source = metric === "cosine" ? normalised(matrix, dim, rows) : matrix;
     const n = rows.length;
-    if (n < (options.exactBelow ?? 20_000) || n < 4) {
+    if (searchMethod(n, options.exactBelow).method === "exact") {
       return new IvfIndex(metric, dim, n, new Float32Array(dim), Int32Array.of(0, n), rows.slice(), source);
     }
     const lists = Math.max(2, Math.round(Math.sqrt(n)));

@@ -5,12 +5,12 @@
  */
 import { Conflict, NotFound } from "../errors";
 import type { FeatureStats } from "../features/features";
-import { servingRunId } from "../jobs/runs";
 import { loadModel, type ModelTopology } from "../model/artifact";
 import { disposeFsVae, type FsVae } from "../model/fsvae";
 import { log } from "../log";
 import { parseSpec } from "../spec";
 import type { ModelSpec } from "../spec/schema";
+import { servingRunId } from "../store/runs";
 import type { Store } from "../store/store";
 import { servingBackend } from "./backend";
 

@@ -7,7 +7,7 @@
  */
 import { BadUserInput } from "../errors";
 import { addEventStats, getEventStats } from "../store/catalog";
-import { parseTimestamp, show, ValueError } from "../store/import/values";
+import { MAX_ID_BYTES, parseTimestamp, show, ValueError } from "../store/import/values";
 import type { Store } from "../store/store";
 import { testPause } from "../test-hooks";
 
@@ -37,8 +37,8 @@ export interface BadPlay {
 
 /** Plays in one call: a client's buffer of plays, not a bulk import (rubato import events is for that). */
 export const MAX_PLAYS_PER_CALL = 10_000;
-/** Ids are indexed: longer ones than this (UTF-8 bytes) are refused here, not by the database's index (about 2.7 kB). */
-export const MAX_ID_BYTES = 1024;
+/** Ids are indexed: longer ones than this (UTF-8 bytes) are refused here, not by the database's index (about 2.7 kB); imports share the limit. */
+export { MAX_ID_BYTES };
 /** A play stamped further ahead of the server's clock than this is a clock error, not a play. */
 const FUTURE_SLACK_MS = 24 * 3600_000;
 /** Plays before the Unix epoch are clock errors too. */

@@ -12,7 +12,7 @@ import type { Store } from "../store/store";
 import { CatalogueCache } from "./catalogue";
 import { Embedder, type BatchInfo, type Embedded } from "./embedder";
 import { HistoryCache } from "./histories";
-import type { Metric } from "./ivf";
+import { searchMethod, type Metric } from "./ivf";
 import { ModelCache } from "./models";
 import { recordPlays, type PlayInput, type RecordPlaysResult } from "./plays";
 
@@ -90,16 +90,23 @@ export class Serving {
   private readonly embedder: Embedder;
   private readonly histories: HistoryCache;
   private readonly prefillUsers: number;
+  private readonly exactSearchBelow: number | undefined;
 
   constructor(
     private readonly store: Store,
     options: ServingOptions = {},
   ) {
+    this.exactSearchBelow = options.exactSearchBelow;
     this.prefillUsers = Math.min(options.prefillUsers ?? DEFAULT_PREFILL_USERS, options.cachedUsers ?? Infinity);
     this.models = new ModelCache(store, options.maxModels ?? 3);
     this.catalogues = new CatalogueCache(store, { exactBelow: options.exactSearchBelow, targetRecall: options.targetRecall });
     this.histories = new HistoryCache(store, options.cachedUsers);
     this.embedder = new Embedder(this.histories, this.models, this.catalogues, { onBatch: options.onBatch });
+  }
+
+  /** How similarTracks searches a catalogue of this many embedded tracks: in process, exhaustive or through the IVF index. */
+  searchFor(tracksWithEmbedding: number): { engine: "in-process"; method: "exact" | "ivf"; exactBelow: number } {
+    return { engine: "in-process", ...searchMethod(tracksWithEmbedding, this.exactSearchBelow) };
   }
 
   /** Embedding batches so far (how many, how many requests they carried, the largest) and the history cache's hits and misses. */

@@ -1,4 +1,4 @@
-import { DAYPARTS, perPlayWidth } from "../features/vocabulary";
+import { DAYPARTS, perPlayWidth } from "./vocabulary";
 import type { ModelSpec } from "./schema";
 
 /** Tensor widths a learned spec implies; 0 for a disabled branch. */

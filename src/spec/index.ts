@@ -15,3 +15,4 @@ export { specDimensions, type SpecDimensions } from "./dimensions";
 export { specReference } from "./reference";
 export { checkMemory, estimateMemory, memoryBudget, bytesPerPlay, formatBytes, type MemoryEstimate, type MemoryBudget } from "./memory";
 export { CROSS_RULES } from "./checks";
+export * from "./vocabulary";

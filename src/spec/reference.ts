@@ -1,6 +1,6 @@
 /** docs/spec.md, generated from the schema, the cross-field rules and the feature vocabulary. */
 import type { z } from "zod";
-import { AGGREGATES, AGGREGATE_DOCS, DAYPARTS, PER_PLAY_DOCS, PER_PLAY_SIGNALS, PER_PLAY_WIDTH } from "../features/vocabulary";
+import { AGGREGATES, AGGREGATE_DOCS, DAYPARTS, PER_PLAY_DOCS, PER_PLAY_SIGNALS, PER_PLAY_WIDTH } from "./vocabulary";
 import { CROSS_RULES } from "./checks";
 import { defaultOf, descriptionOf, labelOf, shapeOf } from "./introspect";
 import { BOUNDS, SpecSchema } from "./schema";

@@ -4,7 +4,7 @@
  * reference page (reference.ts) all read this schema.
  */
 import { z } from "zod";
-import { AGGREGATES, PER_PLAY_SIGNALS } from "../features/vocabulary";
+import { AGGREGATES, PER_PLAY_SIGNALS } from "./vocabulary";
 
 /** What a value must look like, in words: used in error messages and the docs. */
 export const labels = z.registry<{ label: string }>();

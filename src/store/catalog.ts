@@ -126,3 +126,23 @@ export async function getEventStats(sql: SqlClient): Promise<EventStats> {
   const v = rows[0].value;
   return { count: Number(v.count), first: v.first ? new Date(v.first) : null, last: v.last ? new Date(v.last) : null };
 }
+
+/** The `setting` row that marks a demo world load in progress, holding the world's options (removed when it is done). */
+const DEMO_WORLD_LOADING = "demo_world_loading";
+
+export async function markDemoWorld(sql: SqlClient, options: unknown): Promise<void> {
+  await sql.query(
+    `INSERT INTO setting (key, value) VALUES ($1, $2::jsonb) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+    [DEMO_WORLD_LOADING, JSON.stringify(options)],
+  );
+}
+
+/** The options markDemoWorld stored (dates as ISO text), or null when no load is in progress. */
+export async function demoWorldMark<T>(sql: SqlClient): Promise<T | null> {
+  const rows = await sql.query<{ value: T }>(`SELECT value FROM setting WHERE key = $1`, [DEMO_WORLD_LOADING]);
+  return rows.length ? rows[0].value : null;
+}
+
+export async function clearDemoWorldMark(sql: SqlClient): Promise<void> {
+  await sql.query(`DELETE FROM setting WHERE key = $1`, [DEMO_WORLD_LOADING]);
+}

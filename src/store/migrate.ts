@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import type { Store } from "./store";
+import type { SqlClient } from "./sql";
 
 export const MIGRATIONS_DIR = path.resolve(__dirname, "../../prisma/migrations");
 
@@ -39,8 +39,13 @@ const CREATE_HISTORY = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
 // Prisma's advisory lock key, so a concurrent `prisma migrate deploy` waits for us and vice versa.
 const MIGRATION_LOCK = 72707369;
 
+/** What migrate needs of a Store (store.ts, which calls migrate on open): one transaction. */
+interface Transactional {
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
+}
+
 /** Applies pending migrations in order, all in one transaction; returns the names applied. */
-export async function migrate(store: Store, migrations = readMigrations()): Promise<string[]> {
+export async function migrate(store: Transactional, migrations = readMigrations()): Promise<string[]> {
   return store.transaction(async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
     await tx.query(CREATE_HISTORY);

@@ -96,7 +96,12 @@ const OPS: Record<Metric, { op: string; opclass: string }> = {
   cosine: { op: "<=>", opclass: "vector_cosine_ops" },
 };
 
-/** Creates the HNSW indexes over track embeddings where pgvector is available. */
+/**
+ * Creates the HNSW indexes over track embeddings where pgvector is available.
+ * Only nearestTracks' "index" and "auto" methods use them (bench/nearest.ts
+ * compares them with serving's in-process search): import, demo-data and
+ * embed-tracks no longer build them, since serving does not read them.
+ */
 export async function ensureVectorIndex(store: Store): Promise<boolean> {
   if (!store.hasVector) return false;
   const dim = await getEmbeddingDim(store.sql);

@@ -4,7 +4,6 @@ import { getEmbeddingDim, getEventStats, HAS_EMBEDDING } from "./catalog";
 export interface StoreStats {
   backend: string;
   location: string;
-  vectorSearch: "hnsw" | "exact";
   users: number;
   tracks: number;
   /** Tracks with a usable embedding: a stored zero vector counts as none. */
@@ -26,7 +25,6 @@ export async function storeStats(store: Store): Promise<StoreStats> {
   return {
     backend: store.backend,
     location: store.location,
-    vectorSearch: store.hasVector ? "hnsw" : "exact",
     users: row.users,
     tracks: row.tracks,
     tracksWithEmbedding: row.embedded,

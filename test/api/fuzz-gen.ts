@@ -89,7 +89,7 @@ export interface FuzzCase {
   subscription?: boolean;
 }
 
-/** The codes README documents (section "Errors"). */
+/** The codes docs/api.md documents (section "Errors"). */
 export const DOCUMENTED_CODES = [
   "BAD_USER_INPUT",
   "NOT_FOUND",

@@ -22,7 +22,7 @@ import WebSocket from "ws";
 import { startServer, type RunningServer } from "../../src/api/server";
 import { startRun } from "../../src/jobs/runs";
 import { RunWorker } from "../../src/jobs/worker";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";
 import { openTestStore, backendName } from "../helpers/store";
 import { TINY, waitForRun } from "../jobs/helpers";

@@ -7,7 +7,7 @@ import { requestContext } from "../../src/api/context";
 import { DEFAULT_LIMITS } from "../../src/api/limits";
 import { startServer, type RunningServer } from "../../src/api/server";
 import { RunWorker } from "../../src/jobs/worker";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import { nearestTracks } from "../../src/store/nearest";
 import type { Store } from "../../src/store/store";
 import { openTestStore, backendName } from "../helpers/store";

@@ -1,5 +1,5 @@
 import { startServer, type RunningServer } from "../../src/api/server";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";
 import { openTestStore, backendName } from "../helpers/store";
 
@@ -29,7 +29,10 @@ describe(`GET /health over HTTP (${backendName})`, () => {
     expect(body).toMatchObject({
       status: "ok",
       database: { backend: backendName, users: counts.users, tracks: 60, events: counts.events, embeddingDim: 80 },
+      // what similarTracks does with 60 tracks: exhaustive, in process
+      search: { engine: "in-process", method: "exact", exactBelow: 20_000 },
     });
+    expect((body as { database: object }).database).not.toHaveProperty("vectorSearch");
   });
 
   it("answers 404 with the known paths elsewhere", async () => {

@@ -4,7 +4,7 @@
  * NUL characters, YAML bombs, costly operations, absurd specs, forged cursors.
  */
 import { startServer, type RunningServer } from "../../src/api/server";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";
 import { openTestStore, backendName } from "../helpers/store";
 import { collect, gql, wsClient } from "./client";

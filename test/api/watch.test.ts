@@ -1,7 +1,7 @@
 /** trainingProgress's source for runs trained by another process: persisted progress, polled. */
 import { watchRun, type ProgressReport } from "../../src/jobs/watch";
 import { RunWorker } from "../../src/jobs/worker";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";
 import { openTestStore, backendName } from "../helpers/store";
 import { tinyRun } from "../jobs/helpers";

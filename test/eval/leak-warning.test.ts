@@ -5,8 +5,8 @@
  */
 import { evaluateModels } from "../../src/jobs/evaluation";
 import { SHIPPED_MODELS_DIR } from "../../src/spec/load";
-import { loadDemoWorld } from "../../src/store/demo-data";
-import { embedTracks } from "../../src/store/track-embeddings";
+import { loadDemoWorld } from "../../src/data/demo-data";
+import { embedTracks } from "../../src/data/track-embeddings";
 import type { Store } from "../../src/store/store";
 import { openTestStore, backendName } from "../helpers/store";
 

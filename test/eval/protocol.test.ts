@@ -6,7 +6,7 @@ import { getRun } from "../../src/jobs/runs";
 import { SHIPPED_MODELS_DIR } from "../../src/spec/load";
 import { aggregateMetrics, METRIC_NAMES, type Metrics } from "../../src/eval/metrics";
 import { formatEvaluationMarkdown, tableRow } from "../../src/eval/tables";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";
 import { openTestStore, backendName } from "../helpers/store";
 import { TINY } from "../jobs/helpers";

@@ -7,7 +7,7 @@
  */
 import { cancel } from "../../src/jobs/runs";
 import { RunWorker } from "../../src/jobs/worker";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";
 import { backendName, openTestStore } from "../helpers/store";
 import { ended, tinyRun, waitForRun } from "./helpers";

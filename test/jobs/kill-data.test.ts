@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { generateWorld } from "../../src/demo/world";
 import { getEventStats } from "../../src/store/catalog";
-import { unfinishedDemoWorld } from "../../src/store/demo-data";
+import { unfinishedDemoWorld } from "../../src/data/demo-data";
 import { openStore } from "../../src/store/store";
 import type { StoreConfig } from "../../src/store/config";
 import { backendName } from "../helpers/store";

@@ -11,7 +11,7 @@
  */
 import { getRun } from "../../src/jobs/runs";
 import { deserializeCheckpoint } from "../../src/train/checkpoint";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import { openStore } from "../../src/store/store";
 import type { StoreConfig } from "../../src/store/config";
 import { backendName } from "../helpers/store";

@@ -1,7 +1,8 @@
-import { cancel, getRun, runCurves, SpecInvalid, startRun, servingRunId } from "../../src/jobs/runs";
+import { cancel, getRun, runCurves, SpecInvalid, startRun } from "../../src/jobs/runs";
+import { servingRunId } from "../../src/store/runs";
 import { claimRun, enqueueRun } from "../../src/jobs/queue";
 import { RunWorker } from "../../src/jobs/worker";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";
 import { openTestStore, backendName } from "../helpers/store";
 import { ended, tinyRun, waitForRun } from "./helpers";

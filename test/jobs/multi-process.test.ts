@@ -10,7 +10,7 @@
  * Needs a server (DATABASE_URL): the embedded store belongs to one process.
  */
 import { activateRun, getRun, type RunView } from "../../src/jobs/runs";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import { openStore, type Store } from "../../src/store/store";
 import { gql } from "../api/client";
 import { ended, processStore, tinyRun, waitForRun } from "./helpers";

@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { RunWorker } from "../../src/jobs/worker";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import type { SqlClient } from "../../src/store/sql";
 import type { Store } from "../../src/store/store";
 import { openTestStore, backendName } from "../helpers/store";

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { getRun } from "../../src/jobs/runs";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import { openStore } from "../../src/store/store";
 import type { StoreConfig } from "../../src/store/config";
 import { backendName } from "../helpers/store";

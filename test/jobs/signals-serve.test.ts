@@ -5,7 +5,7 @@
  * process behind, and the run resumes when the server starts again. The
  * pauses come from the RUBATO_TEST_PAUSE_AT hook (src/test-hooks.ts).
  */
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import { openStore } from "../../src/store/store";
 import { backendName } from "../helpers/store";
 import { processStore, tinyRun } from "./helpers";

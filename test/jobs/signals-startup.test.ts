@@ -8,7 +8,7 @@
  * tracks' transaction open before its commit, where the signal lands.
  */
 import { generateWorld } from "../../src/demo/world";
-import { unfinishedDemoWorld } from "../../src/store/demo-data";
+import { unfinishedDemoWorld } from "../../src/data/demo-data";
 import { openStore } from "../../src/store/store";
 import type { StoreConfig } from "../../src/store/config";
 import { backendName } from "../helpers/store";

@@ -5,7 +5,7 @@
  * RUBATO_TEST_PAUSE_AT hook (src/test-hooks.ts), so each signal lands at a
  * known point. One run goes through every stage, one worker after another.
  */
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import { openStore } from "../../src/store/store";
 import { backendName } from "../helpers/store";
 import { processStore, tinyRun } from "./helpers";

@@ -7,7 +7,7 @@ import { evaluateModels } from "../../src/jobs/evaluation";
 import { Serving } from "../../src/serving";
 import { SHIPPED_MODELS_DIR } from "../../src/spec/load";
 import { importEvents } from "../../src/store/import/formats";
-import { embedTracks } from "../../src/store/track-embeddings";
+import { embedTracks } from "../../src/data/track-embeddings";
 import type { Store } from "../../src/store/store";
 import { openTestStore } from "../helpers/store";
 import { sharedFile } from "../helpers/shared";

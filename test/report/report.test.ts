@@ -5,7 +5,7 @@ import { runMovement } from "../../src/jobs/movement";
 import { startRun } from "../../src/jobs/runs";
 import { RunWorker } from "../../src/jobs/worker";
 import { chartLibraries, writeReport } from "../../src/report";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";
 import { backendName, openTestStore } from "../helpers/store";
 import { ended, TINY, waitForRun } from "../jobs/helpers";

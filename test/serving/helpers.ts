@@ -1,7 +1,7 @@
 /** A small world with one tiny trained run, for the serving tests. */
 import { getRun, startRun, type RunView } from "../../src/jobs/runs";
 import { RunWorker } from "../../src/jobs/worker";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";
 import { RubatoError } from "../../src/errors";
 

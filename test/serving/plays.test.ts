@@ -1,6 +1,6 @@
 import { Serving, NO_MODEL_YET, type PlayInput } from "../../src/serving";
 import { getEventStats } from "../../src/store/catalog";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";
 import { backendName, openTestStore } from "../helpers/store";
 import { failure } from "./helpers";

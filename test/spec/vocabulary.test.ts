@@ -1,4 +1,4 @@
-import { DAYPARTS, PER_PLAY_SIGNALS, daypartIndex, perPlayWidth } from "../../src/features/vocabulary";
+import { DAYPARTS, PER_PLAY_SIGNALS, daypartIndex, perPlayWidth } from "../../src/spec/vocabulary";
 
 describe("feature vocabulary", () => {
   it("splits the day into night, morning, afternoon, evening at 6, 12, 18", () => {

@@ -1,4 +1,4 @@
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import { generateWorld } from "../../src/demo/world";
 import { storeStats } from "../../src/store/stats";
 import { openTestStore, backendName } from "../helpers/store";

@@ -48,4 +48,29 @@ describe(`migrations (${backendName})`, () => {
       await store.close();
     }
   });
+
+  it("drops the HNSW indexes over track embeddings that older versions built on every write", async () => {
+    const store = await openTestStore();
+    try {
+      // Any index by those names goes (an HNSW index needs pgvector, which the server pass lacks).
+      await store.sql.execute("CREATE INDEX track_embedding_hnsw_l2_80 ON track (id)");
+      await store.sql.execute("CREATE INDEX track_embedding_hnsw_cosine_80 ON track (external_id)");
+      await store.sql.execute("CREATE INDEX track_external_id_other_idx ON track (external_id)");
+      const indexes = async () =>
+        (
+          await store.sql.query<{ name: string }>(
+            "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'track' AND indexname LIKE 'track\\_%' ORDER BY 1",
+          )
+        ).map((r) => r.name);
+      expect(await indexes()).toEqual(expect.arrayContaining(["track_embedding_hnsw_cosine_80", "track_embedding_hnsw_l2_80"]));
+      // As a store made before the migration: it runs now.
+      await store.sql.execute(`DELETE FROM "_prisma_migrations" WHERE migration_name = '20261206120000_drop_hnsw'`);
+      expect(await migrate(store)).toEqual(["20261206120000_drop_hnsw"]);
+      const left = await indexes();
+      expect(left.filter((n) => n.startsWith("track_embedding_hnsw"))).toEqual([]);
+      expect(left).toContain("track_external_id_other_idx");
+    } finally {
+      await store.close();
+    }
+  });
 });

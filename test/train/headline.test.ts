@@ -8,7 +8,7 @@
  */
 import { initBackend } from "../../src/model/backend";
 import { disposeFsVae } from "../../src/model/fsvae";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";
 import { loadTrainingData } from "../../src/train/data";
 import { formatRunReport, runTraining } from "../../src/train/run";

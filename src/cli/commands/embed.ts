@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from "commander";
-import { EMBED_DEFAULTS, embedTracks, type EmbedTracksReport } from "../../store/track-embeddings";
+import { EMBED_DEFAULTS, embedTracks, type EmbedTracksReport } from "../../data/track-embeddings";
 import type { Weighting } from "../../features";
 import { progressBar } from "../progress";
 import { withStore } from "../store";

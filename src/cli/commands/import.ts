@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { EVENT_FORMATS, importEvents, importTracks, TRACK_FORMATS } from "../../store/import/formats";
 import type { ImportReport } from "../../store/import/report";
-import { ensureVectorIndex } from "../../store/nearest";
 import { progressBar } from "../progress";
 import { withStore } from "../store";
 import { pauseBeforeCommit } from "../../test-hooks";
@@ -38,7 +37,6 @@ export function registerImport(program: Command): void {
           skipBadRows: flags.skipBadRows,
           onProgress: (p) => p.bytesRead !== undefined && bar.update(p.bytesRead, p.totalBytes),
         }).finally(() => bar.stop());
-        await ensureVectorIndex(store);
         printReport(report, "tracks");
       }),
     );

@@ -23,7 +23,7 @@
  * from SIMD v128.load/load32_splat/store/const, f32x4.splat/add/sub/mul/
  * div/min/max/gt and v128.bitselect.
  */
-import type { CellBackwardArgs, CellForwardArgs } from './lstm_cell';
+import type { CellBackwardArgs, CellForwardArgs } from './lstm_cell_args';
 import type { WasmBackendLike } from './wasm_heap';
 import { floatOffset, heapF32 } from './wasm_heap';
 

@@ -2,7 +2,7 @@ import { csvField } from "../sql";
 import { compare, type ColumnMap } from "./columns";
 import type { BadRow } from "./report";
 import type { SourceRecord, UnreadableRecord } from "./source";
-import { parseBoolean, parseId, parseNumber, parseOptionalInt, show, timestampText, ValueError } from "./values";
+import { parseBoolean, parseId, parseNumber, parseOptionalInt, parseText, show, timestampText, ValueError } from "./values";
 
 export const EVENT_FIELDS = [
   "user",
@@ -162,7 +162,7 @@ export function compileEventRow(map: ColumnMap): (record: SourceRecord | Unreada
         addedToPlaylist(record),
         restarted(record),
         msPlayed(record),
-        where === undefined || where === null || where === "" ? null : String(where),
+        parseText(where, "context"),
       );
       return { line, track: t, csv };
     } catch (err) {

@@ -4,7 +4,7 @@ import { bumpCatalogVersion, clearEmbeddingProvenance, getEmbeddingDim, setEmbed
 import { parseColumnMap, type ColumnMap } from "./columns";
 import { BadRows, emptyReport, type BadRow, type ImportOptions, type ImportReport } from "./report";
 import { readRecords, type FileFormat, type SourceRecord, type UnreadableRecord } from "./source";
-import { parseEmbedding, parseId, ValueError } from "./values";
+import { parseEmbedding, parseId, parseText, ValueError } from "./values";
 
 export const TRACK_FIELDS = ["id", "title", "artist", "genre", "embedding"] as const;
 
@@ -35,8 +35,6 @@ export async function* trackRows(
   for await (const chunk of records) yield chunk.map((record) => toTrackRow(record, map));
 }
 
-const text = (v: unknown) => (v === undefined || v === null || v === "" ? null : String(v));
-
 function toTrackRow(record: SourceRecord | UnreadableRecord, map: ColumnMap): TrackRow | BadRow {
   {
     if ("message" in record) return record;
@@ -55,9 +53,9 @@ function toTrackRow(record: SourceRecord | UnreadableRecord, map: ColumnMap): Tr
       return {
         line,
         externalId: parseId(id, "track"),
-        title: text(record.get(map.title.column)),
-        artist: text(record.get(map.artist.column)),
-        genre: text(record.get(map.genre.column)),
+        title: parseText(record.get(map.title.column), "title"),
+        artist: parseText(record.get(map.artist.column), "artist"),
+        genre: parseText(record.get(map.genre.column), "genre"),
         embedding,
       };
     } catch (err) {

@@ -1,7 +1,7 @@
 import type { EventRow } from "../events";
 import type { BadRow } from "../report";
 import { readLines, type SourceProgress, type TextLine } from "../source";
-import { parseId, parseTimestamp, ValueError } from "../values";
+import { parseId, parseText, parseTimestamp, playTime, ValueError } from "../values";
 import { orBadRow, play } from "./play";
 
 /**
@@ -16,7 +16,7 @@ const COLUMNS = ["userid", "timestamp", "artid", "artname", "traid", "traname"];
 export const trackKey = (artist: string, title: string) => `${artist} — ${title}`;
 
 export async function* lastfm1kRows(file: string, onProgress?: (p: SourceProgress) => void): AsyncGenerator<(EventRow | BadRow)[]> {
-  for await (const lines of readLines(file, onProgress)) yield lines.map(lastfm1kRow);
+  for await (const lines of readLines(file, onProgress)) yield lines.map((l) => ("message" in l ? l : lastfm1kRow(l)));
 }
 
 function lastfm1kRow({ line, text }: TextLine): EventRow | BadRow {
@@ -26,16 +26,16 @@ function lastfm1kRow({ line, text }: TextLine): EventRow | BadRow {
       throw new ValueError(`has ${fields.length} tab-separated fields; expected ${COLUMNS.length} (${COLUMNS.join(", ")})`);
     }
     const [user, time, , artistName, trackId, trackName] = fields.map((f) => f.trim());
-    const artist = artistName || null;
-    const title = trackName || null;
+    const artist = parseText(artistName, "artname");
+    const title = parseText(trackName, "traname");
     if (!trackId && (!artist || !title)) {
       throw new ValueError("no track id and no artist and track name; expected traid (column 5), or artname and traname (columns 4 and 6)");
     }
     return play({
       line,
       user: parseId(user, "user"),
-      track: trackId || trackKey(artist!, title!),
-      playedAt: parseTimestamp(time),
+      track: parseId(trackId || trackKey(artist!, title!), "track"),
+      playedAt: playTime(parseTimestamp(time).getTime(), time),
       trackTitle: title,
       trackArtist: artist,
     });

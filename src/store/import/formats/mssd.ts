@@ -1,7 +1,7 @@
 import type { EventRow } from "../events";
 import type { BadRow } from "../report";
 import { readRecords, type SourceProgress, type SourceRecord, type UnreadableRecord } from "../source";
-import { parseBoolean, parseId, show, ValueError, withName } from "../values";
+import { parseBoolean, parseId, parseText, show, ValueError, withName } from "../values";
 import { orBadRow, play } from "./play";
 
 /**
@@ -39,7 +39,7 @@ function mssdRow(record: SourceRecord | UnreadableRecord): EventRow | BadRow {
       playedAt: new Date(day + hour * 3_600_000 + position * 1000),
       skipped: withName("skip_2", () => parseBoolean(get("skip_2"))),
       restarted: get("hist_user_behavior_reason_start") === "backbtn",
-      context: String(record.get("context_type") ?? "").trim() || null,
+      context: parseText(String(record.get("context_type") ?? "").trim(), "context_type"),
     });
   });
 }

@@ -1,7 +1,7 @@
 import type { EventRow } from "../events";
 import type { BadRow } from "../report";
 import { readLines, type SourceProgress, type TextLine } from "../source";
-import { parseId, parseNumber, show, ValueError } from "../values";
+import { parseId, parseNumber, parseText, playTime, show, ValueError } from "../values";
 import { orBadRow, play } from "./play";
 
 /**
@@ -16,13 +16,15 @@ import { orBadRow, play } from "./play";
  * features need; the session id is kept as the play's context.
  */
 interface Columns {
+  /** How many fields a row has at least: the header's, or the four of a log without one. */
+  fields: number;
   user: number | null;
   session: number;
   item: number;
   time: number;
   artist: number | null;
 }
-const POSITIONAL: Columns = { user: 0, session: 1, item: 2, time: 3, artist: null };
+const POSITIONAL: Columns = { fields: 4, user: 0, session: 1, item: 2, time: 3, artist: null };
 const NAMES = {
   user: ["userid", "user"],
   session: ["sessionid", "session"],
@@ -36,6 +38,10 @@ export async function* sessionRows(file: string, onProgress?: (p: SourceProgress
   for await (const lines of readLines(file, onProgress)) {
     const rows: (EventRow | BadRow)[] = [];
     for (const line of lines) {
+      if ("message" in line) {
+        rows.push(line);
+        continue;
+      }
       const fields = line.text.trim().split(/\s+/);
       if (!columns) {
         columns = headerColumns(file, line.line, fields);
@@ -62,14 +68,15 @@ function headerColumns(file: string, line: number, fields: string[]): Columns | 
       `${file}:${line}: the header ${show(fields.join(" "))} lacks SessionId, ItemId or Time; expected UserId SessionId ItemId Time`,
     );
   }
-  return { user: found.user, session: found.session, item: found.item, time: found.time, artist: found.artist };
+  return { fields: fields.length, user: found.user, session: found.session, item: found.item, time: found.time, artist: found.artist };
 }
 
 function sessionRow({ line, text }: TextLine, fields: string[], columns: Columns): EventRow | BadRow {
   return orBadRow(line, () => {
-    const needed = Math.max(columns.user ?? 0, columns.session, columns.item, columns.time) + 1;
-    if (fields.length < needed) {
-      throw new ValueError(`has ${fields.length} fields; expected at least ${needed} (UserId SessionId ItemId Time), got ${show(text)}`);
+    // Fewer fields than the header names would shift the columns after the missing one.
+    if (fields.length < columns.fields) {
+      const expected = columns === POSITIONAL ? "UserId SessionId ItemId Time" : "as in the header";
+      throw new ValueError(`has ${fields.length} fields; expected at least ${columns.fields} (${expected}), got ${show(text)}`);
     }
     const session = parseId(fields[columns.session], "session");
     const artist = columns.artist === null ? undefined : fields[columns.artist];
@@ -79,7 +86,7 @@ function sessionRow({ line, text }: TextLine, fields: string[], columns: Columns
       track: parseId(fields[columns.item], "item"),
       playedAt: unixSeconds(fields[columns.time]),
       context: session,
-      trackArtist: artist === undefined || artist === "" ? null : artist,
+      trackArtist: parseText(artist, "ArtistId"),
     });
   });
 }
@@ -91,5 +98,5 @@ function unixSeconds(text: string): Date {
   } catch {
     throw new ValueError(`unparsable time ${show(text)}; expected Unix seconds (1396321232)`);
   }
-  return new Date(Math.round(seconds * 1000));
+  return playTime(Math.round(seconds * 1000), text);
 }

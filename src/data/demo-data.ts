@@ -1,18 +1,20 @@
+/**
+ * `rubato demo-data` and the demo world `rubato serve` loads into an empty
+ * store: the synthetic world of src/demo, written through the store's import
+ * path.
+ */
 import { generateWorld, type WorldOptions } from "../demo/world";
-import type { Store } from "./store";
-import { loadTracks, type TrackRow } from "./import/tracks";
-import { loadEvents, type EventRow } from "./import/events";
-import type { ImportProgress, ImportReport } from "./import/report";
-import { ensureVectorIndex } from "./nearest";
+import { clearDemoWorldMark, demoWorldMark, markDemoWorld } from "../store/catalog";
+import { loadEvents, type EventRow } from "../store/import/events";
+import type { ImportProgress, ImportReport } from "../store/import/report";
+import { loadTracks, type TrackRow } from "../store/import/tracks";
+import type { Store } from "../store/store";
 import { pauseBeforeCommit } from "../test-hooks";
 
 export interface DemoDataReport {
   tracks: ImportReport;
   events: ImportReport;
 }
-
-/** The `setting` row that marks a demo world load in progress (removed when it is done). */
-const LOADING = "demo_world_loading";
 
 /**
  * The demo world a load started and did not finish (its process was killed or
@@ -21,9 +23,9 @@ const LOADING = "demo_world_loading";
  * are skipped, so the store ends as if the first load had finished.
  */
 export async function unfinishedDemoWorld(store: Store): Promise<WorldOptions | null> {
-  const rows = await store.sql.query<{ value: WorldOptions & { start?: string } }>(`SELECT value FROM setting WHERE key = $1`, [LOADING]);
-  if (!rows.length) return null;
-  const { start, ...rest } = rows[0].value;
+  const mark = await demoWorldMark<WorldOptions & { start?: string }>(store.sql);
+  if (!mark) return null;
+  const { start, ...rest } = mark;
   return start ? { ...rest, start: new Date(start) } : rest;
 }
 
@@ -41,10 +43,7 @@ export async function loadDemoWorld(
 ): Promise<DemoDataReport> {
   signal?.throwIfAborted();
   const world = generateWorld(options);
-  await store.sql.query(
-    `INSERT INTO setting (key, value) VALUES ($1, $2::jsonb) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
-    [LOADING, JSON.stringify(world.options)],
-  );
+  await markDemoWorld(store.sql, world.options);
   async function* trackRows(): AsyncGenerator<TrackRow[]> {
     let line = 0;
     yield world.tracks.map((t) => ({
@@ -93,7 +92,6 @@ export async function loadDemoWorld(
     file: "demo-world/events",
     onProgress: (p) => onProgress?.("events", { ...p, total: Math.round(expectedPlays) }),
   });
-  await ensureVectorIndex(store);
-  await store.sql.query(`DELETE FROM setting WHERE key = $1`, [LOADING]);
+  await clearDemoWorldMark(store.sql);
   return { tracks, events };
 }
