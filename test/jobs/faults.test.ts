@@ -26,7 +26,7 @@ import { getRun } from "../../src/jobs/runs";
 import { RunWorker } from "../../src/jobs/worker";
 import { deserializeCheckpoint } from "../../src/train/checkpoint";
 import { getEventStats } from "../../src/store/catalog";
-import { loadDemoWorld } from "../../src/store/demo-data";
+import { loadDemoWorld } from "../../src/data/demo-data";
 import { openStore } from "../../src/store/store";
 import type { StoreConfig } from "../../src/store/config";
 import { backendName } from "../helpers/store";
