@@ -54,7 +54,7 @@ async function prepare(dir: string, size: { users: number; tracks: number; days:
   }
 }
 
-async function trainOnWorld(dir: string, size: { users: number; tracks: number; days: number }) {
+export async function trainOnWorld(dir: string, size: { users: number; tracks: number; days: number }) {
   const store = await openStore({ backend: "pglite", location: path.join(dir, "pgdata") });
   try {
     console.error(`bench:serve: loading ${size.users} users, ${size.tracks} tracks, ${size.days} days...`);
@@ -105,10 +105,10 @@ function startServer(dir: string): Promise<{ child: ChildProcess; url: string }>
   });
 }
 
-export async function post(url: string, query: string, variables: Record<string, unknown>) {
+export async function post(url: string, query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}) {
   const res = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify({ query, variables }),
   });
   const body = (await res.json()) as { data?: Record<string, unknown>; errors?: { message: string }[] };

@@ -110,6 +110,10 @@ export function createApollo(limits: Limits): ApolloServer<ApiContext> {
     stringifyResult: (result) => JSON.stringify(result),
     // Apollo's own landing pages load from a CDN; a browser gets the offline GraphiQL instead (graphiql.ts).
     plugins: [guardPlugin(limits), ApolloServerPluginLandingPageDisabled()],
+    // The process handles SIGINT/SIGTERM itself (src/cli/signals.ts). Apollo's own handlers
+    // (installed unless NODE_ENV is "test") stop Apollo and send the signal again, which
+    // the process took for a second one: it exited 1 before closing the worker and the store.
+    stopOnTerminationSignals: false,
   });
 }
 

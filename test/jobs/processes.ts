@@ -30,10 +30,15 @@ afterAll(async () => {
   );
 });
 
-/** `rubato ARGS` as a child process (logs at info level, a short heartbeat timeout); killed after the file's tests if still running. */
+/**
+ * `rubato ARGS` as a child process (logs at info level, a short heartbeat timeout), with
+ * NODE_ENV=production as deployed rather than jest's "test": libraries behave differently
+ * under "test" (Apollo Server installs SIGINT/SIGTERM handlers of its own only outside it).
+ * Killed after the file's tests if still running.
+ */
 export function rubato(args: string[], env: NodeJS.ProcessEnv): Rubato {
   const child = spawn("node", [bin, ...args], {
-    env: { ...process.env, RUBATO_LOG_LEVEL: "info", RUBATO_HEARTBEAT_TIMEOUT_MS: "1500", ...env },
+    env: { ...process.env, NODE_ENV: "production", RUBATO_LOG_LEVEL: "info", RUBATO_HEARTBEAT_TIMEOUT_MS: "1500", ...env },
   });
   let out = "";
   let ended = false;
