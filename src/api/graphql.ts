@@ -1,7 +1,7 @@
 /**
  * The GraphQL API: one schema (type-graphql), served by Apollo Server over
  * HTTP and by graphql-ws over WebSocket on the same path, with the same
- * access policy, depth and cost limits, and error codes on both.
+ * access policy, limits (tokens, depth, aliases, cost) and error codes on both.
  */
 import "reflect-metadata";
 import type http from "node:http";
@@ -26,7 +26,7 @@ import { authorize, hasKey, type OperationKind } from "./auth";
 import { requestContext, type ApiContext, type ApiServices } from "./context";
 import { formatError, toGraphQLError } from "./errors";
 import { checkInputs } from "./inputs";
-import { MAX_TOKENS, checkCost, depthRule, type Limits } from "./limits";
+import { MAX_TOKENS, checkCost, documentRules, type Limits } from "./limits";
 import { CatalogResolver, PlayResolver, UserResolver } from "./schema/catalog";
 import { RunResolver } from "./schema/runs";
 import { ServingResolver, TrackNeighbourResolver } from "./schema/serving";
@@ -101,7 +101,7 @@ function guardPlugin(limits: Limits): ApolloServerPlugin<ApiContext> {
 export function createApollo(limits: Limits): ApolloServer<ApiContext> {
   return new ApolloServer<ApiContext>({
     schema: apiSchema(),
-    validationRules: [depthRule(limits)],
+    validationRules: documentRules(limits),
     parseOptions: { maxTokens: MAX_TOKENS },
     formatError,
     includeStacktraceInErrorResponses: false,
@@ -131,7 +131,7 @@ export function attachWebSocket(server: http.Server, path: string, services: Api
         } catch (err) {
           return [new GraphQLError((err as Error).message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
         }
-        const invalid = validate(schema, document, [...specifiedRules, depthRule(limits)]);
+        const invalid = validate(schema, document, [...specifiedRules, ...documentRules(limits)]);
         if (invalid.length)
           return invalid.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } }));
         const authorization =

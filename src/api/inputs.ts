@@ -65,7 +65,7 @@ function short(message: string, max = 300): string {
 }
 
 interface NulFound {
-  /** e.g. `recordPlays(plays)[2].userId`. */
+  /** e.g. `recordPlays(input).plays[2].userId`. */
   where: string;
   argument: string;
   variable?: string;

@@ -1,7 +1,9 @@
 /**
- * Depth and cost limits, the same over HTTP and WebSocket. Cost is estimated
- * from the fields' `complexity` (lists multiply their children by `first` or
- * `k`) and 1 for any other field.
+ * Limits on an operation, the same over HTTP and WebSocket: its tokens (when
+ * parsed), its depth and aliases (graphql-armor's rules, in validation), and its
+ * cost (checked before any resolver runs). Cost is estimated from the fields'
+ * `complexity` (lists multiply their children by `first`, `k` or the ids
+ * asked for) and 1 for any other field.
  */
 import {
   GraphQLError,
@@ -9,29 +11,41 @@ import {
   type DocumentNode,
   type FragmentDefinitionNode,
   type GraphQLSchema,
+  type OperationDefinitionNode,
   type SelectionSetNode,
+  type ValidationContext,
   type ValidationRule,
 } from "graphql";
 import { fieldExtensionsEstimator, getComplexity, simpleEstimator } from "graphql-query-complexity";
+import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
+import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import { BadUserInput } from "../errors";
 
 export interface Limits {
+  /** Field levels, leaves included: `{ run { id } }` has depth 2. */
   maxDepth: number;
+  /** Aliased fields in an operation, its fragments included. */
+  maxAliases: number;
   maxCost: number;
   /** Bytes of an HTTP body or a WebSocket message. */
   maxRequestBytes: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { maxDepth: 8, maxCost: 5000, maxRequestBytes: 1_000_000 };
+export const DEFAULT_LIMITS: Limits = { maxDepth: 8, maxAliases: 30, maxCost: 5000, maxRequestBytes: 1_000_000 };
 
 /**
  * Tokens a document may have: parsing stops there, before validation, so a
  * megabyte of aliases is refused in milliseconds, not seconds. The largest
  * operations are a few hundred tokens; big recordPlays batches go in variables.
+ *
+ * This is graphql-js's own parse option (`maxTokens`), on both transports.
+ * graphql-armor's max-tokens does the same count in a parser subclass that
+ * Apollo Server 5 cannot be given: its Apollo plugin parses again in
+ * `parsingDidStart`, where a thrown error is answered as a 500 internal error.
  */
 export const MAX_TOKENS = 50_000;
 
-/** RUBATO_MAX_DEPTH, RUBATO_MAX_COST, RUBATO_MAX_REQUEST_BYTES override the defaults. */
+/** RUBATO_MAX_DEPTH, RUBATO_MAX_ALIASES, RUBATO_MAX_COST, RUBATO_MAX_REQUEST_BYTES override the defaults. */
 export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): Limits {
   const read = (name: string, fallback: number) => {
     const raw = env[name]?.trim();
@@ -42,51 +56,125 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): Limits {
   };
   return {
     maxDepth: read("RUBATO_MAX_DEPTH", DEFAULT_LIMITS.maxDepth),
+    maxAliases: read("RUBATO_MAX_ALIASES", DEFAULT_LIMITS.maxAliases),
     maxCost: read("RUBATO_MAX_COST", DEFAULT_LIMITS.maxCost),
     maxRequestBytes: read("RUBATO_MAX_REQUEST_BYTES", DEFAULT_LIMITS.maxRequestBytes),
   };
 }
 
 /**
- * Operations nest at most `maxDepth` fields (introspection fields, `__...`,
- * are not counted). Fragments count where they are
- * spread; a spread already on the path (a cycle, which validation reports) and
- * nesting of any kind (inline fragments included) well beyond the limit end
- * the walk, so no document can make it recurse without bound.
+ * graphql-armor's max-depth and max-aliases as validation rules: an operation
+ * over a limit is one validation error (GRAPHQL_VALIDATION_FAILED). Depth
+ * counts fields where fragments are spread (a spread or inline fragment adds
+ * no level); introspection's `__schema` is not counted. Both walk each
+ * fragment once per document, so fragment cycles (which validation also
+ * reports) and repeated spreads end. Beside them, nesting of every kind is
+ * bounded at maxDepth + 32 (nestingRule).
  */
-export function depthRule(limits: Limits): ValidationRule {
-  const maxNesting = limits.maxDepth + 32;
-  return (context) => {
-    const fragments = new Map<string, FragmentDefinitionNode>();
-    for (const d of context.getDocument().definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-    /** The deepest field depth under `set`, or Infinity once the walk has gone too deep. */
-    const depthOf = (set: SelectionSetNode, depth: number, nesting: number, path: Set<string>): number => {
-      if (depth > limits.maxDepth || nesting > maxNesting) return Infinity;
-      let deepest = depth;
-      for (const selection of set.selections) {
-        let d = depth;
-        if (selection.kind === Kind.FIELD) {
-          if (selection.selectionSet && !selection.name.value.startsWith("__"))
-            d = depthOf(selection.selectionSet, depth + 1, nesting + 1, path);
-        } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-          d = depthOf(selection.selectionSet, depth, nesting + 1, path);
-        } else {
-          const name = selection.name.value;
-          const fragment = fragments.get(name);
-          if (fragment && !path.has(name)) d = depthOf(fragment.selectionSet, depth, nesting + 1, new Set(path).add(name));
+export function documentRules(limits: Limits): ValidationRule[] {
+  // Armor throws out of validation by default; reported instead, the error joins the others, with the usual code.
+  const reject = [
+    (context: ValidationContext | null, error: GraphQLError) =>
+      context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, ""))),
+  ];
+  return [
+    maxDepthRule({ n: limits.maxDepth, flattenFragments: true, propagateOnRejection: false, onReject: reject }),
+    // Every alias counts (armor's default lets `__typename` ones through).
+    maxAliasesRule({ n: limits.maxAliases, allowList: [], propagateOnRejection: false, onReject: reject }),
+  ]
+    .map(bounded)
+    .concat(nestingRule(limits.maxDepth + 32));
+}
+
+/**
+ * Selection sets nest at most `max` deep counting every kind of level (a
+ * field's, an inline fragment's, a spread's): armor's depth leaves fragments
+ * out, and a chain of a thousand fragments, each spreading the next, would
+ * pass it and then overflow the stack of the cost estimate or of execution.
+ * Iterative, and each fragment is measured once (a cycle, which validation
+ * reports, counts as nothing), so no document can make it recurse or blow up.
+ */
+function nestingRule(max: number): ValidationRule {
+  return (context) => ({
+    Document(document) {
+      const fragments = new Map<string, FragmentDefinitionNode>();
+      for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+      const measured = new Map<string, number>();
+      /** The deepest level under `set` (at 1); a spread nests as deep as its fragment (measured already) would in its place. */
+      const nestingOf = (set: SelectionSetNode): number => {
+        let deepest = 0;
+        const stack: [SelectionSetNode, number][] = [[set, 1]];
+        while (stack.length) {
+          const [current, level] = stack.pop()!;
+          deepest = Math.max(deepest, level);
+          for (const s of current.selections) {
+            if (s.kind === Kind.FRAGMENT_SPREAD) deepest = Math.max(deepest, level + (measured.get(s.name.value) ?? 1));
+            else if (s.selectionSet) stack.push([s.selectionSet, level + 1]);
+          }
         }
-        deepest = Math.max(deepest, d);
-        if (deepest === Infinity) break;
+        return deepest;
+      };
+      const spreadsIn = (set: SelectionSetNode): string[] => {
+        const names: string[] = [];
+        const stack = [set];
+        while (stack.length)
+          for (const s of stack.pop()!.selections) {
+            if (s.kind === Kind.FRAGMENT_SPREAD) names.push(s.name.value);
+            else if (s.selectionSet) stack.push(s.selectionSet);
+          }
+        return names;
+      };
+      // Fragments measured after those they spread (an iterative depth-first walk).
+      for (const start of fragments.keys()) {
+        if (measured.has(start)) continue;
+        const walk = [{ name: start, spreads: spreadsIn(fragments.get(start)!.selectionSet), next: 0 }];
+        const onPath = new Set([start]);
+        while (walk.length) {
+          const top = walk[walk.length - 1];
+          if (top.next < top.spreads.length) {
+            const name = top.spreads[top.next++];
+            if (fragments.has(name) && !measured.has(name) && !onPath.has(name)) {
+              onPath.add(name);
+              walk.push({ name, spreads: spreadsIn(fragments.get(name)!.selectionSet), next: 0 });
+            }
+          } else {
+            measured.set(top.name, nestingOf(fragments.get(top.name)!.selectionSet));
+            onPath.delete(top.name);
+            walk.pop();
+          }
+        }
       }
-      return deepest;
-    };
+      for (const d of document.definitions) {
+        if (d.kind !== Kind.OPERATION_DEFINITION) continue;
+        const nesting = nestingOf(d.selectionSet);
+        if (nesting > max)
+          context.reportError(new GraphQLError(`the operation nests fields and fragments ${nesting} deep; at most ${max}`, { nodes: [d] }));
+      }
+    },
+  });
+}
+
+/**
+ * Armor's rules walk an operation and its fragments recursively when they
+ * enter it: a chain of a few thousand fragments, each spreading the next (a
+ * document well under the token limit), overflows the stack, which
+ * validation would throw on as an internal error. Here it is a validation
+ * error like the others.
+ */
+function bounded(rule: ValidationRule): ValidationRule {
+  return (context) => {
+    const visitor = rule(context) as { OperationDefinition: { enter: (node: OperationDefinitionNode) => void } };
+    const enter = visitor.OperationDefinition.enter;
     return {
-      OperationDefinition(node) {
-        if (depthOf(node.selectionSet, 0, 0, new Set()) > limits.maxDepth) {
-          const name = node.name?.value ?? "";
-          context.reportError(new GraphQLError(`'${name}' exceeds maximum operation depth of ${limits.maxDepth}`, { nodes: [node] }));
-        }
-        return false;
+      OperationDefinition: {
+        enter(node: OperationDefinitionNode) {
+          try {
+            enter.call(visitor, node);
+          } catch (err) {
+            if (!(err instanceof RangeError)) throw err;
+            context.reportError(new GraphQLError("the operation nests fragments too deeply to be measured", { nodes: [node] }));
+          }
+        },
       },
     };
   };
@@ -161,8 +249,16 @@ function costKey(operationName: string | undefined | null, variables: Record<str
 export const COST = { models: 50, spec: 200 } as const;
 
 /** recordPlays: a tenth of its plays (10,000 plays, the most a call takes, cost 1,001). */
-export const perPlays = ({ args, childComplexity }: { args: Record<string, unknown>; childComplexity: number }) =>
-  1 + childComplexity + Math.ceil((Array.isArray(args.plays) ? args.plays.length : 1) / 10);
+export const perPlays = ({ args, childComplexity }: { args: Record<string, unknown>; childComplexity: number }) => {
+  const plays = (args.input as { plays?: unknown } | undefined)?.plays;
+  return 1 + childComplexity + Math.ceil((Array.isArray(plays) ? plays.length : 1) / 10);
+};
+
+/** A list of one item per id asked for (userEmbeddings: userIds) costs what one item asks for, times the ids. */
+export const perListed =
+  (arg: string) =>
+  ({ args, childComplexity }: { args: Record<string, unknown>; childComplexity: number }) =>
+    1 + (Array.isArray(args[arg]) ? (args[arg] as unknown[]).length : 1) * Math.max(1, childComplexity);
 
 /** Lists cost their page size times what each item asks for. */
 export const perItem =

@@ -270,7 +270,8 @@ export async function ensureDefaultRuns(store: Store, models: readonly string[])
   return started;
 }
 
-export async function activateRun(store: Store, id: string): Promise<void> {
+/** Makes a successful run with a model the one serving uses (Conflict for any other run); returns it. */
+export async function activateRun(store: Store, id: string): Promise<RunView> {
   const run = await getRun(store, id);
   if (run.status !== "SUCCEEDED" || !run.hasArtifact)
     throw new Conflict(
@@ -280,4 +281,5 @@ export async function activateRun(store: Store, id: string): Promise<void> {
     await tx.query(`UPDATE run SET active = false WHERE active`);
     await tx.query(`UPDATE run SET active = true WHERE id = $1`, [id]);
   });
+  return getRun(store, id);
 }

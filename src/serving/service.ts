@@ -5,7 +5,7 @@
  * (histories.ts, kept exact by the store's event counter). Concurrent
  * embedding requests are batched (embedder.ts). Ids in and out are external ids.
  */
-import { BadUserInput, NotFound } from "../errors";
+import { BadUserInput, NotFound, RubatoError } from "../errors";
 import type { TrackView } from "../store/browse";
 import { recentlyActiveUsers } from "../store/history";
 import type { Store } from "../store/store";
@@ -82,6 +82,8 @@ export interface SimilarTracksInput {
 }
 
 export const MAX_K = 1000;
+/** Users one userEmbeddings call embeds at most. */
+export const MAX_USERS = 1000;
 const METRICS: readonly Metric[] = ["l2", "cosine"];
 
 export class Serving {
@@ -117,32 +119,53 @@ export class Serving {
   async userEmbedding(input: { userId: string; runId?: string | null; asOf?: Date | null }): Promise<UserEmbeddingView> {
     const userId = requiredId(input.userId, "userId");
     const asOf = optionalDate(input.asOf, "asOf");
-    const e = await this.embed(userId, input.runId, asOf);
-    const list = (a: Float32Array) => Array.from(a);
-    const latent = (q: Embedded["fast"]) => q && { mu: list(q.mu), sigma: q.sigma ? list(q.sigma) : null };
-    // The arrays are copied out of the batch's output only when read: a query asks for some of them.
-    return {
-      userId: e.userExternalId,
-      runId: e.served.runId,
-      modelName: e.served.modelName,
-      asOf: e.asOf,
-      plays: e.plays,
-      get mu() {
-        return list(e.joint.mu);
-      },
-      get sigma() {
-        return e.joint.sigma ? list(e.joint.sigma) : null;
-      },
-      get fast() {
-        return latent(e.fast);
-      },
-      get slow() {
-        return latent(e.slow);
-      },
-      get nextTrack() {
-        return list(e.predicted);
-      },
+    return embeddingView(await this.embed(userId, input.runId, asOf));
+  }
+
+  /**
+   * Many users' embeddings under one run, in the order asked: the same
+   * batches as concurrent userEmbedding requests (one read and one forward
+   * pass per batch). The run is resolved once, and a bad runId or asOf, or
+   * more than MAX_USERS ids, fails the call; a user who cannot be embedded
+   * (unknown, no plays, an empty id) is an Error in its place.
+   */
+  async userEmbeddings(input: {
+    userIds: readonly string[];
+    runId?: string | null;
+    asOf?: Date | null;
+  }): Promise<(UserEmbeddingView | RubatoError)[]> {
+    const { userIds } = input;
+    if (userIds.length > MAX_USERS)
+      throw new BadUserInput(
+        `userIds: at most ${MAX_USERS.toLocaleString("en")} users in one call, got ${userIds.length.toLocaleString("en")}`,
+        {
+          field: "userIds",
+          max: MAX_USERS,
+          count: userIds.length,
+        },
+      );
+    const asOf = optionalDate(input.asOf, "asOf");
+    const served = await this.models.get(input.runId === undefined || input.runId === null ? null : requiredId(input.runId, "runId"));
+    // A user asked for twice is embedded once.
+    const byId = new Map<string, Promise<UserEmbeddingView | RubatoError>>();
+    const one = (raw: string, i: number) => {
+      let userId: string;
+      try {
+        userId = requiredId(raw, `userIds[${i}]`);
+      } catch (err) {
+        return Promise.resolve(err as RubatoError);
+      }
+      let found = byId.get(userId);
+      if (!found) {
+        found = this.embedder.embed({ served, userId, asOf }).then(embeddingView, (err: unknown) => {
+          if (err instanceof RubatoError) return err;
+          throw err;
+        });
+        byId.set(userId, found);
+      }
+      return found;
     };
+    return Promise.all(userIds.map(one));
   }
 
   /**
@@ -241,6 +264,34 @@ export class Serving {
     const hits = index.search(query, k, new Set([row]));
     return { runId: null, metric, neighbours: hits.map((h) => ({ trackId: catalogue.externalIds[h.row], distance: h.distance })) };
   }
+}
+
+function embeddingView(e: Embedded): UserEmbeddingView {
+  const list = (a: Float32Array) => Array.from(a);
+  const latent = (q: Embedded["fast"]) => q && { mu: list(q.mu), sigma: q.sigma ? list(q.sigma) : null };
+  // The arrays are copied out of the batch's output only when read: a query asks for some of them.
+  return {
+    userId: e.userExternalId,
+    runId: e.served.runId,
+    modelName: e.served.modelName,
+    asOf: e.asOf,
+    plays: e.plays,
+    get mu() {
+      return list(e.joint.mu);
+    },
+    get sigma() {
+      return e.joint.sigma ? list(e.joint.sigma) : null;
+    },
+    get fast() {
+      return latent(e.fast);
+    },
+    get slow() {
+      return latent(e.slow);
+    },
+    get nextTrack() {
+      return list(e.predicted);
+    },
+  };
 }
 
 function requiredId(value: unknown, field: string): string {

@@ -292,7 +292,7 @@ interface Slot {
 function idPool(pools: Pools, coordinate: string): string[] {
   const arg = coordinate.split(".").pop()!;
   if (/Query\.track\.id$/.test(coordinate) || arg === "trackId") return pools.tracks;
-  if (/Query\.user\.id$/.test(coordinate) || arg === "userId") return pools.users;
+  if (/Query\.user\.id$/.test(coordinate) || arg === "userId" || arg === "userIds") return pools.users;
   if (/Query\.run\.id$/.test(coordinate) || arg === "runId") return pools.runs;
   return [...pools.users, ...pools.tracks];
 }
@@ -645,7 +645,7 @@ function rawRequests(rng: Rng, validQuery: string): RawHttp {
     () => ({
       method: "GET",
       headers: { "apollo-require-preflight": "1" },
-      search: `?query=${encodeURIComponent("mutation { recordPlays(plays: []) { recorded } }")}`,
+      search: `?query=${encodeURIComponent("mutation { recordPlays(input: { plays: [] }) { recorded } }")}`,
       statuses: [400, 405],
     }),
     () => ({
@@ -877,9 +877,11 @@ export class CaseGenerator {
         break;
       }
       case "costly": {
-        const s = b.slots.find((x) => /\.(first|k)$/.test(x.coordinate));
+        const s = b.slots.find((x) => /\.(first|k|userIds)$/.test(x.coordinate));
         if (!s) break;
-        const value = pick(rng, [1001, 10_000, 1_000_000, 1_000_000_000, 2 ** 31 - 1, 0, -1, -(2 ** 31)]);
+        const value = s.coordinate.endsWith(".userIds")
+          ? Array.from({ length: pick(rng, [1001, 5000, 20_000]) }, (_, i) => this.pools.users[i % this.pools.users.length])
+          : pick(rng, [1001, 10_000, 1_000_000, 1_000_000_000, 2 ** 31 - 1, 0, -1, -(2 ** 31)]);
         if (s.variable) setVar(s, value);
         else s.value = value;
         made.expect = bad;
@@ -930,7 +932,7 @@ export class CaseGenerator {
     return {
       ...base,
       target: "Mutation.startTraining",
-      query: `mutation($input: StartTrainingInput!) { startTraining(input: $input) { id status } }`,
+      query: `mutation($input: StartTrainingInput!) { startTraining(input: $input) { run { id status } clientMutationId } }`,
       variables: { input },
       expect: refused ? { codes: ["SPEC_INVALID"] } : { codes: null },
     };

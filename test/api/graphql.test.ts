@@ -11,7 +11,7 @@ import { loadDemoWorld } from "../../src/data/demo-data";
 import { nearestTracks } from "../../src/store/nearest";
 import type { Store } from "../../src/store/store";
 import { openTestStore, backendName } from "../helpers/store";
-import { TINY } from "../jobs/helpers";
+import { TINY, ended, waitForRun } from "../jobs/helpers";
 import { collect, gql, wsClient } from "./client";
 
 const KEY = "test-key-123";
@@ -36,13 +36,16 @@ describe(`GraphQL API over HTTP and WebSocket (${backendName})`, () => {
 
     // Train through the API, and follow the run over a WebSocket subscription until it ends.
     const started = await q(
-      `mutation($input: StartTrainingInput!) { startTraining(input: $input) { id status model seed queuePosition } }`,
-      { input: { model: "fs-vae-quick", overrides: TINY, seed: 11 } },
+      `mutation($input: StartTrainingInput!) { startTraining(input: $input) { run { id status model seed queuePosition } clientMutationId } }`,
+      { input: { model: "fs-vae-quick", overrides: TINY, seed: 11, clientMutationId: "first" } },
       KEY,
     );
     expect(started.errors).toBeUndefined();
-    runId = started.data!.startTraining.id;
-    expect(started.data!.startTraining).toMatchObject({ status: "QUEUED", model: "fs-vae-quick", seed: 11, queuePosition: 1 });
+    runId = started.data!.startTraining.run.id;
+    expect(started.data!.startTraining).toMatchObject({
+      run: { status: "QUEUED", model: "fs-vae-quick", seed: 11, queuePosition: 1 },
+      clientMutationId: "first",
+    });
     const client = wsClient(url);
     const watching = collect<{ data: { trainingProgress: (typeof progress)[number] } }>(
       client,
@@ -79,10 +82,11 @@ describe(`GraphQL API over HTTP and WebSocket (${backendName})`, () => {
       expect(r.data!.run.metrics.test.model.l2).toBeGreaterThan(0);
       expect(r.data!.run.curves.filter((c: { kind: string }) => c.kind === "EPOCH")).toHaveLength(2);
 
-      const second = await q(`mutation { startTraining(input: { model: "average" }) { id status } }`, {}, KEY);
+      const second = await q(`mutation { startTraining(input: { model: "average" }) { run { id status } } }`, {}, KEY);
       expect(second.errors).toBeUndefined();
+      const secondId = second.data!.startTraining.run.id;
       const page1 = await q(`{ runs(first: 1) { edges { node { id } cursor } pageInfo { hasNextPage endCursor } } }`);
-      expect(page1.data!.runs.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([second.data!.startTraining.id]);
+      expect(page1.data!.runs.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([secondId]);
       expect(page1.data!.runs.pageInfo.hasNextPage).toBe(true);
       const page2 = await q(`query($after: String) { runs(first: 5, after: $after) { edges { node { id } } pageInfo { hasNextPage } } }`, {
         after: page1.data!.runs.pageInfo.endCursor,
@@ -91,15 +95,20 @@ describe(`GraphQL API over HTTP and WebSocket (${backendName})`, () => {
       expect(page2.data!.runs.pageInfo.hasNextPage).toBe(false);
       const succeeded = await q(`{ runs(status: SUCCEEDED) { edges { node { id status } } } }`);
       expect(succeeded.data!.runs.edges.every((e: { node: { status: string } }) => e.node.status === "SUCCEEDED")).toBe(true);
-      const cancelled = await q(`mutation($id: ID!) { cancelTraining(runId: $id) { status } }`, { id: second.data!.startTraining.id }, KEY);
-      expect(["CANCELLED", "RUNNING", "SUCCEEDED"]).toContain(
-        cancelled.data?.cancelTraining?.status ?? cancelled.errors![0].extensions!.code,
+      const cancelled = await q(
+        `mutation($input: CancelTrainingInput!) { cancelTraining(input: $input) { run { id status } clientMutationId } }`,
+        { input: { runId: secondId } },
+        KEY,
       );
+      expect(["CANCELLED", "RUNNING", "CONFLICT"]).toContain(
+        cancelled.data?.cancelTraining?.run.status ?? cancelled.errors![0].extensions!.code,
+      );
+      if (cancelled.data) expect(cancelled.data.cancelTraining).toMatchObject({ run: { id: secondId }, clientMutationId: null });
     });
 
     it("rejects an invalid spec with SPEC_INVALID and every error's line, column, path and message", async () => {
       const spec = "extends: fs-vae-quick\nname: broken\nencoders:\n  fast:\n    unit: 8\nlatent:\n  size: -3\n";
-      const r = await q(`mutation($spec: String) { startTraining(input: { spec: $spec }) { id } }`, { spec }, KEY);
+      const r = await q(`mutation($spec: String) { startTraining(input: { spec: $spec }) { run { id } } }`, { spec }, KEY);
       expect(r.errors).toHaveLength(1);
       const ext = r.errors![0].extensions!;
       expect(ext.code).toBe("SPEC_INVALID");
@@ -118,7 +127,7 @@ describe(`GraphQL API over HTTP and WebSocket (${backendName})`, () => {
     });
 
     it("cancelling a finished run is a CONFLICT; an unknown run is NOT_FOUND", async () => {
-      const done = await q(`mutation($id: ID!) { cancelTraining(runId: $id) { id } }`, { id: runId }, KEY);
+      const done = await q(`mutation($id: ID!) { cancelTraining(input: { runId: $id }) { run { id } } }`, { id: runId }, KEY);
       expect(done.errors![0].extensions!.code).toBe("CONFLICT");
       const missing = await q(`{ run(id: "00000000-0000-4000-8000-000000000000") { id } }`);
       expect(missing.errors![0].extensions!.code).toBe("NOT_FOUND");
@@ -155,13 +164,13 @@ describe(`GraphQL API over HTTP and WebSocket (${backendName})`, () => {
         liked: n % 2 === 0,
       }));
       const recorded = await q(
-        `mutation($p: [PlayInput!]!) { recordPlays(plays: $p) { recorded duplicates usersCreated } }`,
-        { p: plays },
+        `mutation($input: RecordPlaysInput!) { recordPlays(input: $input) { recorded duplicates usersCreated clientMutationId } }`,
+        { input: { plays, clientMutationId: "batch-1" } },
         KEY,
       );
       expect(recorded.errors).toBeUndefined();
-      expect(recorded.data!.recordPlays).toEqual({ recorded: 5, duplicates: 0, usersCreated: 0 });
-      const again = await q(`mutation($p: [PlayInput!]!) { recordPlays(plays: $p) { recorded duplicates } }`, { p: plays }, KEY);
+      expect(recorded.data!.recordPlays).toEqual({ recorded: 5, duplicates: 0, usersCreated: 0, clientMutationId: "batch-1" });
+      const again = await q(`mutation($p: [PlayInput!]!) { recordPlays(input: { plays: $p }) { recorded duplicates } }`, { p: plays }, KEY);
       expect(again.data!.recordPlays).toEqual({ recorded: 0, duplicates: 5 });
 
       const after = (await q(`query($u: ID!) { userEmbedding(userId: $u) { mu fast { mu } plays asOf } }`, { u: USER })).data!
@@ -180,7 +189,7 @@ describe(`GraphQL API over HTTP and WebSocket (${backendName})`, () => {
       const count = async () => (await store.sql.query<{ n: number }>("SELECT count(*)::int AS n FROM listening_event"))[0].n;
       const before = await count();
       const r = await q(
-        `mutation($p: [PlayInput!]!) { recordPlays(plays: $p) { recorded } }`,
+        `mutation($p: [PlayInput!]!) { recordPlays(input: { plays: $p }) { recorded } }`,
         {
           p: [
             { userId: "new-listener", trackId: "t00001", playedAt: "2026-01-01T10:00:00Z" },
@@ -230,6 +239,81 @@ describe(`GraphQL API over HTTP and WebSocket (${backendName})`, () => {
       expect((await q(`{ similarTracks(userId: "nobody") { distance } }`)).errors![0].extensions!.code).toBe("NOT_FOUND");
       expect((await q(`{ userEmbedding(userId: "nobody") { mu } }`)).errors![0].extensions!.code).toBe("NOT_FOUND");
       expect((await q(`{ track(id: "nothing") { id } }`)).errors![0].extensions!.code).toBe("NOT_FOUND");
+    });
+
+    it("userEmbeddings embeds many users in one call and one batch, in the order asked, as userEmbedding does", async () => {
+      const users = (await q(`{ users(first: 40) { edges { node { id } } } }`)).data!.users.edges.map(
+        (e: { node: { id: string } }) => e.node.id,
+      ) as string[];
+      const ids = [...users.slice(0, 30), "nobody", users[0]];
+      const batches = server.serving.stats.batches;
+      const r = await q(`query($ids: [ID!]!) { userEmbeddings(userIds: $ids) { userId runId plays mu fast { mu } } }`, { ids });
+      // One batch: the 31 distinct users, read and encoded together.
+      expect(server.serving.stats.batches - batches).toBe(1);
+      expect(r.status).toBe(200);
+      const list = r.data!.userEmbeddings as ({ userId: string; runId: string; plays: number; mu: number[] } | null)[];
+      expect(list.map((e) => e?.userId ?? null)).toEqual([...users.slice(0, 30), null, users[0]]);
+      expect(list[31]).toEqual(list[0]);
+      // The unknown user is null, with its own error at its index; the others are unaffected.
+      expect(r.errors).toEqual([
+        expect.objectContaining({ path: ["userEmbeddings", 30], extensions: expect.objectContaining({ code: "NOT_FOUND" }) }),
+      ]);
+      for (const i of [0, 17]) {
+        const single = (await q(`query($u: ID!) { userEmbedding(userId: $u) { runId plays mu } }`, { u: ids[i] })).data!.userEmbedding;
+        expect(list[i]).toMatchObject({ runId: single.runId, plays: single.plays });
+        single.mu.forEach((v: number, j: number) => expect(list[i]!.mu[j]).toBeCloseTo(v, 5));
+      }
+      expect((await q(`{ userEmbeddings(userIds: []) { mu } }`)).data).toEqual({ userEmbeddings: [] });
+    });
+
+    it("userEmbeddings takes at most 1,000 users, and costs what each asks for times the users", async () => {
+      const ids = (n: number) => Array.from({ length: n }, (_, i) => `u${String(i).padStart(5, "0")}`);
+      const over = await q(`query($ids: [ID!]!) { userEmbeddings(userIds: $ids) { userId } }`, { ids: ids(1001) });
+      expect(over.data).toBeNull();
+      expect(over.errors![0]).toMatchObject({
+        message: "userIds: at most 1,000 users in one call, got 1,001",
+        extensions: { code: "BAD_USER_INPUT", field: "userIds", max: 1000, count: 1001 },
+      });
+      // 1 + 1,000 x 8 fields: over the cost limit, refused before any work (400).
+      const costly = await q(
+        `query($ids: [ID!]!) { userEmbeddings(userIds: $ids) { userId mu sigma nextTrack fast { mu } slow { mu } } }`,
+        {
+          ids: ids(1000),
+        },
+      );
+      expect(costly.status).toBe(400);
+      expect(costly.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", cost: 8001, maxCost: DEFAULT_LIMITS.maxCost });
+      const runId0 = await q(`{ userEmbeddings(userIds: ["${USER}"], runId: "00000000-0000-4000-8000-000000000000") { mu } }`);
+      expect(runId0.errors![0].extensions!.code).toBe("NOT_FOUND");
+    });
+
+    it("activateRun makes a successful run the one serving uses, at once; other runs are a CONFLICT", async () => {
+      // A second model: as the newest successful run, it serves until one is activated.
+      const started = await q(
+        `mutation($input: StartTrainingInput!) { startTraining(input: $input) { run { id } } }`,
+        { input: { model: "fs-vae-quick", overrides: TINY, seed: 12 } },
+        KEY,
+      );
+      const newer = started.data!.startTraining.run.id as string;
+      expect((await waitForRun(store, newer, ended)).status).toBe("SUCCEEDED");
+      const servedBy = async () => (await q(`{ userEmbedding(userId: "${USER}") { runId } }`)).data!.userEmbedding.runId;
+      expect(await servedBy()).toBe(newer);
+
+      const activate = `mutation($input: ActivateRunInput!) { activateRun(input: $input) { run { id active status } clientMutationId } }`;
+      const activated = await q(activate, { input: { runId, clientMutationId: "back" } }, KEY);
+      expect(activated.data!.activateRun).toEqual({ run: { id: runId, active: true, status: "SUCCEEDED" }, clientMutationId: "back" });
+      expect(await servedBy()).toBe(runId);
+      expect((await q(`query($id: ID!) { run(id: $id) { active } }`, { id: newer })).data!.run.active).toBe(false);
+
+      const baseline = (await q(`{ runs(first: 50) { edges { node { id hasModel } } } }`))
+        .data!.runs.edges.map((e: { node: { id: string; hasModel: boolean } }) => e.node)
+        .find((r: { hasModel: boolean }) => !r.hasModel);
+      const conflict = await q(activate, { input: { runId: baseline.id } }, KEY);
+      expect(conflict.errors![0].extensions!.code).toBe("CONFLICT");
+      const missing = await q(activate, { input: { runId: "00000000-0000-4000-8000-000000000000" } }, KEY);
+      expect(missing.errors![0].extensions!.code).toBe("NOT_FOUND");
+      expect((await q(activate, { input: { runId: newer } })).errors![0].extensions!.code).toBe("UNAUTHENTICATED");
+      expect(await servedBy()).toBe(runId);
     });
   });
 
@@ -288,13 +372,13 @@ describe(`GraphQL API over HTTP and WebSocket (${backendName})`, () => {
 
   describe("safety", () => {
     it("mutations need the API key, over HTTP and WebSocket", async () => {
-      const http = await q(`mutation { startTraining(input: { model: "average" }) { id } }`);
+      const http = await q(`mutation { startTraining(input: { model: "average" }) { run { id } } }`);
       expect(http.status).toBe(401);
       expect(http.errors![0].extensions!.code).toBe("UNAUTHENTICATED");
-      const wrong = await q(`mutation { startTraining(input: { model: "average" }) { id } }`, {}, "wrong-key");
+      const wrong = await q(`mutation { startTraining(input: { model: "average" }) { run { id } } }`, {}, "wrong-key");
       expect(wrong.errors![0].extensions!.code).toBe("UNAUTHENTICATED");
       const client = wsClient(url);
-      const { results, error } = await collect(client, `mutation { recordPlays(plays: []) { recorded } }`);
+      const { results, error } = await collect(client, `mutation { recordPlays(input: { plays: [] }) { recorded } }`);
       await client.dispose();
       expect(results).toEqual([]);
       expect((error as { extensions: { code: string } }[])[0].extensions.code).toBe("UNAUTHENTICATED");
@@ -326,7 +410,7 @@ describe(`GraphQL API over HTTP and WebSocket (${backendName})`, () => {
       try {
         const deep = `{ users(first: 2) { edges { node { recentPlays(first: 2) { track { id } } } } } }`;
         const d = await gql(limited.graphqlUrl, deep);
-        expect(d.errors![0].message).toMatch(/exceeds maximum operation depth of 4/);
+        expect(d.errors![0].message).toBe("Query depth limit of 4 exceeded, found 6.");
         expect(d.errors![0].extensions!.code).toBe("GRAPHQL_VALIDATION_FAILED");
         expect((await q(deep)).errors).toBeUndefined();
         const costly = `{ tracks(first: 500) { edges { node { id title artist genre embedding } } } }`;

@@ -80,22 +80,28 @@ describe(`hostile inputs over HTTP and WebSocket (${backendName})`, () => {
       { userId: "u00001", trackId: "t00001", playedAt: "2026-10-01T00:00:00Z" },
       { userId: "u\u00001", trackId: "t00001", playedAt: "2026-10-01T00:00:00Z" },
     ];
-    const recorded = await q(`mutation($p: [PlayInput!]!) { recordPlays(plays: $p) { recorded } }`, { p: plays }, KEY);
-    expect(recorded.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", at: "recordPlays(plays)[1].userId" });
+    const recorded = await q(`mutation($p: [PlayInput!]!) { recordPlays(input: { plays: $p }) { recorded } }`, { p: plays }, KEY);
+    expect(recorded.errors![0].extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      variable: "p",
+      at: "recordPlays(input).plays[1].userId",
+    });
+    const whole = await q(`mutation($i: RecordPlaysInput!) { recordPlays(input: $i) { recorded } }`, { i: { plays } }, KEY);
+    expect(whole.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", variable: "i", at: "recordPlays(input).plays[1].userId" });
     const inline = await q(
-      `mutation { recordPlays(plays: [{ userId: "u\\u0000", trackId: "t00001", playedAt: "2026-10-01T00:00:00Z" }]) { recorded } }`,
+      `mutation { recordPlays(input: { plays: [{ userId: "u\\u0000", trackId: "t00001", playedAt: "2026-10-01T00:00:00Z" }] }) { recorded } }`,
       {},
       KEY,
     );
-    expect(inline.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", at: "recordPlays(plays)[0].userId" });
+    expect(inline.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", at: "recordPlays(input).plays[0].userId" });
     const spec = await q(
-      `mutation($s: String) { startTraining(input: { spec: $s }) { id } }`,
+      `mutation($s: String) { startTraining(input: { spec: $s }) { run { id } } }`,
       { s: "extends: fs-vae-quick\nname: x\u0000\n" },
       KEY,
     );
     expect(spec.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", at: "startTraining(input).spec" });
     const json = await q(
-      `mutation($o: JSON) { startTraining(input: { model: "average", overrides: $o }) { id } }`,
+      `mutation($o: JSON) { startTraining(input: { model: "average", overrides: $o }) { run { id } } }`,
       { o: { description: ["ok", "n\u0000"] } },
       KEY,
     );
@@ -105,7 +111,7 @@ describe(`hostile inputs over HTTP and WebSocket (${backendName})`, () => {
   });
 
   it("answers a YAML alias bomb with SPEC_INVALID at the first alias, not an internal error", async () => {
-    const r = await q(`mutation($s: String) { startTraining(input: { spec: $s }) { id } }`, { s: BOMB }, KEY);
+    const r = await q(`mutation($s: String) { startTraining(input: { spec: $s }) { run { id } } }`, { s: BOMB }, KEY);
     expect(r.status).toBe(200);
     expect(r.errors![0].extensions).toMatchObject({
       code: "SPEC_INVALID",
@@ -128,7 +134,11 @@ describe(`hostile inputs over HTTP and WebSocket (${backendName})`, () => {
 
   it("refuses specs absurd by size, and specs whose memory estimate exceeds the budget, as SPEC_INVALID", async () => {
     const start = (overrides: unknown) =>
-      q(`mutation($o: JSON) { startTraining(input: { model: "fs-vae-quick", overrides: $o }) { id status } }`, { o: overrides }, KEY);
+      q(
+        `mutation($o: JSON) { startTraining(input: { model: "fs-vae-quick", overrides: $o }) { run { id status } } }`,
+        { o: overrides },
+        KEY,
+      );
     const absurd: [unknown, string][] = [
       [{ encoders: { fast: { units: 1e9 } } }, "encoders.fast.units"],
       [{ encoders: { fast: { layers: 1e5 } } }, "encoders.fast.layers"],
@@ -161,7 +171,7 @@ describe(`hostile inputs over HTTP and WebSocket (${backendName})`, () => {
       });
       expect(v.data!.validateSpec).toMatchObject({ valid: false, errors: [{ path: "training.batch_size" }] });
       // A small run still fits.
-      expect((await start({ training: { epochs: 1 } })).data!.startTraining.status).toBe("QUEUED");
+      expect((await start({ training: { epochs: 1 } })).data!.startTraining.run.status).toBe("QUEUED");
     } finally {
       if (saved === undefined) delete process.env.RUBATO_MEMORY_BUDGET;
       else process.env.RUBATO_MEMORY_BUDGET = saved;
@@ -180,28 +190,40 @@ describe(`hostile inputs over HTTP and WebSocket (${backendName})`, () => {
       expect({ list, code: r.errors?.[0].extensions?.code }).toEqual({ list, code: "BAD_USER_INPUT" });
     }
     const long = await q(
-      `mutation($p: [PlayInput!]!) { recordPlays(plays: $p) { recorded } }`,
+      `mutation($p: [PlayInput!]!) { recordPlays(input: { plays: $p }) { recorded } }`,
       { p: [{ userId: "u".repeat(5000), trackId: "t00001", playedAt: "2026-10-01T00:00:00Z" }] },
       KEY,
     );
     expect(long.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", index: 0, field: "userId" });
     const yearZero = await q(
-      `mutation($p: [PlayInput!]!) { recordPlays(plays: $p) { recorded } }`,
+      `mutation($p: [PlayInput!]!) { recordPlays(input: { plays: $p }) { recorded } }`,
       { p: [{ userId: "u00001", trackId: "t00001", playedAt: "0000-01-01T00:00:00Z" }] },
       KEY,
     );
     expect(yearZero.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", index: 0, field: "playedAt" });
-    const path = await q(`mutation { startTraining(input: { model: "../../../../etc/passwd" }) { id } }`, {}, KEY);
+    const path = await q(`mutation { startTraining(input: { model: "../../../../etc/passwd" }) { run { id } } }`, {}, KEY);
     expect(path.errors![0].extensions).toMatchObject({ code: "SPEC_INVALID", errors: [{ path: "model" }] });
   });
 
   it("refuses alias and token bombs fast, subscriptions over HTTP, and a persisted query whose hash does not match", async () => {
     const aliases = (n: number, field: string) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(" ")} }`;
-    // models reads every shipped spec: 200 of them cost more than the limit (and one request reads them once).
-    const models = await q(aliases(200, "models { name }"));
-    expect(models.status).toBe(400);
-    expect(models.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", maxCost: 5000 });
-    expect((await q(aliases(20, "models { name }"))).errors).toBeUndefined();
+    // At most 30 aliases (graphql-armor's max-aliases), __typename ones included.
+    for (const field of ["models { name }", "__typename"]) {
+      const many = await q(aliases(31, field));
+      expect(many.status).toBe(400);
+      expect(many.errors![0]).toMatchObject({
+        message: "Aliases limit of 30 exceeded, found 31.",
+        extensions: { code: "GRAPHQL_VALIDATION_FAILED" },
+      });
+    }
+    expect((await q(aliases(30, "models { name }"))).errors).toBeUndefined();
+    const client = wsClient(url);
+    const { error } = await collect(client, aliases(31, "__typename"));
+    await client.dispose();
+    expect((error as { message: string; extensions: { code: string } }[])[0]).toMatchObject({
+      message: "Aliases limit of 30 exceeded, found 31.",
+      extensions: { code: "GRAPHQL_VALIDATION_FAILED" },
+    });
     const started = Date.now();
     const tokens = await q(aliases(20000, "models { name }"));
     expect(Date.now() - started).toBeLessThan(1500);
@@ -210,7 +232,13 @@ describe(`hostile inputs over HTTP and WebSocket (${backendName})`, () => {
       message: expect.stringMatching(/more that 50000 tokens/),
       extensions: { code: "GRAPHQL_PARSE_FAILED" },
     });
-    const nodes = await q(aliases(12000, "__typename"));
+    // Past 10,000 selections the cost estimate stops: too costly (15 fragments, each spreading the next twice).
+    const fragments = Array.from(
+      { length: 15 },
+      (_, i) => `fragment F${i} on Query { ${i === 14 ? "__typename" : `...F${i + 1} ...F${i + 1}`} }`,
+    );
+    const nodes = await q(`{ ...F0 } ${fragments.join(" ")}`);
+    expect(nodes.status).toBe(400);
     expect(nodes.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", maxCost: 5000 });
     const sub = await q(`subscription { trainingProgress(runId: "00000000-0000-0000-0000-000000000000") { kind } }`);
     expect(sub.status).toBe(400);
@@ -224,12 +252,43 @@ describe(`hostile inputs over HTTP and WebSocket (${backendName})`, () => {
     expect(await apq.json()).toEqual({ errors: [{ message: "provided sha does not match query", extensions: { code: "BAD_REQUEST" } }] });
   });
 
-  it("answers fragment cycles and nesting bombs as validation errors, not internal ones", async () => {
-    const cycle = await q(`fragment A on Query { ...B } fragment B on Query { ...A } { ...A }`);
-    expect(cycle.status).toBe(400);
-    expect(cycle.errors!.map((e) => e.extensions!.code)).toEqual(expect.arrayContaining(["GRAPHQL_VALIDATION_FAILED"]));
+  it("answers fragment cycles and nesting bombs as validation errors, not internal ones, over HTTP and WebSocket", async () => {
+    const client = wsClient(url);
+    const cycles = [
+      `fragment A on Query { ...B } fragment B on Query { ...A } { ...A }`,
+      `fragment A on Query { ...A } { ...A }`,
+      `fragment A on Run { curves { seq ...B } } fragment B on CurvePoint { ...C } fragment C on CurvePoint { ...B } { run(id: "x") { ...A } }`,
+    ];
+    for (const query of cycles) {
+      const r = await q(query);
+      expect({ query, status: r.status }).toEqual({ query, status: 400 });
+      expect(r.errors!.map((e) => e.extensions!.code)).toContain("GRAPHQL_VALIDATION_FAILED");
+      const { error } = await collect(client, query);
+      expect((error as { extensions: { code: string } }[]).map((e) => e.extensions.code)).toContain("GRAPHQL_VALIDATION_FAILED");
+    }
+    await client.dispose();
+    // Introspection nests as deep as it is asked: past depth 8 it is refused.
+    const deep = await q(`{ __type(name: "Query") { ${"fields { type { ".repeat(5)}name${" } }".repeat(5)} } }`);
+    expect(deep.status).toBe(400);
+    expect(deep.errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          message: "Query depth limit of 8 exceeded, found 12.",
+          extensions: { code: "GRAPHQL_VALIDATION_FAILED" },
+        }),
+      ]),
+    );
+    // Nesting of any kind is bounded too: 500 inline fragments around one field (depth 2 by armor's count), or a chain of
+    // 3,000 fragments each spreading the next (whose walks would overflow the stack), are refused, not internal errors.
     const nested = await q(`{ ${"...on Query { ".repeat(500)}models { name }${" }".repeat(500)} }`);
-    expect(nested.status).toBe(400);
-    expect(nested.errors![0].extensions!.code).toBe("GRAPHQL_VALIDATION_FAILED");
+    const chain = Array.from({ length: 3000 }, (_, i) => `fragment F${i} on Query { ${i === 2999 ? "__typename" : `...F${i + 1}`} }`);
+    const chained = await q(`{ ...F0 } ${chain.join(" ")}`);
+    for (const r of [nested, chained]) {
+      expect(r.status).toBe(400);
+      expect(r.errors![0]).toMatchObject({
+        message: expect.stringMatching(/^the operation nests fields and fragments \d+ deep; at most 40$/),
+        extensions: { code: "GRAPHQL_VALIDATION_FAILED" },
+      });
+    }
   });
 });

@@ -23,7 +23,7 @@ const DOCUMENTED = new Set([
 
 const EMBEDDING = `query($u: ID!) { userEmbedding(userId: $u) { runId plays mu } }`;
 const SIMILAR = `query($u: ID!) { similarTracks(userId: $u, k: 5) { distance } }`;
-const RECORD = `mutation($p: [PlayInput!]!) { recordPlays(plays: $p) { recorded duplicates } }`;
+const RECORD = `mutation($p: [PlayInput!]!) { recordPlays(input: { plays: $p }) { recorded duplicates } }`;
 
 export interface Play {
   userId: string;

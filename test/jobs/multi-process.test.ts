@@ -24,7 +24,7 @@ const server = !!process.env.DATABASE_URL;
 if (!server) console.warn("skipping test/jobs/multi-process.test.ts: it needs a PostgreSQL server (DATABASE_URL); see .ci/postgres.sh");
 
 const EMBEDDING = `query($u: ID!) { userEmbedding(userId: $u) { runId plays mu } }`;
-const RECORD = `mutation($p: [PlayInput!]!) { recordPlays(plays: $p) { recorded } }`;
+const RECORD = `mutation($p: [PlayInput!]!) { recordPlays(input: { plays: $p }) { recorded } }`;
 
 type Embedding = { runId: string; plays: number; mu: number[] };
 

@@ -1,10 +1,23 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
-import { cancel, getRun, pageRuns, runCurves, startRun } from "../../jobs/runs";
+import { activateRun, cancel, getRun, pageRuns, runCurves, startRun } from "../../jobs/runs";
 import { watchRun, type ProgressReport } from "../../jobs/watch";
 import type { ApiContext } from "../context";
 import { COST, perItem } from "../limits";
 import { toConnection, toRun } from "./map";
-import { CurvePoint, ProgressKind, Run, RunConnection, RunStatus, StartTrainingInput, TrainingProgress } from "./types";
+import {
+  ActivateRunInput,
+  ActivateRunPayload,
+  CancelTrainingInput,
+  CancelTrainingPayload,
+  CurvePoint,
+  ProgressKind,
+  Run,
+  RunConnection,
+  RunStatus,
+  StartTrainingInput,
+  StartTrainingPayload,
+  TrainingProgress,
+} from "./types";
 
 @Resolver(() => Run)
 export class RunResolver {
@@ -29,14 +42,14 @@ export class RunResolver {
     return rows.map((r) => ({ ...r, kind: r.kind === "epoch" ? ProgressKind.EPOCH : ProgressKind.STEP, at: new Date(r.at) }));
   }
 
-  @Mutation(() => Run, {
+  @Mutation(() => StartTrainingPayload, {
     description: "Queues a training run of a named spec (model) or of spec YAML (spec); spec errors come back as SPEC_INVALID",
     complexity: COST.spec,
   })
   async startTraining(
     @Arg("input", () => StartTrainingInput) input: StartTrainingInput,
     @Ctx() { store, worker }: ApiContext,
-  ): Promise<Run> {
+  ): Promise<StartTrainingPayload> {
     const started = await startRun(store, {
       model: input.model ?? undefined,
       spec: input.spec ?? undefined,
@@ -44,13 +57,32 @@ export class RunResolver {
       seed: input.seed ?? undefined,
     });
     worker?.wake();
-    return toRun(await getRun(store, started.id));
+    return { run: toRun(await getRun(store, started.id)), clientMutationId: input.clientMutationId ?? null };
   }
 
-  @Mutation(() => Run, { description: "Cancels a run: at once when QUEUED, within one step when RUNNING (its last checkpoint is kept)" })
-  async cancelTraining(@Arg("runId", () => ID) runId: string, @Ctx() { store }: ApiContext): Promise<Run> {
-    await cancel(store, runId);
-    return toRun(await getRun(store, runId));
+  @Mutation(() => CancelTrainingPayload, {
+    description: "Cancels a run: at once when QUEUED, within one step when RUNNING (its last checkpoint is kept)",
+  })
+  async cancelTraining(
+    @Arg("input", () => CancelTrainingInput) input: CancelTrainingInput,
+    @Ctx() { store }: ApiContext,
+  ): Promise<CancelTrainingPayload> {
+    await cancel(store, input.runId);
+    return { run: toRun(await getRun(store, input.runId)), clientMutationId: input.clientMutationId ?? null };
+  }
+
+  @Mutation(() => ActivateRunPayload, {
+    description:
+      "Makes a successful run with a model the one serving uses when no runId is given (as `rubato runs activate`); CONFLICT for any other run",
+  })
+  async activateRun(
+    @Arg("input", () => ActivateRunInput) input: ActivateRunInput,
+    @Ctx() { store, serving }: ApiContext,
+  ): Promise<ActivateRunPayload> {
+    const run = await activateRun(store, input.runId);
+    // This server serves it from the next request on; other servers see it within a second (the active run's lookup).
+    serving.invalidate();
+    return { run: toRun(run), clientMutationId: input.clientMutationId ?? null };
   }
 
   @Subscription(() => TrainingProgress, {

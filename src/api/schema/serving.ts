@@ -1,8 +1,8 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { GraphQLDateTime } from "graphql-scalars";
 import type { ApiContext } from "../context";
-import { perItem, perPlays } from "../limits";
-import { Metric, PlayInput, RecordPlaysResult, Track, TrackNeighbour, UserEmbedding } from "./types";
+import { perItem, perListed, perPlays } from "../limits";
+import { Metric, RecordPlaysInput, RecordPlaysPayload, Track, TrackNeighbour, UserEmbedding } from "./types";
 
 @Resolver()
 export class ServingResolver {
@@ -17,6 +17,22 @@ export class ServingResolver {
     @Arg("asOf", () => GraphQLDateTime, { nullable: true }) asOf?: Date | null,
   ): Promise<UserEmbedding> {
     return serving.userEmbedding({ userId, runId, asOf });
+  }
+
+  @Query(() => [UserEmbedding], {
+    nullable: "items",
+    description:
+      "Up to 1,000 users' userEmbedding under one run (the active or given), in the order asked, in the same batches as single requests; null where a user cannot be embedded, with that user's error (path userEmbeddings.INDEX)",
+    complexity: perListed("userIds"),
+  })
+  async userEmbeddings(
+    @Arg("userIds", () => [ID]) userIds: string[],
+    @Ctx() { serving }: ApiContext,
+    @Arg("runId", () => ID, { nullable: true }) runId?: string | null,
+    @Arg("asOf", () => GraphQLDateTime, { nullable: true }) asOf?: Date | null,
+  ): Promise<(UserEmbedding | Error)[]> {
+    // An Error in the list is that item's error: GraphQL answers null there and reports it with the item's path.
+    return serving.userEmbeddings({ userIds, runId, asOf });
   }
 
   @Query(() => [TrackNeighbour], {
@@ -41,13 +57,16 @@ export class ServingResolver {
     return result.neighbours;
   }
 
-  @Mutation(() => RecordPlaysResult, {
+  @Mutation(() => RecordPlaysPayload, {
     description:
       "Appends listening events (users are created on first sight); one bad play rejects the whole batch with its index and reason",
     complexity: perPlays,
   })
-  recordPlays(@Arg("plays", () => [PlayInput]) plays: PlayInput[], @Ctx() { serving }: ApiContext): Promise<RecordPlaysResult> {
-    return serving.recordPlays(plays);
+  async recordPlays(
+    @Arg("input", () => RecordPlaysInput) input: RecordPlaysInput,
+    @Ctx() { serving }: ApiContext,
+  ): Promise<RecordPlaysPayload> {
+    return { ...(await serving.recordPlays(input.plays)), clientMutationId: input.clientMutationId ?? null };
   }
 }
 

@@ -171,13 +171,6 @@ export class ModelInfo {
   @Field() hash!: string;
 }
 
-@ObjectType()
-export class RecordPlaysResult {
-  @Field(() => Int) recorded!: number;
-  @Field(() => Int, { description: "Plays already stored (same user, track and time), not written again" }) duplicates!: number;
-  @Field(() => Int) usersCreated!: number;
-}
-
 @ObjectType({ description: "A report from a training run: a step, an epoch, or a change of status" })
 export class TrainingProgress {
   @Field(() => ID) runId!: string;
@@ -197,8 +190,22 @@ export class TrainingProgress {
   @Field(() => String, { nullable: true }) error!: string | null;
 }
 
+// Mutations follow the Relay convention: one `input` argument, a payload type
+// back, and an optional clientMutationId echoed from the one to the other.
+
 @InputType()
-export class StartTrainingInput {
+abstract class MutationInput {
+  @Field(() => String, { nullable: true, description: "Any string; the payload carries it back (Relay's mutation convention)" })
+  clientMutationId?: string | null;
+}
+
+@ObjectType()
+abstract class MutationPayload {
+  @Field(() => String, { nullable: true, description: "The input's clientMutationId" }) clientMutationId!: string | null;
+}
+
+@InputType()
+export class StartTrainingInput extends MutationInput {
   @Field(() => String, { nullable: true, description: "A shipped or stored spec's name (see models)" }) model?: string | null;
   @Field(() => String, { nullable: true, description: "Spec YAML text; may `extends` a shipped spec" }) spec?: string | null;
   @Field(() => GraphQLJSON, { nullable: true, description: 'Changes to the resolved spec, e.g. {"training": {"epochs": 3}}' })
@@ -215,6 +222,43 @@ export class PlayInput {
   @Field(() => Boolean, { nullable: true }) liked?: boolean | null;
   @Field(() => Boolean, { nullable: true }) addedToPlaylist?: boolean | null;
   @Field(() => Boolean, { nullable: true }) restarted?: boolean | null;
+}
+
+@InputType()
+export class RecordPlaysInput extends MutationInput {
+  @Field(() => [PlayInput], { description: "At most 10,000 plays; one bad play rejects the whole batch" }) plays!: PlayInput[];
+}
+
+@InputType()
+export class CancelTrainingInput extends MutationInput {
+  @Field(() => ID) runId!: string;
+}
+
+@InputType()
+export class ActivateRunInput extends MutationInput {
+  @Field(() => ID, { description: "A SUCCEEDED run with a model" }) runId!: string;
+}
+
+@ObjectType()
+export class StartTrainingPayload extends MutationPayload {
+  @Field(() => Run, { description: "The queued run" }) run!: Run;
+}
+
+@ObjectType()
+export class CancelTrainingPayload extends MutationPayload {
+  @Field(() => Run, { description: "The run: CANCELLED, or still RUNNING until its current step ends" }) run!: Run;
+}
+
+@ObjectType()
+export class ActivateRunPayload extends MutationPayload {
+  @Field(() => Run, { description: "The run serving now uses" }) run!: Run;
+}
+
+@ObjectType()
+export class RecordPlaysPayload extends MutationPayload {
+  @Field(() => Int) recorded!: number;
+  @Field(() => Int, { description: "Plays already stored (same user, track and time), not written again" }) duplicates!: number;
+  @Field(() => Int) usersCreated!: number;
 }
 
 type Class<T> = new () => T;
