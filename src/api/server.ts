@@ -33,6 +33,13 @@ export interface ServerOptions {
 
 const GRAPHQL_PATH = "/graphql";
 
+/**
+ * How long close() lets the requests in flight finish before it cuts their connections.
+ * The store closes after the server: a request cut and still running would reach a
+ * closed store (and log an error), and a recordPlays in flight would lose its answer.
+ */
+const DRAIN_MS = 2000;
+
 class TooLarge extends Error {}
 
 function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> {
@@ -91,7 +98,14 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     res.end();
   };
 
+  /** Requests whose answer has not been sent yet, and whether close() has begun. */
+  let inFlight = 0;
+  let closing = false;
   const server = http.createServer(async (req, res) => {
+    inFlight++;
+    res.once("close", () => inFlight--);
+    // A request on a kept-alive connection while the server closes: answered, and the connection not kept.
+    if (closing) res.setHeader("connection", "close");
     try {
       const url = new URL(req.url ?? "/", "http://localhost");
       if (req.method === "GET" && url.pathname === "/health") {
@@ -129,10 +143,14 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     serving,
     async close() {
       await ws.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      // No new connections; idle ones closed; the requests in flight get DRAIN_MS to finish.
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + DRAIN_MS;
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      server.closeAllConnections();
+      await closed;
       await apollo.stop();
       await serving.close();
     },

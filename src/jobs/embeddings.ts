@@ -5,6 +5,7 @@ import type { ModelSpec } from "../spec/schema";
 import { streamHistories } from "../store/history";
 import { csvLine, pgArray } from "../store/sql";
 import type { Store } from "../store/store";
+import { testPause } from "../test-hooks";
 
 export type EmbedBatch = (
   n: number,
@@ -16,6 +17,12 @@ export type EmbedBatch = (
 /**
  * Every user's latent state (mu, sigma) as of the data cut-off, through the
  * serving feature path, embedded in batches and loaded with COPY.
+ *
+ * Not one transaction: the rows of a run that has not SUCCEEDED are read by
+ * nothing (serving embeds users itself), and the run's earlier rows are deleted
+ * first, so a run interrupted here (kill -9, or `signal`) and resumed replaces
+ * what it had written instead of colliding with it.
+ * `signal` stops it between users and after each batch it stores.
  */
 export async function storeUserEmbeddings(
   store: Store,
@@ -25,7 +32,7 @@ export async function storeUserEmbeddings(
   catalogue: Catalogue,
   cutoff: Date | null,
   embed: EmbedBatch,
-  batchSize = 1024,
+  { batchSize = 1024, signal }: { batchSize?: number; signal?: AbortSignal } = {},
 ): Promise<number> {
   let users: { id: number; asOf: Date }[] = [];
   let fast: Float32Array[] = [];
@@ -49,6 +56,8 @@ export async function storeUserEmbeddings(
     }
     await store.sql.copyCsv("user_embedding", ["run_id", "user_id", "as_of", "mu", "sigma"], csv);
     stored += n;
+    await testPause("evaluation", signal);
+    signal?.throwIfAborted();
     users = [];
     fast = [];
     mask = [];
@@ -56,6 +65,7 @@ export async function storeUserEmbeddings(
   };
   await store.sql.query(`DELETE FROM user_embedding WHERE run_id = $1`, [runId]);
   for await (const history of streamHistories(store, { catalogue, upTo: cutoff ?? undefined })) {
+    signal?.throwIfAborted();
     const f = featuresForServing(history, catalogue, spec, stats, cutoff ?? undefined);
     if (!f) continue;
     users.push({ id: history.userId, asOf: cutoff ?? new Date(f.time) });

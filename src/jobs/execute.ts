@@ -284,9 +284,14 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
           pendingEmbeds.set(id, { resolve, reject });
           thread!.post({ type: "embed", id, n, fast, mask, slow });
         });
-      await storeUserEmbeddings(store, run.id, spec, featureStats, catalogue, run.dataCutoff, embedInThread).catch((err: Error) => {
+      await storeUserEmbeddings(store, run.id, spec, featureStats, catalogue, run.dataCutoff, embedInThread, {
+        signal: abandon.signal,
+      }).catch((err: Error) => {
+        checkShutdown();
         throw new RunError("embeddings", err.message);
       });
+      // A shutdown during the last batch's write: the run is abandoned like at any other stage (it resumes from its final checkpoint).
+      checkShutdown();
       log(`user embeddings stored in ${stageSeconds()} s`, { runId: run.id });
     }
     const done = await finishRun(store.sql, run.id, workerId, { status: "SUCCEEDED", metrics: metricsOf(trained.summary) });

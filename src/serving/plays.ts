@@ -9,6 +9,7 @@ import { BadUserInput } from "../errors";
 import { addEventStats, getEventStats } from "../store/catalog";
 import { MAX_ID_BYTES, parseTimestamp, show, ValueError } from "../store/import/values";
 import type { Store } from "../store/store";
+import { testPause } from "../test-hooks";
 
 export interface PlayInput {
   userId: string;
@@ -84,6 +85,7 @@ export async function recordPlays(store: Store, plays: readonly PlayInput[]): Pr
   });
   if (bad.length) throw rejection(bad);
   const ok = valid as Play[];
+  await testPause("record-plays");
   return store.transaction(async (tx) => {
     const usersCreated = await tx.execute(
       `INSERT INTO app_user (external_id) SELECT DISTINCT unnest($1::text[]) ON CONFLICT (external_id) DO NOTHING`,

@@ -127,6 +127,11 @@ describe(`kill -9 mid-run (${backendName})`, () => {
       expect(ma.steps).toBe(mb.steps);
       for (const k of ["l2", "cosine", "hr10", "ndcg10", "mrr"]) expect(ma.test.model[k]).toBeCloseTo(mb.test.model[k], 6);
       expect(curves.n).toBe(curves.steps); // no curve row written twice
+      // and none left from the work the kills lost: read in the order written, the curve never goes back a step
+      const written = (
+        await store.sql.query<{ step: number }>(`SELECT step FROM run_progress WHERE run_id = $1 ORDER BY seq`, [runId])
+      ).map((r) => r.step);
+      expect(written).toEqual([...written].sort((x, y) => x - y));
     } finally {
       await store.close();
     }

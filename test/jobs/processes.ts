@@ -16,10 +16,25 @@ export interface Rubato {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
 
+/** The processes started by the test file that are still running. */
+const running = new Set<ChildProcess>();
+// A test that fails before it stops its process would leave it running, and jest waiting for it.
+afterAll(async () => {
+  const left = [...running];
+  for (const child of left) child.kill("SIGKILL");
+  await Promise.all(
+    left.map(
+      (child) =>
+        new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve))),
+    ),
+  );
+});
+
 /**
  * `rubato ARGS` as a child process (logs at info level, a short heartbeat timeout), with
  * NODE_ENV=production as deployed rather than jest's "test": libraries behave differently
  * under "test" (Apollo Server installs SIGINT/SIGTERM handlers of its own only outside it).
+ * Killed after the file's tests if still running.
  */
 export function rubato(args: string[], env: NodeJS.ProcessEnv): Rubato {
   const child = spawn("node", [bin, ...args], {
@@ -29,9 +44,11 @@ export function rubato(args: string[], env: NodeJS.ProcessEnv): Rubato {
   let ended = false;
   child.stdout!.on("data", (d: Buffer) => (out += d));
   child.stderr!.on("data", (d: Buffer) => (out += d));
+  running.add(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on("exit", (code, signal) => {
       ended = true;
+      running.delete(child);
       resolve({ code, signal });
     }),
   );
@@ -141,4 +158,23 @@ export async function kill9(p: Rubato): Promise<void> {
 /** Resolves when the output matches `pattern` `times` times (e.g. the second pause at a point). */
 export function waitForNth(p: Rubato, pattern: RegExp, times: number, timeoutMs?: number): Promise<void> {
   return p.waitFor(new RegExp(`(?:${pattern.source}[\\s\\S]*?){${times - 1}}${pattern.source}`), timeoutMs);
+}
+
+/** The time (pino's epoch milliseconds) of the first log line matching `msg`, or null. */
+export function loggedAt(p: Rubato, msg: RegExp): number | null {
+  const line = p
+    .output()
+    .split("\n")
+    .find((l) => msg.test(l));
+  return line ? (JSON.parse(line) as { time: number }).time : null;
+}
+
+/** A `rubato serve`'s GraphQL endpoint, from its "listening" log line. */
+export function graphqlUrl(p: Rubato): string {
+  const line = p
+    .output()
+    .split("\n")
+    .find((l) => l.includes('"msg":"listening"'));
+  if (!line) throw new Error(`not listening yet:\n${p.output()}`);
+  return (JSON.parse(line) as { graphql: string }).graphql;
 }
