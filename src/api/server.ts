@@ -32,6 +32,8 @@ export interface ServerOptions {
 }
 
 const GRAPHQL_PATH = "/graphql";
+/** How long an idle keep-alive connection stays open (see startServer). */
+export const KEEP_ALIVE_MS = 65_000;
 
 /**
  * How long close() lets the requests in flight finish before it cuts their connections.
@@ -129,6 +131,13 @@ export async function startServer(store: Store, options: ServerOptions): Promise
       else res.end();
     }
   });
+  // Node closes a keep-alive connection 5 s after its last answer by default. When this
+  // thread is busy for longer (a multi-megabyte checkpoint written through PGlite takes 3 to
+  // 6 s on a loaded machine), those timers fire before the requests that arrived meanwhile
+  // are read, and every waiting client gets ECONNRESET at once (bench:soak saw 64). So idle
+  // connections live for a minute, as behind most load balancers; headers must take longer.
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.headersTimeout = KEEP_ALIVE_MS + 1_000;
   const ws = attachWebSocket(server, GRAPHQL_PATH, services, limits);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
