@@ -363,7 +363,7 @@ function operations(users: string[], tracks: string[], runId: () => string, curs
           liked: rng.float() < 0.1,
         }));
         return JSON.stringify({
-          query: `mutation($p: [PlayInput!]!) { recordPlays(plays: $p) { recorded duplicates usersCreated } }`,
+          query: `mutation($p: [PlayInput!]!) { recordPlays(input: { plays: $p }) { recorded duplicates usersCreated } }`,
           variables: { p: plays },
         });
       },
@@ -468,11 +468,11 @@ async function main() {
     const startTraining = async () => {
       const data = await post(
         url,
-        `mutation($o: JSON) { startTraining(input: { model: "${TRAINING.model}", overrides: $o }) { id status } }`,
+        `mutation($o: JSON) { startTraining(input: { model: "${TRAINING.model}", overrides: $o }) { run { id status } } }`,
         { o: TRAINING.overrides },
         auth,
       );
-      const run = data.startTraining as { id: string; status: string };
+      const run = (data.startTraining as { run: { id: string; status: string } }).run;
       training.runs.push({ id: run.id, firstStep: null, lastStep: null, epoch: null, status: run.status });
       log(`training run ${run.id} started (${TRAINING.model}, ${TRAINING.overrides.training.epochs} epochs, no early stopping)`);
     };
@@ -604,7 +604,7 @@ async function main() {
     const peakKb = procKb(pid, "VmHWM");
 
     // Stop: cancel the training run, then SIGTERM, timed.
-    await post(url, `mutation($id: ID!) { cancelTraining(runId: $id) { status } }`, { id: current().id }, auth).catch((err: Error) =>
+    await post(url, `mutation($id: ID!) { cancelTraining(input: { runId: $id }) { run { status } } }`, { id: current().id }, auth).catch((err: Error) =>
       log(`cancelTraining: ${err.message}`),
     );
     const t0Stop = performance.now();
