@@ -41,6 +41,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { DOCUMENTED_CODES } from "../src/api/errors";
 import { Rng } from "../src/random";
 import { openStore } from "../src/store/store";
 import { HAS_EMBEDDING } from "../src/store/catalog";
@@ -53,20 +54,7 @@ const WORLD = { users: 2000, tracks: 5000, days: 28 };
 const TRAINING = { model: "fs-vae-quick", overrides: { training: { epochs: 10_000, early_stopping: { patience: 0 } } } };
 const REQUEST_TIMEOUT_MS = 30_000;
 
-/** The codes the README documents for GraphQL errors; INTERNAL_SERVER_ERROR is a bug, never a documented answer. */
-const DOCUMENTED_CODES = new Set([
-  "BAD_USER_INPUT",
-  "NOT_FOUND",
-  "UNAUTHENTICATED",
-  "SPEC_INVALID",
-  "CONFLICT",
-  "GRAPHQL_PARSE_FAILED",
-  "GRAPHQL_VALIDATION_FAILED",
-  "OPERATION_RESOLUTION_FAILURE",
-  "BAD_REQUEST",
-  "PAYLOAD_TOO_LARGE",
-  "PERSISTED_QUERY_NOT_FOUND",
-]);
+const DOCUMENTED = new Set(DOCUMENTED_CODES);
 
 const HELP = `npm run bench:soak -- [options]
 
@@ -324,7 +312,7 @@ function judge(status: number, body: unknown, field: string): Answer {
   if (status >= 500) return { kind: "http5xx", detail: `${status} ${b.errors?.[0]?.extensions?.code ?? ""}`.trim() };
   if (Array.isArray(b.errors) && b.errors.length) {
     const code = b.errors[0].extensions?.code ?? "(no code)";
-    return DOCUMENTED_CODES.has(code) ? { kind: "graphql", detail: code } : { kind: "graphqlUndocumented", detail: code };
+    return DOCUMENTED.has(code) ? { kind: "graphql", detail: code } : { kind: "graphqlUndocumented", detail: code };
   }
   if (status !== 200) return { kind: "httpOther", detail: String(status) };
   if (!b.data || b.data[field] === null || b.data[field] === undefined) return { kind: "wrongAnswer", detail: `no ${field}` };

@@ -16,6 +16,25 @@ import { unwrapResolverError } from "@apollo/server/errors";
 import { RubatoError } from "../errors";
 import { log } from "../log";
 
+/**
+ * Every code an answer may carry (docs/api.md, "Errors"); INTERNAL_SERVER_ERROR is
+ * not one of them: it is a bug. The fuzzer, the fault tests and bench:soak check
+ * answers against this list.
+ */
+export const DOCUMENTED_CODES: readonly string[] = [
+  "BAD_USER_INPUT",
+  "NOT_FOUND",
+  "UNAUTHENTICATED",
+  "SPEC_INVALID",
+  "CONFLICT",
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "BAD_REQUEST",
+  "PAYLOAD_TOO_LARGE",
+  "OPERATION_RESOLUTION_FAILURE",
+  "PERSISTED_QUERY_NOT_FOUND",
+];
+
 /** Statuses of request errors (see above); anything else refused before execution is a 400. */
 const HTTP_STATUS: Record<string, number> = { UNAUTHENTICATED: 401 };
 

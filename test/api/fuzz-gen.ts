@@ -89,21 +89,6 @@ export interface FuzzCase {
   subscription?: boolean;
 }
 
-/** The codes docs/api.md documents (section "Errors"). */
-export const DOCUMENTED_CODES = [
-  "BAD_USER_INPUT",
-  "NOT_FOUND",
-  "UNAUTHENTICATED",
-  "SPEC_INVALID",
-  "CONFLICT",
-  "GRAPHQL_PARSE_FAILED",
-  "GRAPHQL_VALIDATION_FAILED",
-  "BAD_REQUEST",
-  "PAYLOAD_TOO_LARGE",
-  "OPERATION_RESOLUTION_FAILURE",
-  "PERSISTED_QUERY_NOT_FOUND",
-];
-
 const NUL = "\u0000";
 
 // ---------------------------------------------------------------------------

@@ -27,7 +27,8 @@ import type { Store } from "../../src/store/store";
 import { openTestStore, backendName } from "../helpers/store";
 import { TINY, waitForRun } from "../jobs/helpers";
 import { gql } from "./client";
-import { CaseGenerator, DOCUMENTED_CODES, type FuzzCase, type Pools } from "./fuzz-gen";
+import { DOCUMENTED_CODES } from "../../src/api/errors";
+import { CaseGenerator, type FuzzCase, type Pools } from "./fuzz-gen";
 
 const KEY = "fuzz-key";
 const SEED = Number(process.env.RUBATO_FUZZ_SEED ?? 20261217);

@@ -2,24 +2,12 @@
  * Clients that keep a `rubato serve` busy over real HTTP (userEmbedding,
  * similarTracks, recordPlays in turn) until told to stop, and sort every
  * answer: a documented answer, a wrong one (HTTP 5xx, INTERNAL_SERVER_ERROR,
- * a code the README does not list), or no answer at all (the connection
+ * a code docs/api.md does not list), or no answer at all (the connection
  * refused or cut: what a client of a server that is closing may get).
  */
+import { DOCUMENTED_CODES } from "../../src/api/errors";
 
-/** The codes the README documents (README.md, "Errors"), but for INTERNAL_SERVER_ERROR, which is a bug. */
-const DOCUMENTED = new Set([
-  "BAD_USER_INPUT",
-  "NOT_FOUND",
-  "UNAUTHENTICATED",
-  "SPEC_INVALID",
-  "CONFLICT",
-  "GRAPHQL_PARSE_FAILED",
-  "GRAPHQL_VALIDATION_FAILED",
-  "OPERATION_RESOLUTION_FAILURE",
-  "BAD_REQUEST",
-  "PAYLOAD_TOO_LARGE",
-  "PERSISTED_QUERY_NOT_FOUND",
-]);
+const DOCUMENTED = new Set(DOCUMENTED_CODES);
 
 const EMBEDDING = `query($u: ID!) { userEmbedding(userId: $u) { runId plays mu } }`;
 const SIMILAR = `query($u: ID!) { similarTracks(userId: $u, k: 5) { distance } }`;
