@@ -21,6 +21,9 @@ import { evaluateModels, parseSeeds } from "../src/jobs/evaluation";
 import { formatEvaluationMarkdown, PAPER_MODELS } from "../src/eval/tables";
 import { loadDemoWorld } from "../src/data/demo-data";
 import { openStore } from "../src/store/store";
+import { recorder } from "./record";
+
+const rec = recorder("eval");
 
 const env = (name: string, dflt: number) => {
   const v = Number(process.env[name] ?? dflt);
@@ -56,15 +59,16 @@ async function main() {
           );
       },
     });
-    console.log(`eval_wall_s ${((Date.now() - started) / 1000).toFixed(1)}`);
-    console.log(`eval_runs ${result.runs.length}`);
+    rec.figure("eval_wall_s", (Date.now() - started) / 1000, 1);
+    rec.figure("eval_runs", result.runs.length);
     for (const m of result.models) {
       const seconds = m.runs.flatMap((r) => (r.wallSeconds === null ? [] : [r.wallSeconds]));
-      if (seconds.length) console.log(`eval_run_s_${m.model} ${(seconds.reduce((a, b) => a + b, 0) / seconds.length).toFixed(1)}`);
+      if (seconds.length) rec.figure(`eval_run_s_${m.model}`, seconds.reduce((a, b) => a + b, 0) / seconds.length, 1);
     }
     console.log(`\n${formatEvaluationMarkdown(result)}`);
     for (const w of result.modelWarnings) console.log(`warning: ${w}`);
     if (result.failed) process.exitCode = 1;
+    else rec.save();
   } finally {
     await store.close();
     fs.rmSync(dir, { recursive: true, force: true });

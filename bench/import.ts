@@ -15,6 +15,7 @@ import pg from "pg";
 import { openStore, type Store } from "../src/store/store";
 import { importTracksFile } from "../src/store/import/tracks";
 import { importEventsFile } from "../src/store/import/events";
+import { recorder } from "./record";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -27,6 +28,7 @@ const BATCH = arg("batch", 0) || undefined;
 const THREAD = process.argv.includes("--thread") ? process.argv[process.argv.indexOf("--thread") + 1] === "yes" : undefined;
 const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : null;
 const DIM = 80;
+const rec = recorder("import");
 
 function writeFiles(dir: string) {
   let seed = 7;
@@ -62,7 +64,7 @@ async function run(label: string, store: Store, dir: string) {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const { user, system } = process.cpuUsage(cpu);
     if (report.inserted !== EVENTS) throw new Error(`${label}: inserted ${report.inserted} of ${EVENTS}`);
-    console.log(`import_events_per_s_${label} ${Math.round(EVENTS / seconds)}`);
+    rec.figure(`import_events_per_s_${label}`, EVENTS / seconds);
     console.error(`  ${label}: ${EVENTS} events in ${seconds.toFixed(1)} s (Node CPU ${((user + system) / 1e6).toFixed(1)} s), peak RSS ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB`);
   } finally {
     await store.close();
@@ -94,6 +96,7 @@ async function main() {
     console.error("  server: skipped (set DATABASE_URL, e.g. eval \"$(.ci/postgres.sh start)\")");
   }
   fs.rmSync(dir, { recursive: true, force: true });
+  rec.save();
 }
 
 main().catch((err) => {

@@ -5,6 +5,13 @@
  * (4 concurrent clients, 20 s). Prints p50/p99 latency idle and during training:
  *   health_p99_ms_idle N
  *   health_p99_ms_during_training N
+ *   health_p99_ms_during_training_N_threads N
+ *
+ *   npm run bench:jobs -- [--threads N|auto]   (default auto: the cores)
+ *
+ * The last is a second run, training.threads N (data-parallel: helpers on the other
+ * cores), the case where the server's own thread has the least CPU to itself; it is
+ * skipped when N is 1.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -14,9 +21,16 @@ import { startServer } from "../src/api/server";
 import { cancel, startRun } from "../src/jobs/runs";
 import { RunWorker } from "../src/jobs/worker";
 import { loadDemoWorld } from "../src/data/demo-data";
-import { openStore } from "../src/store/store";
+import { openStore, type Store } from "../src/store/store";
+import { resolveThreads } from "../src/train/parallel";
+import { recorder } from "./record";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const argv = process.argv.slice(2);
+const threadsArg = argv.includes("--threads") ? argv[argv.indexOf("--threads") + 1] : "auto";
+if (!/^(auto|[1-9]\d*)$/.test(threadsArg)) throw new Error(`--threads expects auto or a positive integer, got ${threadsArg}`);
+const THREADS = resolveThreads(threadsArg === "auto" ? "auto" : Number(threadsArg));
+const rec = recorder("jobs", argv);
 
 // The load generator, run as a separate process so its own work does not count against the server.
 const CLIENT = `
@@ -51,6 +65,32 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** Starts fs-vae-quick at `threads`, waits for its first step, drives /health for SECONDS, cancels it. */
+async function duringTraining(store: Store, worker: RunWorker, url: string, threads: number | "auto"): Promise<number[]> {
+  const run = await startRun(store, { model: "fs-vae-quick", overrides: { training: { threads } } });
+  let stepping = false;
+  let stopped: string | null = null;
+  const subscription = worker.events.subscribe((e) => {
+    if (e.runId !== run.id) return;
+    if (e.kind === "step") stepping = true;
+    if (e.kind === "status" && e.status !== "RUNNING") stopped = e.status;
+  });
+  try {
+    while (!stepping) {
+      if (stopped) throw new Error(`run ${run.id} ended (${stopped}) before its first step`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    console.error(`bench:jobs: run ${run.id} (training.threads ${threads}) is training; measuring /health for ${SECONDS} s`);
+    const latencies = await drive(url, SECONDS);
+    if (stopped) throw new Error(`run ${run.id} ended (${stopped}) while /health was measured: not a measurement during training`);
+    return latencies;
+  } finally {
+    subscription();
+    await cancel(store, run.id).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+}
+
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rubato-bench-jobs-"));
   const store = await openStore({ backend: "pglite", location: path.join(dir, "pgdata") });
@@ -60,31 +100,20 @@ async function main() {
     const worker = new RunWorker(store, { exclusive: true });
     const server = await startServer(store, { port: 0, policy: { apiKey: "bench", openQueries: true }, worker });
     const url = `${server.url}/health`;
-
-    const idle = await drive(url, Math.min(10, SECONDS));
-    let training = false;
-    worker.events.subscribe((e) => {
-      if (e.kind === "step") training = true;
-    });
+    const measured: [string, number[]][] = [["idle", await drive(url, Math.min(10, SECONDS))]];
     await worker.start();
-    const run = await startRun(store, { model: "fs-vae-quick" });
-    while (!training) await new Promise((r) => setTimeout(r, 100));
-    console.error(`bench:jobs: run ${run.id} is training; measuring /health for ${SECONDS} s`);
-    const during = await drive(url, SECONDS);
-    const stillTraining = training;
-
-    for (const [label, values] of [
-      ["idle", idle],
-      ["during_training", during],
-    ] as const) {
-      console.log(`health_p50_ms_${label} ${percentile(values, 50).toFixed(1)}`);
-      console.log(`health_p99_ms_${label} ${percentile(values, 99).toFixed(1)}`);
+    measured.push(["during_training", await duringTraining(store, worker, url, 1)]);
+    if (THREADS > 1) {
+      rec.note(`during_training_${THREADS}_threads: fs-vae-quick with training.threads ${THREADS} (data-parallel)`);
+      measured.push([`during_training_${THREADS}_threads`, await duringTraining(store, worker, url, THREADS)]);
+    }
+    for (const [label, values] of measured) {
+      rec.figure(`health_p50_ms_${label}`, percentile(values, 50), 1);
+      rec.figure(`health_p99_ms_${label}`, percentile(values, 99), 1);
       console.error(`  ${label}: ${values.length} requests, max ${Math.max(...values).toFixed(1)} ms`);
     }
-    if (!stillTraining) console.error("  warning: the run stopped training before the measurement ended");
-    await cancel(store, run.id);
+    rec.save();
     await worker.stop();
-    await new Promise((r) => setTimeout(r, 3000));
     await server.close();
   } finally {
     await store.close();

@@ -34,7 +34,9 @@
  * always so, read while it runs). Each child's stderr goes to DIR/logs/PHASE.log.
  * A progress line per phase (and every minute while one runs); a table at the
  * end; the figures as JSON in --json FILE (default
- * bench/results/scale-<users>u-<tracks>t-<days>d.json).
+ * bench/results/scale-<users>u-<tracks>t-<days>d.json). A FILE an earlier run of
+ * the same world wrote keeps its figures for the phases this run skips, so a
+ * store continued with --store DIR --phases ... completes the same file.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -112,6 +114,9 @@ interface PhaseResult {
   peakRssMb: number | null;
   /** Phase-specific figures (rows, counts, the CLI's own timings). */
   details: Record<string, unknown>;
+  /** When the phase ended, and the machine's 1-minute load average then (the machine is shared). */
+  finishedAt?: string;
+  loadAverage?: number;
 }
 
 interface QueryResult {
@@ -229,7 +234,15 @@ class Bench {
   }
 
   record(phase: Phase, command: string, r: { seconds: number; peakKb: number | null }, details: Record<string, unknown> = {}) {
-    this.results.push({ phase, command, wallSeconds: round(r.seconds, 2), peakRssMb: r.peakKb === null ? null : mb(r.peakKb), details });
+    this.results.push({
+      phase,
+      command,
+      wallSeconds: round(r.seconds, 2),
+      peakRssMb: r.peakKb === null ? null : mb(r.peakKb),
+      details,
+      finishedAt: new Date().toISOString(),
+      loadAverage: round(os.loadavg()[0], 2),
+    });
   }
 
   async cli(phase: Phase, args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -424,6 +437,28 @@ async function childDataset() {
   }
 }
 
+/**
+ * The figures an earlier run of the same world left in --json, for the phases this run
+ * skips (a store kept with --store goes on with later phases): each keeps the time it
+ * finished (that run's start when older files lack it).
+ */
+function earlierFigures(o: Options): { phases: PhaseResult[]; queries: QueryResult[] } {
+  if (!fs.existsSync(o.json)) return { phases: [], queries: [] };
+  const old = JSON.parse(fs.readFileSync(o.json, "utf8")) as {
+    world: { users: number; tracks: number; days: number; seed: number };
+    startedAt: string;
+    machine?: { loadAverage?: { end?: number } };
+    phases: PhaseResult[];
+    queries?: QueryResult[];
+  };
+  const w = old.world;
+  if (w.users !== o.users || w.tracks !== o.tracks || w.days !== o.days || w.seed !== o.seed) return { phases: [], queries: [] };
+  const phases = old.phases
+    .filter((p) => !o.phases.includes(p.phase))
+    .map((p) => ({ ...p, finishedAt: p.finishedAt ?? old.startedAt, loadAverage: p.loadAverage ?? old.machine?.loadAverage?.end }));
+  return { phases, queries: old.queries ?? [] };
+}
+
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   const dir = o.store ? path.resolve(o.store) : fs.mkdtempSync(path.join(os.tmpdir(), "rubato-bench-scale-"));
@@ -436,6 +471,7 @@ async function main() {
   );
   const started = new Date();
   const loadAtStart = os.loadavg()[0];
+  const earlier = earlierFigures(o);
   const figures = () => ({
     world: { users: o.users, tracks: o.tracks, days: o.days, seed: o.seed },
     machine: {
@@ -448,8 +484,9 @@ async function main() {
     startedAt: started.toISOString(),
     store: dir,
     rssMethod: bench.rssMethod,
-    phases: bench.results,
-    queries: bench.queries,
+    // Phases this run did not repeat keep the figures an earlier run of the same world wrote here.
+    phases: [...earlier.phases, ...bench.results].sort((a, b) => PHASES.indexOf(a.phase) - PHASES.indexOf(b.phase)),
+    queries: o.phases.includes("queries") ? bench.queries : earlier.queries,
   });
   fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
   for (const phase of o.phases) {

@@ -8,7 +8,7 @@
  * own process, and drives it from this process with autocannon at 1, 16 and
  * 64 concurrent clients: userEmbedding, similarTracks by user, similarTracks
  * by track, each request for a different user or track. Prints per line:
- *   serve_<world>_<operation>_c<clients> p50_ms N p99_ms N req_per_s N
+ *   serve_<world>_<operation>_c<clients>_p50_ms N, _p99_ms N and _req_per_s N
  * and the recall@10 of the served neighbours against exact search:
  *   serve_<world>_recall10_<form> R
  * BENCH_SECONDS (default 8) sets the time per measurement; BENCH_WORLDS=demo|big|demo,big;
@@ -26,6 +26,7 @@ import { RunWorker } from "../src/jobs/worker";
 import { loadDemoWorld } from "../src/data/demo-data";
 import { trackMatrix, type TrackMatrix } from "../src/store/nearest";
 import { openStore } from "../src/store/store";
+import { recorder } from "./record";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const WORLDS = {
@@ -175,6 +176,7 @@ async function recall(url: string, matrix: TrackMatrix, users: string[]) {
 }
 
 async function main() {
+  const rec = recorder("serve");
   const chosen = (process.env.BENCH_WORLDS ?? "demo,big").split(",") as (keyof typeof WORLDS)[];
   for (const world of chosen) {
     const size = WORLDS[world];
@@ -185,15 +187,17 @@ async function main() {
       // Warm-up: the model and the track index load on first use.
       await post(url, `query($u: ID!) { similarTracks(userId: $u) { distance } }`, { u: users[0] });
       const r = await recall(url, matrix, users);
-      console.log(`serve_${world}_recall10_track ${r.byTrack.toFixed(3)}`);
-      console.log(`serve_${world}_recall10_user ${r.byUser.toFixed(3)}`);
+      rec.figure(`serve_${world}_recall10_track`, r.byTrack, 3);
+      rec.figure(`serve_${world}_recall10_user`, r.byUser, 3);
       const operations = (process.env.BENCH_OPERATIONS ?? Object.keys(OPERATIONS).join(",")).split(",");
       for (const [name, make] of Object.entries(OPERATIONS).filter(([name]) => operations.includes(name))) {
         for (const clients of CLIENTS) {
           const m = await drive(url, clients, make(users, matrix.externalIds));
-          console.log(
-            `serve_${world}_${name}_c${clients} p50_ms ${m.p50.toFixed(1)} p99_ms ${m.p99.toFixed(1)} req_per_s ${m.rps.toFixed(0)}${m.failed ? ` failed ${m.failed}` : ""}`,
-          );
+          const key = `serve_${world}_${name}_c${clients}`;
+          rec.figure(`${key}_p50_ms`, m.p50, 1);
+          rec.figure(`${key}_p99_ms`, m.p99, 1);
+          rec.figure(`${key}_req_per_s`, m.rps);
+          if (m.failed) rec.figure(`${key}_failed`, m.failed);
         }
       }
     } finally {
@@ -201,6 +205,7 @@ async function main() {
       await new Promise((r) => child.once("exit", r));
     }
   }
+  rec.save();
 }
 
 // Run as a script (npm run bench:serve), not when bench:scale imports the client code above.

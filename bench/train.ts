@@ -44,6 +44,7 @@ import type { Catalogue, UserHistory } from "../src/features/history";
 import { SpecSchema } from "../src/spec/schema";
 import { BatchBuilder, disposeBatch, epochOrder } from "../src/train/batches";
 import { DataParallel, resolveThreads } from "../src/train/parallel";
+import { recorder } from "./record";
 
 const args = process.argv.slice(2);
 const QUICK = args.includes("--quick");
@@ -53,6 +54,7 @@ const STEPS = arg("steps", QUICK ? 5 : 20);
 const REPEATS = arg("repeats", QUICK ? 2 : 5);
 const INFER_REPEATS = arg("infer-repeats", QUICK ? 3 : 7);
 const THREADS = arg("threads", resolveThreads("auto"));
+const rec = recorder("train", args);
 
 const W = 5;
 const D_S = 82;
@@ -88,16 +90,16 @@ function inputs(n: number, seed: number) {
 }
 
 async function main(): Promise<void> {
-  const backend = await initBackend(undefined, { logger: (m) => console.log(`# ${m}`) });
+  const backend = await initBackend(undefined, { logger: (m) => rec.note(m) });
   const model = createFsVae(BENCH_CONFIG, 1);
-  console.log(
-    `# FS-VAE: LSTM(128) x2 over w=${W} x d_s=${D_S}, dense 64 x2 over d_n=${D_N}, K=${K}, decoder 128 x2 -> ${DIM}; ${parameterCount(model).toLocaleString("en-US")} parameters`,
+  rec.note(
+    `FS-VAE: LSTM(128) x2 over w=${W} x d_s=${D_S}, dense 64 x2 over d_n=${D_N}, K=${K}, decoder 128 x2 -> ${DIM}; ${parameterCount(model).toLocaleString("en-US")} parameters`,
   );
   const lstmPath =
     process.env.RUBATO_LSTM_FUSED === "0" || backend.name !== "wasm" || !backend.fastKernels?.length
       ? "plain tfjs ops"
       : `fused cell kernels (${lstmCellImpl(tf.backend())})`;
-  console.log(`# training batch ${TRAIN_BATCH}, inference batch ${INFER_BATCH}; LSTM: ${lstmPath}; node ${process.version}`);
+  rec.note(`training batch ${TRAIN_BATCH}, inference batch ${INFER_BATCH}; LSTM: ${lstmPath}; node ${process.version}`);
 
   const optimizer = new Optimizer("adam", 1e-4, model.variables);
   const train = inputs(TRAIN_BATCH, 10);
@@ -118,8 +120,8 @@ async function main(): Promise<void> {
   if (tf.memory().numTensors !== before) console.log(`# WARNING: tensor count moved from ${before} to ${tf.memory().numTensors}`);
   tf.dispose(Object.values(train));
   const trainRate = median(rates);
-  console.log(`# training: ${rates.map((r) => Math.round(r)).join(", ")} samples/s; per CPU second ${Math.round(median(cpuRates))}`);
-  console.log(`train_samples_per_s ${Math.round(trainRate)}`);
+  rec.note(`training: ${rates.map((r) => Math.round(r)).join(", ")} samples/s; per CPU second ${Math.round(median(cpuRates))}`);
+  rec.figure("train_samples_per_s", trainRate);
 
   const infer = inputs(INFER_BATCH, 20);
   const run = () => {
@@ -136,23 +138,23 @@ async function main(): Promise<void> {
   }
   tf.dispose(Object.values(infer));
   const inferRate = median(inferRates);
-  console.log(`# inference: ${inferRates.map((r) => Math.round(r)).join(", ")} per s`);
-  console.log(`infer_per_s ${Math.round(inferRate)}`);
-  console.log(`# goals: >= 3000 training samples/s, >= 8000 inferences/s (${backend.name})`);
+  rec.note(`inference: ${inferRates.map((r) => Math.round(r)).join(", ")} per s`);
+  rec.figure("infer_per_s", inferRate);
+  rec.note(`goals: >= 3000 training samples/s, >= 8000 inferences/s (${backend.name})`);
   const torch = NO_TORCH ? null : torchPeer(trainRate, inferRate);
 
   const dataset = await benchDataset();
   const rate1 = await datasetRate(dataset, 1, backend.name);
-  console.log(`train_samples_per_s_dataset_1_thread ${Math.round(rate1)}`);
+  rec.figure("train_samples_per_s_dataset_1_thread", rate1);
   if (THREADS > 1) {
     const rateN = await datasetRate(dataset, THREADS, backend.name);
-    console.log(`train_samples_per_s_dataset_${THREADS}_threads ${Math.round(rateN)}`);
-    console.log(`ratio_threads_vs_1_thread ${(rateN / rate1).toFixed(2)}`);
+    rec.figure(`train_samples_per_s_dataset_${THREADS}_threads`, rateN);
+    rec.figure("ratio_threads_vs_1_thread", rateN / rate1, 2);
     if (torch) {
       const torchN = torchTrain(THREADS);
       const best = Math.max(torch.train, torchN ?? 0);
-      if (torchN) console.log(`torch_train_samples_per_s_${THREADS}_threads ${Math.round(torchN)}`);
-      console.log(`ratio_train_threads_vs_torch_best ${(rateN / best).toFixed(2)}`);
+      if (torchN) rec.figure(`torch_train_samples_per_s_${THREADS}_threads`, torchN);
+      rec.figure("ratio_train_threads_vs_torch_best", rateN / best, 2);
     }
   }
 }
@@ -217,7 +219,7 @@ async function datasetRate(dataset: Awaited<ReturnType<typeof benchDataset>>, th
       for (let i = 0; i < STEPS; i++) await once();
       rates.push((STEPS * TRAIN_BATCH) / ((performance.now() - t0) / 1000));
     }
-    console.log(`# dataset path, ${threads} thread${threads > 1 ? "s" : ""}: ${rates.map((r) => Math.round(r)).join(", ")} samples/s`);
+    rec.note(`dataset path, ${threads} thread${threads > 1 ? "s" : ""}: ${rates.map((r) => Math.round(r)).join(", ")} samples/s`);
     return median(rates);
   } finally {
     await parallel?.close();
@@ -235,7 +237,7 @@ function torchPython(): string | undefined {
 function runTorch(threads: number, extra: string[] = []): string | null {
   const python = torchPython();
   if (!python) {
-    console.log("# PyTorch peer skipped: no python3 can import torch (Debian: apt-get install -y python3-torch libopenblas0-pthread)");
+    rec.note("PyTorch peer skipped: no python3 can import torch (Debian: apt-get install -y python3-torch libopenblas0-pthread)");
     return null;
   }
   const script = path.join(__dirname, "torch_fsvae.py");
@@ -246,7 +248,7 @@ function runTorch(threads: number, extra: string[] = []): string | null {
     timeout: 15 * 60 * 1000,
   });
   if (out.status !== 0) {
-    console.log(`# PyTorch peer failed: ${(out.stderr || String(out.error ?? "")).trim().split("\n").pop()}`);
+    rec.note(`PyTorch peer failed: ${(out.stderr || String(out.error ?? "")).trim().split("\n").pop()}`);
     return null;
   }
   return out.stdout;
@@ -256,26 +258,37 @@ function runTorch(threads: number, extra: string[] = []): string | null {
 function torchPeer(trainRate: number, inferRate: number): { train: number; infer: number } | null {
   const out = runTorch(1);
   if (!out) return null;
-  process.stdout.write(out);
+  keepTorchLines(out);
   const train = Number(/^torch_train_samples_per_s (\S+)/m.exec(out)?.[1]);
   const infer = Number(/^torch_infer_per_s (\S+)/m.exec(out)?.[1]);
-  if (train > 0) console.log(`ratio_train_vs_torch ${(trainRate / train).toFixed(2)}`);
-  if (infer > 0) console.log(`ratio_infer_vs_torch ${(inferRate / infer).toFixed(2)}`);
+  if (train > 0) rec.figure("ratio_train_vs_torch", trainRate / train, 2);
+  if (infer > 0) rec.figure("ratio_infer_vs_torch", inferRate / infer, 2);
   return train > 0 ? { train, infer } : null;
+}
+
+/** The peer's `# ...` lines as notes and (unless figures is false) its `name value` lines as figures. */
+function keepTorchLines(out: string, figures = true): void {
+  for (const line of out.split("\n")) {
+    const figure = /^(torch_\w+) (\S+)$/.exec(line);
+    if (line.startsWith("# ")) rec.note(line.slice(2));
+    else if (figure && figures) rec.figure(figure[1], Number(figure[2]), figure[2].includes(".") ? 2 : 0);
+  }
 }
 
 /** PyTorch's training rate on `threads` threads (training only). */
 function torchTrain(threads: number): number | null {
   const out = runTorch(threads, ["--train-only"]);
   if (!out) return null;
-  for (const line of out.split("\n")) if (line.startsWith("#")) console.log(line);
+  keepTorchLines(out, false);
   const train = Number(/^torch_train_samples_per_s (\S+)/m.exec(out)?.[1]);
   return train > 0 ? train : null;
 }
 
 if (require.main === module) {
-  main().catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  });
+  main()
+    .then(() => rec.save())
+    .catch((err) => {
+      console.error(err);
+      process.exitCode = 1;
+    });
 }

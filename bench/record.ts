@@ -1,0 +1,91 @@
+/**
+ * A bench's figures as data: each `figure` prints `name value` (the line format
+ * every bench has always printed) and is kept; `save` writes them with the run's
+ * provenance to bench/results/<bench>.json (or BENCH_RESULTS_DIR), which
+ * `npm run bench:docs` renders into docs/benchmarks.md.
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+export const RESULTS_DIR = path.resolve(__dirname, "results");
+
+/** What bench/results/<bench>.json holds for the benches that print `name value` figures. */
+export interface BenchRecord {
+  bench: string;
+  /** The command as typed, e.g. `npm run bench:train -- --steps=10`. */
+  command: string;
+  recordedAt: string;
+  /** The commit the bench ran at (with "+changes" when the tree was dirty); null outside git. */
+  commit: string | null;
+  machine: { cores: number; memoryGb: number; node: string; loadAverage: { start: number; end: number } };
+  figures: Record<string, number>;
+  /** The `# ...` lines the bench printed along the way (context for the figures). */
+  notes: string[];
+}
+
+export function currentCommit(): string | null {
+  try {
+    const git = (args: string[]) =>
+      execFileSync("git", args, { cwd: __dirname, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const head = git(["rev-parse", "--short", "HEAD"]);
+    return git(["status", "--porcelain", "--untracked-files=no"]) ? `${head}+changes` : head;
+  } catch {
+    return null;
+  }
+}
+
+export function machine(loadAtStart: number) {
+  return {
+    cores: os.cpus().length,
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    loadAverage: { start: round2(loadAtStart), end: round2(os.loadavg()[0]) },
+  };
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+export interface Recorder {
+  /** Prints `name value` and keeps the figure (value rounded to `digits` decimals). */
+  figure(name: string, value: number, digits?: number): void;
+  /** Prints `# text` and keeps it as a note. */
+  note(text: string): void;
+  /** Writes the record; returns the file. Call once, at the end of a run that finished. */
+  save(): string;
+}
+
+export function recorder(bench: string, args: string[] = process.argv.slice(2)): Recorder {
+  const loadAtStart = os.loadavg()[0];
+  const figures: Record<string, number> = {};
+  const notes: string[] = [];
+  return {
+    figure(name, value, digits = 0) {
+      const rounded = Number(value.toFixed(digits));
+      figures[name] = rounded;
+      console.log(`${name} ${value.toFixed(digits)}`);
+    },
+    note(text) {
+      notes.push(text);
+      console.log(`# ${text}`);
+    },
+    save() {
+      const record: BenchRecord = {
+        bench,
+        command: `npm run bench:${bench}${args.length ? ` -- ${args.join(" ")}` : ""}`,
+        recordedAt: new Date().toISOString(),
+        commit: currentCommit(),
+        machine: machine(loadAtStart),
+        figures,
+        notes,
+      };
+      const dir = process.env.BENCH_RESULTS_DIR ?? RESULTS_DIR;
+      fs.mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, `${bench}.json`);
+      fs.writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
+      console.error(`bench:${bench}: figures written to ${path.relative(process.cwd(), file)}`);
+      return file;
+    },
+  };
+}
