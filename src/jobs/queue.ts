@@ -84,25 +84,33 @@ export async function heartbeat(sql: SqlClient, runId: string, workerId: string)
   return rows[0].cancel_requested ? "cancel" : "continue";
 }
 
-/** Puts RUNNING runs whose heartbeat is older than the timeout back in the queue; returns their ids. */
+/**
+ * What becomes of a RUNNING run nobody holds any more: back in the queue, or CANCELLED
+ * when a cancel was requested while it ran (its worker died before it could stop).
+ */
+const ORPHAN_OUTCOME = `status = CASE WHEN cancel_requested THEN 'CANCELLED'::run_status ELSE 'QUEUED'::run_status END,
+        finished_at = CASE WHEN cancel_requested THEN now() ELSE finished_at END,
+        worker_id = NULL`;
+
+/** Re-queues (or, when their cancel was requested, cancels) RUNNING runs whose heartbeat is older than the timeout; returns the re-queued ids. */
 export async function requeueExpired(sql: SqlClient, timeoutMs: number): Promise<string[]> {
-  const rows = await sql.query<{ id: string }>(
-    `UPDATE run SET status = 'QUEUED', worker_id = NULL
+  const rows = await sql.query<{ id: string; status: RunStatus }>(
+    `UPDATE run SET ${ORPHAN_OUTCOME}
       WHERE status = 'RUNNING' AND heartbeat_at < now() - make_interval(secs => $1::float8 / 1000)
-      RETURNING id`,
+      RETURNING id, status`,
     [timeoutMs],
   );
-  return rows.map((r) => r.id);
+  return rows.filter((r) => r.status === "QUEUED").map((r) => r.id);
 }
 
-/** With a store no other process uses: every RUNNING run not held by this worker is orphaned. */
+/** With a store no other process uses: every RUNNING run not held by this worker is orphaned (re-queued, or cancelled as requested). */
 export async function requeueOrphans(sql: SqlClient, workerId: string): Promise<string[]> {
-  const rows = await sql.query<{ id: string }>(
-    `UPDATE run SET status = 'QUEUED', worker_id = NULL
-      WHERE status = 'RUNNING' AND worker_id IS DISTINCT FROM $1 RETURNING id`,
+  const rows = await sql.query<{ id: string; status: RunStatus }>(
+    `UPDATE run SET ${ORPHAN_OUTCOME}
+      WHERE status = 'RUNNING' AND worker_id IS DISTINCT FROM $1 RETURNING id, status`,
     [workerId],
   );
-  return rows.map((r) => r.id);
+  return rows.filter((r) => r.status === "QUEUED").map((r) => r.id);
 }
 
 /** Stores a checkpoint, only while this worker still holds the run. */
