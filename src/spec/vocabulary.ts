@@ -77,3 +77,14 @@ export function perPlayWidth(signal: PerPlaySignal, embeddingDim: number): numbe
   const w = PER_PLAY_WIDTH[signal];
   return w === "embedding" ? embeddingDim : w;
 }
+
+/** The first column of each signal within one step of x_s, for the signals `perPlay` lists (in its order). */
+export function perPlayOffsets(perPlay: readonly PerPlaySignal[], embeddingDim: number): Partial<Record<PerPlaySignal, number>> {
+  const out: Partial<Record<PerPlaySignal, number>> = {};
+  let at = 0;
+  for (const s of perPlay) {
+    out[s] = at;
+    at += perPlayWidth(s, embeddingDim);
+  }
+  return out;
+}
