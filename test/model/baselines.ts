@@ -1,6 +1,7 @@
 /** Test helpers for the JODIE and LatentCross modules: a feature spec with the time signals, synthetic batches, Adam steps. */
 import * as tf from "@tensorflow/tfjs-core";
 import type { FsVaeInput, Objective } from "../../src/model/fsvae";
+import { initBackend } from "../../src/model/backend";
 import { normals } from "../../src/model/random";
 import { Optimizer, type NamedVariable } from "../../src/train/optimizers";
 import { specWith } from "../features/world";
@@ -77,3 +78,28 @@ export function adamSteps(
 }
 
 export const values = (vars: NamedVariable[]): number[][] => vars.map((v) => Array.from(v.variable.dataSync()));
+
+/** The loss and its gradients on a fresh model (built by `build`, disposed after) on the given backend. */
+export async function gradientsOn(
+  backend: "wasm" | "cpu",
+  build: () => { variables: NamedVariable[]; objective: (batch: { input: FsVaeInput; y: tf.Tensor2D }) => Objective; dispose: () => void },
+): Promise<{ value: number; grads: number[][] }> {
+  await initBackend(backend, { logger: () => undefined });
+  const m = build();
+  const batch = syntheticBatch(9, 4);
+  const vars = m.variables.map((v) => v.variable);
+  const out = tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => m.objective(batch).loss, vars);
+    return { value: value.dataSync()[0], grads: vars.map((v) => Array.from(grads[v.name].dataSync())) };
+  });
+  disposeBatch(batch);
+  m.dispose();
+  return out;
+}
+
+/** Largest absolute difference between two gradient lists. */
+export function worstDifference(a: number[][], b: number[][]): number {
+  let worst = 0;
+  a.forEach((g, i) => g.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - b[i][j])))));
+  return worst;
+}

@@ -18,7 +18,7 @@ import {
   type JodieConfig,
 } from "../../src/model/jodie";
 import { specWith } from "../features/world";
-import { adamSteps, D, disposeBatch, FEATURES, SLOW, STEP, syntheticBatch, values, W } from "./baselines";
+import { adamSteps, D, disposeBatch, FEATURES, gradientsOn, SLOW, STEP, syntheticBatch, values, W, worstDifference } from "./baselines";
 
 const FIELDS = { ...JODIE_DEFAULTS, units: 16, static_units: 6 };
 const config = (over: Partial<JodieConfig> = {}): JodieConfig => ({ ...jodieConfig(FEATURES, FIELDS, D), ...over });
@@ -137,5 +137,26 @@ describe("jodie", () => {
     const bare = createJodie(config({ static_units: 0 }), 6);
     expect(bare.variables.map((v) => v.key)).not.toContain("static/kernel");
     disposeJodie(bare);
+  });
+});
+
+describe("jodie on wasm", () => {
+  afterAll(async () => {
+    await tf.setBackend("cpu");
+  });
+
+  it("gives the cpu backend's loss and gradients", async () => {
+    const build = () => {
+      const model = createJodie(config(), 11);
+      return {
+        variables: model.variables,
+        objective: (b: ReturnType<typeof syntheticBatch>) => jodieLoss(model, b.input, b.y),
+        dispose: () => disposeJodie(model),
+      };
+    };
+    const wasm = await gradientsOn("wasm", build);
+    const cpu = await gradientsOn("cpu", build);
+    expect(Math.abs(wasm.value - cpu.value)).toBeLessThan(1e-5 * Math.max(1, Math.abs(cpu.value)));
+    expect(worstDifference(wasm.grads, cpu.grads)).toBeLessThan(1e-5);
   });
 });

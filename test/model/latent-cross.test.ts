@@ -20,7 +20,7 @@ import {
 } from "../../src/model/latent-cross";
 import { recurrentForward } from "../../src/model/lstm";
 import { specWith } from "../features/world";
-import { adamSteps, D, disposeBatch, FEATURES, STEP, syntheticBatch, values, W } from "./baselines";
+import { adamSteps, D, disposeBatch, FEATURES, gradientsOn, STEP, syntheticBatch, values, W, worstDifference } from "./baselines";
 
 const FIELDS: LatentCrossSpecFields = { ...LATENT_CROSS_DEFAULTS, units: 12, head: { layers: 1, units: 10 } };
 const LOSS = { reconstruction: "mse" as const, variance: 1 };
@@ -148,5 +148,26 @@ describe("latent-cross", () => {
       `head/out/bias [${D}]`,
     ]);
     disposeLatentCross(model);
+  });
+});
+
+describe("latent-cross on wasm (the fused LSTM kernels)", () => {
+  afterAll(async () => {
+    await tf.setBackend("cpu");
+  });
+
+  it.each(["lstm", "rnn"] as const)("gives the cpu backend's loss and gradients (%s, dropout)", async (cell) => {
+    const build = () => {
+      const model = createLatentCross(config({ cell, layers: 2, dropout: 0.1 }), 11);
+      return {
+        variables: model.variables,
+        objective: (b: ReturnType<typeof syntheticBatch>) => latentCrossLoss(model, b.input, b.y, { noise: seededNoise(3, 2) }),
+        dispose: () => disposeLatentCross(model),
+      };
+    };
+    const wasm = await gradientsOn("wasm", build);
+    const cpu = await gradientsOn("cpu", build);
+    expect(Math.abs(wasm.value - cpu.value)).toBeLessThan(1e-5 * Math.max(1, Math.abs(cpu.value)));
+    expect(worstDifference(wasm.grads, cpu.grads)).toBeLessThan(1e-5);
   });
 });
