@@ -6,7 +6,8 @@
  * of bytes per play (datasetBytes), not by the ~2 KB a materialised x_s costs.
  *
  * A prediction point is (user, play i) with a next play i+1: x_s = plays
- * i-w+1..i, x_n = aggregates over plays 0..i, target = embedding of play i+1.
+ * i-w+1..i, x_n = aggregates over plays 0..i (hours_since_last: from play i
+ * to play i+1's time, the prediction time), target = embedding of play i+1.
  * Points whose next track has no embedding are skipped and counted.
  */
 import type { ModelSpec } from "../spec/schema";
@@ -23,7 +24,7 @@ import {
   writeTarget,
   type FeatureStats,
 } from "./features";
-import { catalogueRms, markLikedTracks, type Catalogue, type UserHistory } from "./history";
+import { catalogueRms, hoursBetween, markLikedTracks, type Catalogue, type UserHistory } from "./history";
 
 export const SPLITS = ["train", "validation", "test"] as const;
 export type SplitName = (typeof SPLITS)[number];
@@ -255,7 +256,8 @@ export async function buildDataset(
       targetIndex[n] = next;
       userIndex[n] = u;
       position[n] = i;
-      if (dn) slowRaw(slow, n * dn, running, spec);
+      // The prediction time t is the next play's: hours_since_last is the gap to it.
+      if (dn) slowRaw(slow, n * dn, running, spec, hoursBetween(h.playedAt[i], h.playedAt[i + 1]));
       n++;
     }
     if (n === first) counts.usersWithoutPoints++;

@@ -1,7 +1,8 @@
 /**
  * The three things a prediction point is made of, for user u at play i (time t):
  *
- *   x_n  slow features: aggregates over plays 0..i          (slowRaw + transformSlow)
+ *   x_n  slow features: aggregates over plays 0..i, and the hours from play i to the
+ *        prediction time t (the time of play i+1; asOf in serving) (slowRaw + transformSlow)
  *   x_s  fast features: the last w plays i-w+1..i, one step each (fastFeatures)
  *   y    target: the embedding of play i+1                   (writeTarget)
  *
@@ -9,7 +10,7 @@
  */
 import type { ModelSpec } from "../spec/schema";
 import { DAYPARTS, perPlayWidth, type PerPlaySignal } from "../spec/vocabulary";
-import { FLAG, RAW_COUNTS, RAW_INDEX, daypartOfMs, type Catalogue, type UserHistory } from "./history";
+import { FLAG, RAW_COUNTS, RAW_INDEX, daypartOfMs, hoursBetween, type Catalogue, type UserHistory } from "./history";
 
 // ---------------------------------------------------------------- x_n (slow)
 
@@ -36,18 +37,23 @@ export interface FeatureStats {
 }
 
 /**
- * Writes x_n before scaling: the spec's aggregates (raw counts), then, with
- * daypart_shares, the share of plays in each daypart. Width = specDimensions().slow.
+ * Writes x_n before scaling: the spec's aggregates (raw counts; for
+ * hours_since_last, `hoursSinceLast`: the hours from the user's last play to
+ * the prediction time t), then, with daypart_shares, the share of plays in
+ * each daypart. Width = specDimensions().slow.
  */
-export function slowRaw(out: Float32Array, at: number, counts: Float64Array, spec: ModelSpec): void {
+export function slowRaw(out: Float32Array, at: number, counts: Float64Array, spec: ModelSpec, hoursSinceLast = 0): void {
   const { aggregates, daypart_shares } = spec.features.slow;
-  for (let k = 0; k < aggregates.length; k++) out[at + k] = counts[RAW_INDEX[aggregates[k]]];
+  for (let k = 0; k < aggregates.length; k++) {
+    const a = aggregates[k];
+    out[at + k] = a === "hours_since_last" ? hoursSinceLast : counts[RAW_INDEX[a]];
+  }
   if (!daypart_shares) return;
   const plays = counts[RAW_INDEX.plays] || 1;
   for (let d = 0; d < DAYPARTS.length; d++) out[at + aggregates.length + d] = counts[RAW_INDEX.daypart_night + d] / plays;
 }
 
-/** Scales the counts of one x_n in place (the shares are left as they are). */
+/** Scales the aggregates of one x_n in place (hours_since_last like the counts; the shares are left as they are). */
 export function transformSlow(out: Float32Array, at: number, spec: ModelSpec, stats: FeatureStats): void {
   const n = spec.features.slow.aggregates.length;
   if (stats.transform === "log1p") for (let k = 0; k < n; k++) out[at + k] = Math.log1p(out[at + k]);
@@ -78,7 +84,9 @@ export function fitFeatureStats(spec: ModelSpec, slow: Float32Array, width: numb
 /**
  * Writes x_s for the window ending at play `end` of h: w steps of width d_s,
  * left-padded with zeros when fewer than w plays exist, and mask[w] (1 = a
- * real play). With shuffle, the real plays are permuted by a seeded hash of
+ * real play). time_since_last reads play i-1's time for play i, so the
+ * history must hold the play before the window (playsToRead). With shuffle,
+ * the real plays are permuted by a seeded hash of
  * (seed, user, time of play `end`); padding stays on the left.
  */
 export function fastFeatures(
@@ -113,6 +121,8 @@ export function fastFeatures(
       } else if (kind === DAYPART) {
         out[o + daypartOfMs(h.playedAt[i])] = 1;
         o += DAYPARTS.length;
+      } else if (kind === TIME_SINCE_LAST) {
+        out[o++] = i > 0 ? Math.log1p(hoursBetween(h.playedAt[i - 1], h.playedAt[i])) : 0;
       } else out[o++] = f & kind ? 1 : 0; // a FLAG bit
     }
   }
@@ -120,6 +130,7 @@ export function fastFeatures(
 
 const EMBEDDING = -1;
 const DAYPART = -2;
+const TIME_SINCE_LAST = -3;
 const SIGNAL_KIND: Record<PerPlaySignal, number> = {
   track_embedding: EMBEDDING,
   daypart: DAYPART,
@@ -127,11 +138,12 @@ const SIGNAL_KIND: Record<PerPlaySignal, number> = {
   liked: FLAG.likedTrack,
   restarted: FLAG.restarted,
   added_to_playlist: FLAG.addedToPlaylist,
+  time_since_last: TIME_SINCE_LAST,
 };
 
 const layouts = new WeakMap<readonly PerPlaySignal[], { kinds: Int32Array; step: number; dim: number }>();
 
-/** Each signal of a step as a code (a FLAG bit, EMBEDDING or DAYPART) and the step's width d_s. */
+/** Each signal of a step as a code (a FLAG bit, EMBEDDING, DAYPART or TIME_SINCE_LAST) and the step's width d_s. */
 function stepLayout(perPlay: readonly PerPlaySignal[], dim: number): { kinds: Int32Array; step: number } {
   let layout = layouts.get(perPlay);
   if (!layout || layout.dim !== dim) {
@@ -143,6 +155,15 @@ function stepLayout(perPlay: readonly PerPlaySignal[], dim: number): { kinds: In
     layouts.set(perPlay, layout);
   }
   return layout;
+}
+
+/**
+ * How many of a user's last plays the fast features read: the window, and
+ * with time_since_last the play before it (whose time gives the first step's gap).
+ */
+export function playsToRead(spec: ModelSpec): number {
+  const { window, enabled, per_play } = spec.features.fast;
+  return window + (enabled && per_play.includes("time_since_last") ? 1 : 0);
 }
 
 // ---------------------------------------------------------------- target

@@ -3,7 +3,7 @@
  * and the track catalogue. Plain typed arrays, no database: the store produces
  * them (src/store/history.ts), tests and tools can build them by hand.
  */
-import { AGGREGATES, DAYPARTS } from "../spec/vocabulary";
+import { COUNT_AGGREGATES, DAYPARTS } from "../spec/vocabulary";
 
 /** Bits of `UserHistory.flags`. Bits 0-3 are the event's own columns. */
 export const FLAG = {
@@ -64,11 +64,12 @@ export function catalogueRms(catalogue: Catalogue): number {
 }
 
 /**
- * Raw slow counts over a history up to t, in this order: the six aggregates,
- * then plays per daypart. Training accumulates them play by play
+ * Raw slow counts over a history up to t, in this order: the six count
+ * aggregates, then plays per daypart (hours_since_last is no count: slowRaw
+ * takes it apart). Training accumulates them play by play
  * (`addPlay`); serving gets the same numbers from one SQL aggregate query.
  */
-export const RAW_COUNTS = [...AGGREGATES, ...DAYPARTS.map((d) => `daypart_${d.name}` as const)] as const;
+export const RAW_COUNTS = [...COUNT_AGGREGATES, ...DAYPARTS.map((d) => `daypart_${d.name}` as const)] as const;
 export type RawCount = (typeof RAW_COUNTS)[number];
 export const RAW_INDEX = Object.fromEntries(RAW_COUNTS.map((name, i) => [name, i])) as Record<RawCount, number>;
 
@@ -80,8 +81,13 @@ export interface ServingHistory {
   counts: Float64Array;
 }
 
-const HOUR_MS = 3_600_000;
+export const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
+
+/** Hours from instant `from` to instant `to` (ms); 0 when `to` is not later. */
+export function hoursBetween(from: number, to: number): number {
+  return Math.max(0, to - from) / HOUR_MS;
+}
 
 /** Daypart (0 night 0-6h, 1 morning 6-12h, 2 afternoon 12-18h, 3 evening 18-24h) of an instant, UTC. */
 export function daypartOfMs(ms: number): number {

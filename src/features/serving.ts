@@ -6,7 +6,7 @@
 import type { ModelSpec } from "../spec/schema";
 import { specDimensions } from "../spec/dimensions";
 import { addPlay, fastFeatures, newCounts, slowRaw, transformSlow, type FeatureStats } from "./features";
-import { RAW_INDEX, markLikedTracks, type Catalogue, type ServingHistory, type UserHistory } from "./history";
+import { RAW_INDEX, hoursBetween, markLikedTracks, type Catalogue, type ServingHistory, type UserHistory } from "./history";
 
 export interface ServingFeatures {
   /** [w, d_s] (empty when the fast branch is disabled). */
@@ -24,8 +24,13 @@ export interface ServingFeatures {
 /**
  * Features of one user as of `asOf` (default: after the last play): the last
  * play at or before asOf is play i. Accepts either a full history (counts are
- * accumulated here) or a `ServingHistory` from the store (last plays + counts
- * from SQL). Returns null when the user has no play at or before asOf.
+ * accumulated here, and plays after asOf dropped) or a `ServingHistory` from
+ * the store (last plays + counts from SQL, already read as of asOf; it must
+ * hold playsToRead(spec) plays when the user has them). asOf is also the
+ * prediction time t of hours_since_last (the gap from play i to t); without
+ * it t is play i's own time, so that gap is 0. A training row (play i,
+ * predicting play i+1) is therefore the features of plays 0..i as of play
+ * i+1's time. Returns null when the user has no play at or before asOf.
  */
 export function featuresForServing(
   input: UserHistory | ServingHistory,
@@ -62,7 +67,7 @@ export function featuresForServing(
   const slow = new Float32Array(dims.slow);
   if (w) fastFeatures(fast, 0, mask, 0, h, end, spec, catalogue);
   if (dims.slow) {
-    slowRaw(slow, 0, counts, spec);
+    slowRaw(slow, 0, counts, spec, limit === Infinity ? 0 : hoursBetween(h.playedAt[end], limit));
     transformSlow(slow, 0, spec, stats);
   }
   return { fast, mask, slow, time: h.playedAt[end], plays: counts[RAW_INDEX.plays] };

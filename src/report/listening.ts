@@ -6,7 +6,7 @@
  */
 import { addPlay, newCounts } from "../features/features";
 import { FLAG, RAW_INDEX, daypartOfMs, markLikedTracks } from "../features/history";
-import { AGGREGATES, DAYPARTS } from "../spec/vocabulary";
+import { COUNT_AGGREGATES as AGGREGATES, DAYPARTS } from "../spec/vocabulary";
 import { loadCatalogue, streamHistories } from "../store/history";
 import type { Store } from "../store/store";
 

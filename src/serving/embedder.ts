@@ -9,6 +9,7 @@
 import DataLoader from "dataloader";
 import { BadUserInput, Conflict, NotFound } from "../errors";
 import { concatRows, featuresForServing, type ServingFeatures } from "../features/serving";
+import { playsToRead } from "../features/features";
 import type { ServingHistory } from "../features/history";
 import type { CatalogueCache, CatalogueState } from "./catalogue";
 import type { HistoryCache } from "./histories";
@@ -104,14 +105,16 @@ export class Embedder {
   }
 
   private async batch(requests: readonly EmbedRequest[]): Promise<(Embedded | Error)[]> {
-    const window = Math.max(...requests.map((r) => r.served.window));
+    // The plays each model's features read (with time_since_last, one before the window).
+    const window = Math.max(...requests.map((r) => Math.max(r.served.window, playsToRead(r.served.spec))));
     const { histories, catalogue } = await this.read(requests, window);
     const results: (Embedded | Error)[] = new Array(requests.length);
     const groups = new Map<string, { served: ServedModel; items: { i: number; history: ServingHistory; f: ServingFeatures }[] }>();
     requests.forEach((r, i) => {
       const history = histories[i];
       if (!history) return void (results[i] = new NotFound(`no user ${JSON.stringify(r.userId)}`, { userId: r.userId }));
-      const f = featuresForServing(history, catalogue.catalogue, r.served.spec, r.served.stats);
+      // asOf, when given, is also the prediction time (hours_since_last); the history was read as of it.
+      const f = featuresForServing(history, catalogue.catalogue, r.served.spec, r.served.stats, r.asOf ?? undefined);
       if (!f) {
         const who = `user ${JSON.stringify(r.userId)}`;
         results[i] = r.asOf

@@ -6,6 +6,7 @@
  * embedding requests are batched (embedder.ts). Ids in and out are external ids.
  */
 import { BadUserInput, NotFound, RubatoError } from "../errors";
+import { playsToRead } from "../features/features";
 import type { TrackView } from "../store/browse";
 import { recentlyActiveUsers } from "../store/history";
 import type { Store } from "../store/store";
@@ -232,7 +233,7 @@ export class Serving {
     const state = await this.catalogues.current();
     await state.index("l2");
     const users = served && this.prefillUsers > 0 ? await recentlyActiveUsers(this.store, this.prefillUsers) : [];
-    if (served) await this.histories.prefill(users, served.window, state.catalogue);
+    if (served) await this.histories.prefill(users, Math.max(served.window, playsToRead(served.spec)), state.catalogue);
     return { users: users.length, seconds: (performance.now() - started) / 1000 };
   }
 

@@ -11,6 +11,7 @@ export const PER_PLAY_SIGNALS = [
   "daypart",
   "restarted",
   "added_to_playlist",
+  "time_since_last",
 ] as const;
 export type PerPlaySignal = (typeof PER_PLAY_SIGNALS)[number];
 
@@ -22,6 +23,7 @@ export const PER_PLAY_WIDTH: Record<PerPlaySignal, number | "embedding"> = {
   daypart: 4,
   restarted: 1,
   added_to_playlist: 1,
+  time_since_last: 1,
 };
 
 export const PER_PLAY_DOCS: Record<PerPlaySignal, string> = {
@@ -31,10 +33,18 @@ export const PER_PLAY_DOCS: Record<PerPlaySignal, string> = {
   daypart: "one-hot daypart of the play (night, morning, afternoon, evening)",
   restarted: "1 if the play restarted the track, else 0",
   added_to_playlist: "1 if the track was added to a playlist during the play, else 0",
+  time_since_last: "log1p of the hours since the user's previous play (0 for the user's first play)",
 };
 
-/** Slow features: counts over the user's whole history up to t. */
-export const AGGREGATES = ["plays", "likes", "playlist_adds", "skips", "restarts", "liked_plays"] as const;
+/** The slow features that count plays over the user's whole history up to t. */
+export const COUNT_AGGREGATES = ["plays", "likes", "playlist_adds", "skips", "restarts", "liked_plays"] as const;
+export type CountAggregate = (typeof COUNT_AGGREGATES)[number];
+
+/**
+ * Slow features: the counts, then hours_since_last, the gap from the user's
+ * last play before the prediction time t to t (not a count: it depends on t).
+ */
+export const AGGREGATES = [...COUNT_AGGREGATES, "hours_since_last"] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
 
 export const AGGREGATE_DOCS: Record<Aggregate, string> = {
@@ -44,6 +54,8 @@ export const AGGREGATE_DOCS: Record<Aggregate, string> = {
   skips: "skipped plays",
   restarts: "restarted plays",
   liked_plays: "plays of tracks the user likes",
+  hours_since_last:
+    "not a count: hours from the user's last play to the prediction time t (the next play's time in training and evaluation, asOf in serving; 0 without asOf), scaled by `transform` like the counts (log1p by default)",
 };
 
 /** Dayparts by local hour, [fromHour, toHour). */
@@ -64,4 +76,15 @@ export function daypartIndex(hour: number): number {
 export function perPlayWidth(signal: PerPlaySignal, embeddingDim: number): number {
   const w = PER_PLAY_WIDTH[signal];
   return w === "embedding" ? embeddingDim : w;
+}
+
+/** The first column of each signal within one step of x_s, for the signals `perPlay` lists (in its order). */
+export function perPlayOffsets(perPlay: readonly PerPlaySignal[], embeddingDim: number): Partial<Record<PerPlaySignal, number>> {
+  const out: Partial<Record<PerPlaySignal, number>> = {};
+  let at = 0;
+  for (const s of perPlay) {
+    out[s] = at;
+    at += perPlayWidth(s, embeddingDim);
+  }
+  return out;
 }

@@ -51,8 +51,8 @@ describe("field errors", () => {
   it("reports an unknown feature name at the list item, with a suggestion", () => {
     const text = ["name: x", "features:", "  fast:", "    per_play:", "      - track_embedding", "      - skiped", "  slow: { aggregates: [plays, likez] }"].join("\n");
     expect(errorLines(parseX(text))).toEqual([
-      'models/x.yaml:6:9: features.fast.per_play.1: expected one of track_embedding, skipped, liked, daypart, restarted, added_to_playlist, got "skiped"; did you mean "skipped"?',
-      'models/x.yaml:7:31: features.slow.aggregates.1: expected one of plays, likes, playlist_adds, skips, restarts, liked_plays, got "likez"; did you mean "likes"?',
+      'models/x.yaml:6:9: features.fast.per_play.1: expected one of track_embedding, skipped, liked, daypart, restarted, added_to_playlist, time_since_last, got "skiped"; did you mean "skipped"?',
+      'models/x.yaml:7:31: features.slow.aggregates.1: expected one of plays, likes, playlist_adds, skips, restarts, liked_plays, hours_since_last, got "likez"; did you mean "likes"?',
     ]);
   });
 
@@ -171,7 +171,7 @@ describe("several errors at once", () => {
       'models/x.yaml:4:5: encoders.fast.units: expected an integer from 1 to 4,096, got "128x"',
       'models/x.yaml:5:5: encoders.fast.unit: unknown key; did you mean "units"?',
       'models/x.yaml:6:5: encoders.fast.type: expected one of lstm, rnn, mean, got "gru"',
-      'models/x.yaml:8:39: features.fast.per_play.1: expected one of track_embedding, skipped, liked, daypart, restarted, added_to_playlist, got "skiped"; did you mean "skipped"?',
+      'models/x.yaml:8:39: features.fast.per_play.1: expected one of track_embedding, skipped, liked, daypart, restarted, added_to_playlist, time_since_last, got "skiped"; did you mean "skipped"?',
       "models/x.yaml:9:11: latent.probabilistic: a deterministic latent (latent.probabilistic: false) has no KL term for loss.beta to weight; got loss.beta: 0.5, set it to 0",
       "models/x.yaml:10:13: training.split: fractions must sum to 1, got 0.8 + 0.2 + 0.1 = 1.1",
       "models/x.yaml:10:36: training.bogus: unknown key",

@@ -9,7 +9,7 @@ describe("feature vocabulary", () => {
   });
 
   it("gives each per-play signal its width", () => {
-    expect(PER_PLAY_SIGNALS.map((s) => perPlayWidth(s, 80))).toEqual([80, 1, 1, 4, 1, 1]);
+    expect(PER_PLAY_SIGNALS.map((s) => perPlayWidth(s, 80))).toEqual([80, 1, 1, 4, 1, 1, 1]);
     expect(perPlayWidth("track_embedding", 32)).toBe(32);
   });
 });

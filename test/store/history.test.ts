@@ -1,5 +1,5 @@
 import { generateWorld } from "../../src/demo/world";
-import { buildDataset, featuresForServing, markLikedTracks, addPlay, newCounts, FLAG, type UserHistory } from "../../src/features";
+import { buildDataset, featuresForServing, markLikedTracks, addPlay, newCounts, playsToRead, targetTime, FLAG, type UserHistory } from "../../src/features";
 import { countEvents, latestHistory, loadCatalogue, streamHistories } from "../../src/store/history";
 import { loadEvents, type EventRow } from "../../src/store/import/events";
 import { loadTracks, type TrackRow } from "../../src/store/import/tracks";
@@ -174,6 +174,29 @@ describe(`store histories (${backendName})`, () => {
       const f = featuresForServing(serving, cat, spec, ds.stats)!;
       expect(f.fast).toEqual(m.fast.subarray(r * fw, (r + 1) * fw));
       expect(f.mask).toEqual(m.mask.subarray(r * 4, (r + 1) * 4));
+      expect(f.slow).toEqual(ds.slow.subarray(r * ds.slowDim, (r + 1) * ds.slowDim));
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(20);
+  });
+
+  it("the time features from latestHistory (playsToRead plays, asOf = the next play's time) equal the training path's", async () => {
+    const cat = await loadCatalogue(store);
+    const spec = specWith({
+      fast: { window: 3, per_play: ["track_embedding", "time_since_last", "skipped"] },
+      slow: { aggregates: ["plays", "hours_since_last"] },
+    });
+    const ds = await buildDataset(streamHistories(store, { batchSize: 64, catalogue: cat }), cat, spec);
+    const fw = ds.window * ds.fastStep;
+    const m = materialise(ds);
+    let checked = 0;
+    for (let r = 0; r < ds.n; r += 29) {
+      const next = targetTime(ds, r);
+      if (next === m.time[r]) continue; // the next play at the same instant would be read as of its time
+      // Read as of play i: the plays before the prediction time t = the next play's time.
+      const serving = (await latestHistory(store, ds.users.ids[ds.userIndex[r]], playsToRead(spec), new Date(m.time[r]), cat))!;
+      const f = featuresForServing(serving, cat, spec, ds.stats, next)!;
+      expect(f.fast).toEqual(m.fast.subarray(r * fw, (r + 1) * fw));
       expect(f.slow).toEqual(ds.slow.subarray(r * ds.slowDim, (r + 1) * ds.slowDim));
       checked++;
     }
