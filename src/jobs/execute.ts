@@ -16,7 +16,7 @@ import { finishRun, heartbeat, saveCheckpoint, type QueuedRun } from "./queue";
 import { storeUserEmbeddings } from "./embeddings";
 import { spawnTrainingThread } from "./thread/spawn";
 import type { FromThread, TrainSummary } from "./thread/protocol";
-import type { ModelArtifactData } from "../model/artifact";
+import { modelFor, type ArtifactData } from "../model/registry";
 import { pauseBeforeCommit, testPause } from "../test-hooks";
 
 export interface ExecuteOptions {
@@ -47,7 +47,7 @@ export class RunError extends Error {
   }
 }
 
-type Trained = { summary: TrainSummary; artifact: ModelArtifactData | null };
+type Trained = { summary: TrainSummary; artifact: ArtifactData | null };
 
 /** The process is shutting down: the run is abandoned, not failed. */
 class ShuttingDown extends Error {
@@ -238,7 +238,7 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
         {
           type: "train",
           request: {
-            specYaml: run.specYaml,
+            spec,
             dataset,
             catalogue,
             resume: run.checkpoint && run.checkpoint.length ? run.checkpoint : null,
@@ -345,7 +345,7 @@ export function checkDataFits(
   const where = `split by ${split.by} ${split.train}/${split.validation}/${split.test}`;
   if (rows.train.length === 0)
     throw new RunError("data", `${sizes} (${where}): no training rows; load more listening data or change training.split`);
-  if (spec.type === "fs-vae" && split.validation > 0 && rows.validation.length === 0) {
+  if (modelFor(spec.type).learned && split.validation > 0 && rows.validation.length === 0) {
     throw new RunError("data", `${sizes} (${where}): too few users for the split; load more data, or set training.split.validation to 0`);
   }
   if (split.test > 0 && rows.test.length === 0) {

@@ -6,27 +6,24 @@
  */
 import { parentPort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs-core";
-import { parseSpec } from "../../spec";
 import { initBackend } from "../../model/backend";
-import { saveModel } from "../../model/artifact";
-import { embed, disposeFsVae, type FsVae } from "../../model/fsvae";
+import { modelFor, type Model } from "../../model/registry";
 import { trainModel } from "../../train/trainer";
 import { evaluateBaselines, MAX_TEST_ROWS } from "../../train/evaluate";
 import { sampleRows } from "../../train/batches";
-import type { BaselineKind } from "../../eval/baselines";
+import type { Metrics } from "../../eval/metrics";
 import type { FromThread, ToThread, TrainRequest } from "./protocol";
 
 const port = parentPort!;
 const send = (msg: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 const abort = new AbortController();
-let model: FsVae | null = null;
+let model: Model | null = null;
 
 async function train(request: TrainRequest): Promise<void> {
-  const parsed = parseSpec(request.specYaml, { file: "<run spec>" });
-  if (!parsed.ok) throw new Error(`stored spec no longer validates: ${parsed.errors.map((e) => e.message).join("; ")}`);
-  if (parsed.spec.type !== "fs-vae") return evaluateBaseline(parsed.spec.type, parsed.spec.features.fast.window, request);
+  const { spec } = request;
+  if (!modelFor(spec.type).learned) return evaluateBaseline(request);
   const backend = await initBackend(undefined, { logger: (message) => send({ type: "log", message }) });
-  const result = await trainModel(parsed.spec, request.dataset, {
+  const result = await trainModel(spec, request.dataset, {
     catalogue: request.catalogue,
     signal: abort.signal,
     resume: request.resume ? Buffer.from(request.resume) : undefined,
@@ -40,7 +37,7 @@ async function train(request: TrainRequest): Promise<void> {
   model = result.model;
   const ev = result.evaluation;
   const artifact =
-    result.status === "cancelled" ? null : saveModel(model, { featureStats: request.dataset.stats, window: request.dataset.window });
+    result.status === "cancelled" ? null : model.save({ featureStats: request.dataset.stats, window: request.dataset.window });
   send({
     type: "trained",
     summary: {
@@ -62,12 +59,15 @@ async function train(request: TrainRequest): Promise<void> {
 }
 
 /** Non-learned baselines (average, recent, popularity): nothing to train, only the test metrics. */
-function evaluateBaseline(kind: BaselineKind, window: number, request: TrainRequest): void {
-  const { dataset, catalogue } = request;
+function evaluateBaseline(request: TrainRequest): void {
+  const { dataset, catalogue, spec } = request;
   const rows = sampleRows(dataset.rows.test, request.testRows ?? MAX_TEST_ROWS);
   const started = Date.now();
-  const baselines = rows.length ? evaluateBaselines(dataset, catalogue, rows, window) : null;
-  const test = baselines ? { rows: rows.length, model: baselines[kind], ...baselines } : null;
+  const baselines = rows.length ? evaluateBaselines(dataset, catalogue, rows, spec.features.fast.window) : null;
+  // The baselines are measured next to every run, each under its spec type.
+  const own = baselines ? (baselines as Record<string, Metrics>)[spec.type] : undefined;
+  if (baselines && !own) throw new Error(`no evaluation for the non-learned type ${spec.type}`);
+  const test = baselines ? { rows: rows.length, model: own!, ...baselines } : null;
   send({
     type: "trained",
     summary: {
@@ -91,13 +91,12 @@ function evaluateBaseline(kind: BaselineKind, window: number, request: TrainRequ
 function embedBatch(msg: Extract<ToThread, { type: "embed" }>): void {
   if (!model) throw new Error("embed before the model was trained");
   const m = model;
-  const { window, inputDim } = m.config.encoderS ?? { window: 0, inputDim: 0 };
-  const slowDim = m.config.encoderN?.inputDim ?? 0;
+  const { window, fastStep, slowDim } = m.inputs;
   const out = tf.tidy(() => {
-    const e = embed(m, {
-      x_s: m.config.encoderS ? tf.tensor3d(msg.fast, [msg.n, window, inputDim]) : undefined,
-      mask: m.config.encoderS ? tf.tensor2d(msg.mask, [msg.n, window]) : undefined,
-      x_n: m.config.encoderN ? tf.tensor2d(msg.slow, [msg.n, slowDim]) : undefined,
+    const e = m.embed({
+      x_s: window ? tf.tensor3d(msg.fast, [msg.n, window, fastStep]) : undefined,
+      mask: window ? tf.tensor2d(msg.mask, [msg.n, window]) : undefined,
+      x_n: slowDim ? tf.tensor2d(msg.slow, [msg.n, slowDim]) : undefined,
     });
     return { mu: e.mu, sigma: e.sigma } as unknown as tf.TensorContainer;
   }) as unknown as { mu: tf.Tensor2D; sigma: tf.Tensor2D | null };
@@ -115,7 +114,7 @@ port.on("message", (msg: ToThread) => {
     } else if (msg.type === "cancel") abort.abort();
     else if (msg.type === "embed") embedBatch(msg);
     else if (msg.type === "exit") {
-      if (model) disposeFsVae(model);
+      model?.dispose();
       port.close();
     }
   } catch (err) {

@@ -3,11 +3,13 @@ import type { Dataset } from "../../features/dataset";
 import type { Catalogue } from "../../features/history";
 import type { Metrics } from "../../eval/metrics";
 import type { BaselineMetrics } from "../../train/evaluate";
-import type { ModelArtifactData } from "../../model/artifact";
+import type { ArtifactData } from "../../model/registry";
+import type { ModelSpec } from "../../spec/schema";
 import type { EpochProgress, StepProgress, TrainStatus } from "../../train/trainer";
 
 export interface TrainRequest {
-  specYaml: string;
+  /** The run's spec, resolved once by the run (executeRun). */
+  spec: ModelSpec;
   dataset: Dataset;
   catalogue: Catalogue;
   resume: Buffer | null;
@@ -41,7 +43,7 @@ export type FromThread =
   | { type: "step"; progress: StepProgress }
   | { type: "epoch"; progress: EpochProgress }
   | { type: "checkpoint"; checkpoint: Uint8Array; epoch: number; step: number }
-  | { type: "trained"; summary: TrainSummary; artifact: ModelArtifactData | null; checkpoint: Uint8Array }
+  | { type: "trained"; summary: TrainSummary; artifact: ArtifactData | null; checkpoint: Uint8Array }
   | { type: "embedded"; id: number; mu: Float32Array; sigma: Float32Array | null }
   | { type: "log"; message: string }
   | { type: "error"; message: string; stack?: string };
