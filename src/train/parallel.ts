@@ -24,6 +24,9 @@ import type { Optimizer } from "./optimizers";
 import { BatchBuilder, disposeBatch } from "./batches";
 import { shardGradients, type StepStats } from "./step";
 
+/** swc's register hook, resolved here: a thread's eval code would resolve it from the working directory. */
+const SWC_REGISTER = require.resolve("@swc-node/register");
+
 /** training.threads resolved: "auto" is the machine's available parallelism. */
 export function resolveThreads(threads: number | "auto"): number {
   return threads === "auto" ? Math.max(1, os.availableParallelism()) : threads;
@@ -113,7 +116,7 @@ export class DataParallel {
     try {
       for (let k = 1; k < options.threads; k++) {
         const grads = new SharedArrayBuffer(size * 4);
-        const worker = new Worker(`require("@swc-node/register"); require(${JSON.stringify(entry)});`, { eval: true, stdin: false });
+        const worker = new Worker(`require(${JSON.stringify(SWC_REGISTER)}); require(${JSON.stringify(entry)});`, { eval: true, stdin: false });
         const helper: Helper = { worker, grads: new Float32Array(grads), next: null, failure: null };
         worker.on("message", (msg: FromHelper) => {
           const next = helper.next;

@@ -1,17 +1,15 @@
 /**
  * The training thread: everything tfjs does for a run happens here, off the
  * event loop that serves the API and heartbeats the run. It receives the
- * dataset, trains, reports progress and checkpoints, returns the trained
- * model, then embeds users on request until told to exit.
+ * dataset and the run's resolved spec, trains (or evaluates a baseline),
+ * reports progress and checkpoints, returns the trained model, then embeds
+ * users on request until told to exit.
  */
 import { parentPort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../model/backend";
 import { modelFor, type Model } from "../../model/registry";
-import { trainModel } from "../../train/trainer";
-import { evaluateBaselines, MAX_TEST_ROWS } from "../../train/evaluate";
-import { sampleRows } from "../../train/batches";
-import type { Metrics } from "../../eval/metrics";
+import { trainOrEvaluate } from "../../train/run";
 import type { FromThread, ToThread, TrainRequest } from "./protocol";
 
 const port = parentPort!;
@@ -21,10 +19,8 @@ let model: Model | null = null;
 
 async function train(request: TrainRequest): Promise<void> {
   const { spec } = request;
-  if (!modelFor(spec.type).learned) return evaluateBaseline(request);
-  const backend = await initBackend(undefined, { logger: (message) => send({ type: "log", message }) });
-  const result = await trainModel(spec, request.dataset, {
-    catalogue: request.catalogue,
+  if (modelFor(spec.type).learned) await initBackend(undefined, { logger: (message) => send({ type: "log", message }) });
+  const trained = await trainOrEvaluate(spec, request.dataset, request.catalogue, {
     signal: abort.signal,
     resume: request.resume ? Buffer.from(request.resume) : undefined,
     testRows: request.testRows,
@@ -34,58 +30,12 @@ async function train(request: TrainRequest): Promise<void> {
     onCheckpoint: (checkpoint, at) => send({ type: "checkpoint", checkpoint: new Uint8Array(checkpoint), ...at }),
     logger: (message) => send({ type: "log", message }),
   });
-  model = result.model;
-  const ev = result.evaluation;
+  model = trained.model;
   const artifact =
-    result.status === "cancelled" ? null : model.save({ featureStats: request.dataset.stats, window: request.dataset.window });
-  send({
-    type: "trained",
-    summary: {
-      status: result.status,
-      epochs: result.epochs,
-      steps: result.steps,
-      seconds: result.seconds,
-      best: result.best,
-      history: result.history,
-      latent: result.latent,
-      schedule: result.schedule,
-      warnings: result.warnings,
-      backend: backend.name,
-      test: ev ? { rows: ev.rows, model: ev.model, ...ev.baselines } : null,
-    },
-    artifact,
-    checkpoint: new Uint8Array(result.checkpoint),
-  });
-}
-
-/** Non-learned baselines (average, recent, popularity): nothing to train, only the test metrics. */
-function evaluateBaseline(request: TrainRequest): void {
-  const { dataset, catalogue, spec } = request;
-  const rows = sampleRows(dataset.rows.test, request.testRows ?? MAX_TEST_ROWS);
-  const started = Date.now();
-  const baselines = rows.length ? evaluateBaselines(dataset, catalogue, rows, spec.features.fast.window) : null;
-  // The baselines are measured next to every run, each under its spec type.
-  const own = baselines ? (baselines as Record<string, Metrics>)[spec.type] : undefined;
-  if (baselines && !own) throw new Error(`no evaluation for the non-learned type ${spec.type}`);
-  const test = baselines ? { rows: rows.length, model: own!, ...baselines } : null;
-  send({
-    type: "trained",
-    summary: {
-      status: "completed",
-      epochs: 0,
-      steps: 0,
-      seconds: (Date.now() - started) / 1000,
-      best: null,
-      history: [],
-      latent: { activeUnits: 0, latentUnits: 0, klPerDim: [] },
-      schedule: { beta: 0, warmupSteps: 0, freeBits: 0 },
-      warnings: [],
-      backend: null,
-      test,
-    },
-    artifact: null,
-    checkpoint: new Uint8Array(0),
-  });
+    model && trained.summary.status !== "cancelled"
+      ? model.save({ featureStats: request.dataset.stats, window: request.dataset.window })
+      : null;
+  send({ type: "trained", summary: trained.summary, artifact, checkpoint: new Uint8Array(trained.checkpoint) });
 }
 
 function embedBatch(msg: Extract<ToThread, { type: "embed" }>): void {

@@ -1,11 +1,12 @@
 /** Messages between a job's main side (database, heartbeats) and its training thread (tfjs). */
 import type { Dataset } from "../../features/dataset";
 import type { Catalogue } from "../../features/history";
-import type { Metrics } from "../../eval/metrics";
-import type { BaselineMetrics } from "../../train/evaluate";
 import type { ArtifactData } from "../../model/registry";
 import type { ModelSpec } from "../../spec/schema";
-import type { EpochProgress, StepProgress, TrainStatus } from "../../train/trainer";
+import type { EpochProgress, StepProgress } from "../../train/trainer";
+import type { TrainSummary } from "../../train/run";
+
+export type { TrainSummary };
 
 export interface TrainRequest {
   /** The run's spec, resolved once by the run (executeRun). */
@@ -16,21 +17,6 @@ export interface TrainRequest {
   /** Test rows to evaluate (all when absent). */
   testRows?: number;
   checkpointEverySteps?: number;
-}
-
-export interface TrainSummary {
-  status: TrainStatus;
-  epochs: number;
-  steps: number;
-  seconds: number;
-  best: { epoch: number; validationLoss: number } | null;
-  history: EpochProgress[];
-  latent: { activeUnits: number; latentUnits: number; klPerDim: number[] };
-  schedule: { beta: number; warmupSteps: number; freeBits: number };
-  warnings: string[];
-  backend: string | null;
-  /** The model's test metrics and the non-learned baselines' (average, recent, popularity) on the same rows. */
-  test: ({ rows: number; model: Metrics } & BaselineMetrics) | null;
 }
 
 export type ToThread =
