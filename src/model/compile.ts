@@ -10,11 +10,12 @@ import { createFsVae, type FsVae, type FsVaeConfig } from "./fsvae";
 
 /**
  * The graph of an fs-vae spec (the registry, src/model/registry, calls it for
- * that type only). catalogueRms: the catalogue's root-mean-square coordinate
- * (catalogueRms in src/features), the unit of embeddings with
- * features.embedding_scale: rms.
+ * that type); throws for another type. catalogueRms: the catalogue's
+ * root-mean-square coordinate (catalogueRms in src/features), the unit of
+ * embeddings with features.embedding_scale: rms.
  */
 export function fsVaeConfig(spec: ModelSpec, embeddingDim: number, catalogueRms = 1): FsVaeConfig {
+  if (spec.type !== "fs-vae") throw new Error(`spec "${spec.name}" is a ${spec.type} baseline: it has no graph to compile`);
   if (!(Number.isInteger(embeddingDim) && embeddingDim > 0))
     throw new Error(`embedding dimension must be a positive integer, got ${embeddingDim}`);
   const dims = specDimensions(spec, embeddingDim);
