@@ -22,6 +22,7 @@ import type { Metrics } from "../eval/metrics";
 import type { BetaSchedule, LatentKind, ModelResults, SeedResult } from "../eval/tables";
 import { baselineWarnings, pairedComparison, type PairedComparison } from "../eval/compare";
 import { embeddingLeakWarning } from "../eval/leakage";
+import { modelFor } from "../model/registry";
 import { enqueueRun } from "./queue";
 import { resolveRunSpec, SpecInvalid, storedSpec } from "./runs";
 import { RunWorker } from "./worker";
@@ -131,8 +132,7 @@ interface ResolvedModel {
   perSeed: { seed: number; name: string; yaml: string; hash: string }[];
 }
 
-const latentOf = (spec: ModelSpec): LatentKind =>
-  spec.type !== "fs-vae" ? "none" : spec.latent.probabilistic ? "probabilistic" : "deterministic";
+const latentOf = (spec: ModelSpec): LatentKind => modelFor(spec.type).latent(spec);
 
 /**
  * Resolves every model for every seed before anything is queued: an unknown
@@ -170,7 +170,7 @@ export async function resolveEvaluationModels(
   return names.map((name, i) => {
     const model = labels.filter((label) => label === labels[i]).length === 1 ? labels[i] : name;
     const source = sources[i]!;
-    const learned = bases[i].type === "fs-vae";
+    const learned = modelFor(bases[i].type).learned;
     const perSeed = seeds.map((seed) => {
       const result = resolveRunSpec({ ...source, overrides: learned ? options.overrides : undefined, seed }, modelsDir);
       if (!result.ok) throw new SpecInvalid(result.errors);

@@ -9,6 +9,7 @@ import type { ModelSpec } from "../spec/schema";
 import type { SqlClient } from "../store/sql";
 import type { Store } from "../store/store";
 import { loadTrainingData } from "../train/data";
+import { dataSummary, type RunReport } from "../train/run";
 import { deserializeCheckpoint } from "../train/checkpoint";
 import type { RunEvents } from "./events";
 import { ProgressRecorder } from "./progress";
@@ -16,7 +17,7 @@ import { finishRun, heartbeat, saveCheckpoint, type QueuedRun } from "./queue";
 import { storeUserEmbeddings } from "./embeddings";
 import { spawnTrainingThread } from "./thread/spawn";
 import type { FromThread, TrainSummary } from "./thread/protocol";
-import type { ModelArtifactData } from "../model/artifact";
+import { modelFor, type ArtifactData } from "../model/registry";
 import { pauseBeforeCommit, testPause } from "../test-hooks";
 
 export interface ExecuteOptions {
@@ -35,6 +36,16 @@ export interface ExecuteOptions {
    */
   shutdown?: AbortSignal;
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Cancels the run (as `rubato runs cancel` does, without waiting for a heartbeat): it ends CANCELLED with its checkpoint. */
+  cancel?: AbortSignal;
+  /** Evaluate at most this many test rows (default MAX_TEST_ROWS). */
+  testRows?: number;
+  /** Only the first N users (a trial: a worker that resumes the run later would build another dataset, and refuse the checkpoint). */
+  maxUsers?: number;
+  /** Each checkpoint as it is stored (rubato train --checkpoint FILE also writes it to a file). */
+  onCheckpoint?: (checkpoint: Uint8Array) => void;
+  /** The dataset's sizes and what the run trained or evaluated, once training has ended. */
+  onTrained?: (summary: TrainSummary, data: RunReport["data"]) => void;
 }
 
 /** An error that says which stage of the run it came from. */
@@ -47,7 +58,7 @@ export class RunError extends Error {
   }
 }
 
-type Trained = { summary: TrainSummary; artifact: ModelArtifactData | null };
+type Trained = { summary: TrainSummary; artifact: ArtifactData | null };
 
 /** The process is shutting down: the run is abandoned, not failed. */
 class ShuttingDown extends Error {
@@ -89,7 +100,8 @@ export function yieldingSql(sql: SqlClient): SqlClient {
   };
 }
 
-export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promise<"SUCCEEDED" | "FAILED" | "CANCELLED" | "LOST"> {
+/** run.spec: the run's spec when the caller has resolved it already (it is then not parsed again). */
+export async function executeRun(run: QueuedRun & { spec?: ModelSpec }, options: ExecuteOptions): Promise<"SUCCEEDED" | "FAILED" | "CANCELLED" | "LOST"> {
   const { workerId, events } = options;
   // Everything this run writes or reads goes through yielding statements (see yieldingSql).
   const store: Store = { ...options.store, sql: yieldingSql(options.store.sql) };
@@ -126,6 +138,12 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
     }
   };
   shutdown?.addEventListener("abort", onShutdown, { once: true });
+  const onCancel = () => {
+    cancelRequested = true;
+    thread?.post({ type: "cancel" });
+  };
+  options.cancel?.addEventListener("abort", onCancel, { once: true });
+  if (options.cancel?.aborted) cancelRequested = true;
   if (shutdown?.aborted) onShutdown(); // claimed by a poll that was in progress when the process began to stop
   // The heartbeat starts with the claim, not with the training thread: on a server, a dataset
   // build longer than the heartbeat timeout would otherwise let another worker take the run.
@@ -147,7 +165,7 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
   try {
     await testPause("claimed", abandon.signal);
     checkShutdown();
-    const spec = resolveStoredSpec(run.specYaml);
+    const spec = run.spec ?? resolveStoredSpec(run.specYaml);
     let stageStarted = performance.now();
     const stageSeconds = () => {
       const now = performance.now();
@@ -155,7 +173,11 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
       stageStarted = now;
       return seconds;
     };
-    const { dataset, catalogue } = await loadTrainingData(store, spec, { cutoff: run.dataCutoff ?? undefined, signal: abandon.signal }).catch(
+    const { dataset, catalogue } = await loadTrainingData(store, spec, {
+      cutoff: run.dataCutoff ?? undefined,
+      signal: abandon.signal,
+      maxUsers: options.maxUsers,
+    }).catch(
       (err: Error) => {
         checkShutdown();
         throw new RunError("data", err.message);
@@ -170,6 +192,7 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
     );
     checkDataFits(spec, dataset.counts.users, dataset.rows);
     const featureStats = structuredClone(dataset.stats);
+    const data = dataSummary(dataset, catalogue);
 
     const resumeStep = run.checkpoint && run.checkpoint.length ? deserializeCheckpoint(run.checkpoint).loop.step : 0;
     // Curve rows written after the checkpoint were lost work: they are replayed, so drop them.
@@ -196,6 +219,7 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
           // Under the `checkpoint` test hook, the statement runs in a transaction held open before its commit.
           const held = pauseBeforeCommit(store, "checkpoint", abandon.signal);
           const saved = held === store ? await write(store.sql) : await held.transaction(write);
+          if (saved) options.onCheckpoint?.(c.data);
           if (saved && c.announce) log(`checkpoint saved at epoch ${c.epoch}, step ${c.step}`, { runId: run.id, step: c.step });
         }
       } catch (err) {
@@ -238,11 +262,12 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
         {
           type: "train",
           request: {
-            specYaml: run.specYaml,
+            spec,
             dataset,
             catalogue,
             resume: run.checkpoint && run.checkpoint.length ? run.checkpoint : null,
             checkpointEverySteps: options.checkpointEverySteps,
+            testRows: options.testRows,
           },
         },
         // The dataset's own arrays move to the thread instead of being copied (the catalogue is still used here).
@@ -256,6 +281,7 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
     await progress.flush();
     checkShutdown();
     const s = trained.summary;
+    options.onTrained?.(s, data);
     log(
       `trained in ${stageSeconds()} s: ${s.epochs} epoch(s), ${s.steps} steps in ${Math.round(s.seconds * 10) / 10} s; ` +
         `test metrics on ${s.test?.rows ?? 0} rows`,
@@ -310,6 +336,7 @@ export async function executeRun(run: QueuedRun, options: ExecuteOptions): Promi
     await (beating as Promise<void> | null);
     // The worker's signal outlives this run: a listener left on it would keep the run's closure alive.
     shutdown?.removeEventListener("abort", onShutdown);
+    options.cancel?.removeEventListener("abort", onCancel);
     const t = thread as ReturnType<typeof spawnTrainingThread> | null;
     if (t) await t.terminate();
     // Nothing of this run may touch the store once it returns (the caller may close it next):
@@ -345,7 +372,7 @@ export function checkDataFits(
   const where = `split by ${split.by} ${split.train}/${split.validation}/${split.test}`;
   if (rows.train.length === 0)
     throw new RunError("data", `${sizes} (${where}): no training rows; load more listening data or change training.split`);
-  if (spec.type === "fs-vae" && split.validation > 0 && rows.validation.length === 0) {
+  if (modelFor(spec.type).learned && split.validation > 0 && rows.validation.length === 0) {
     throw new RunError("data", `${sizes} (${where}): too few users for the split; load more data, or set training.split.validation to 0`);
   }
   if (split.test > 0 && rows.test.length === 0) {

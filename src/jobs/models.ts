@@ -6,7 +6,8 @@
  */
 import { listShippedSpecs, parseSpec, type SpecError, type ModelType } from "../spec";
 import { SHIPPED_MODELS_DIR } from "../spec/load";
-import { summarizeSpec, type ModelSummary } from "../model/summary";
+import { modelFor } from "../model/registry";
+import type { ModelSummary } from "../model/summary";
 import { getEmbeddingDim } from "../store/catalog";
 import type { Store } from "../store/store";
 import { memoryProblem, resolveRunSpec } from "./runs";
@@ -90,6 +91,6 @@ export async function validateSpecText(store: Store, spec: string, modelsDir = S
     name: result.spec.name,
     hash: result.hash,
     resolved: result.yaml,
-    summary: result.spec.type === "fs-vae" ? summarizeSpec(result.spec, dim) : null,
+    summary: modelFor(result.spec.type).summary(result.spec, dim),
   };
 }

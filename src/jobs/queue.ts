@@ -25,38 +25,36 @@ export interface NewRun {
   specHash: string;
   seed: number;
   dataCutoff: Date | null;
+  /** Queue it already claimed by this worker (a run trained by the process that queues it: rubato train). */
+  heldBy?: string;
 }
 
 export async function enqueueRun(sql: SqlClient, run: NewRun): Promise<string> {
   const [row] = await sql.query<{ id: string }>(
-    `INSERT INTO run (id, model_name, spec_yaml, spec_hash, seed, data_cutoff, status)
-     VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, 'QUEUED') RETURNING id`,
-    [run.modelName, run.specYaml, run.specHash, run.seed, run.dataCutoff],
+    run.heldBy === undefined
+      ? `INSERT INTO run (id, model_name, spec_yaml, spec_hash, seed, data_cutoff, status)
+         VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, 'QUEUED') RETURNING id`
+      : `INSERT INTO run (id, model_name, spec_yaml, spec_hash, seed, data_cutoff, status, worker_id, attempts, started_at, heartbeat_at)
+         VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, 'RUNNING', $6, 1, now(), now()) RETURNING id`,
+    [run.modelName, run.specYaml, run.specHash, run.seed, run.dataCutoff, ...(run.heldBy === undefined ? [] : [run.heldBy])],
   );
   return row.id;
 }
 
-/** Atomically takes the oldest QUEUED run for this worker, or null when there is none. */
-export async function claimRun(store: Store, workerId: string): Promise<QueuedRun | null> {
-  const rows = await store.sql.query<{
-    id: string;
-    model_name: string;
-    spec_yaml: string;
-    spec_hash: string;
-    seed: number;
-    data_cutoff: Date | string | null;
-    attempts: number;
-    checkpoint: Uint8Array | null;
-  }>(
-    `UPDATE run SET status = 'RUNNING', worker_id = $1, attempts = attempts + 1,
-            started_at = COALESCE(started_at, now()), heartbeat_at = now()
-      WHERE id = (SELECT id FROM run WHERE status = 'QUEUED' ORDER BY created_at, id
-                  FOR UPDATE SKIP LOCKED LIMIT 1)
-      RETURNING id, model_name, spec_yaml, spec_hash, seed, data_cutoff, attempts, checkpoint`,
-    [workerId],
-  );
-  if (rows.length === 0) return null;
-  const r = rows[0];
+const CLAIMED = `id, model_name, spec_yaml, spec_hash, seed, data_cutoff, attempts, checkpoint`;
+
+type ClaimedRow = {
+  id: string;
+  model_name: string;
+  spec_yaml: string;
+  spec_hash: string;
+  seed: number;
+  data_cutoff: Date | string | null;
+  attempts: number;
+  checkpoint: Uint8Array | null;
+};
+
+function queuedRun(r: ClaimedRow): QueuedRun {
   return {
     id: r.id,
     modelName: r.model_name,
@@ -67,6 +65,44 @@ export async function claimRun(store: Store, workerId: string): Promise<QueuedRu
     attempts: r.attempts,
     checkpoint: r.checkpoint ? Buffer.from(r.checkpoint) : null,
   };
+}
+
+/** A run held by this worker (enqueueRun with heldBy), as a claim returns it. */
+export async function heldRun(sql: SqlClient, runId: string, workerId: string): Promise<QueuedRun | null> {
+  const rows = await sql.query<ClaimedRow>(`SELECT ${CLAIMED} FROM run WHERE id = $1 AND worker_id = $2 AND status = 'RUNNING'`, [
+    runId,
+    workerId,
+  ]);
+  return rows.length ? queuedRun(rows[0]) : null;
+}
+
+/**
+ * Takes one given run for this worker to continue it from its checkpoint: a
+ * QUEUED, CANCELLED or FAILED run, or a RUNNING one whose worker is gone
+ * (`orphaned`: the store is this process's alone). Null when it is not one of those.
+ */
+export async function reclaimRun(sql: SqlClient, runId: string, workerId: string, orphaned: boolean): Promise<QueuedRun | null> {
+  const rows = await sql.query<ClaimedRow>(
+    `UPDATE run SET status = 'RUNNING', worker_id = $2, attempts = attempts + 1, error = NULL, finished_at = NULL,
+            cancel_requested = false, started_at = COALESCE(started_at, now()), heartbeat_at = now()
+      WHERE id = $1 AND (status IN ('QUEUED', 'CANCELLED', 'FAILED') OR ($3 AND status = 'RUNNING'))
+      RETURNING ${CLAIMED}`,
+    [runId, workerId, orphaned],
+  );
+  return rows.length ? queuedRun(rows[0]) : null;
+}
+
+/** Atomically takes the oldest QUEUED run for this worker, or null when there is none. */
+export async function claimRun(store: Store, workerId: string): Promise<QueuedRun | null> {
+  const rows = await store.sql.query<ClaimedRow>(
+    `UPDATE run SET status = 'RUNNING', worker_id = $1, attempts = attempts + 1,
+            started_at = COALESCE(started_at, now()), heartbeat_at = now()
+      WHERE id = (SELECT id FROM run WHERE status = 'QUEUED' ORDER BY created_at, id
+                  FOR UPDATE SKIP LOCKED LIMIT 1)
+      RETURNING ${CLAIMED}`,
+    [workerId],
+  );
+  return rows.length ? queuedRun(rows[0]) : null;
 }
 
 /**

@@ -51,6 +51,8 @@ export interface StartedRun {
   seed: number;
   dataCutoff: Date;
   warnings: string[];
+  /** The resolved spec (what the run stores as YAML). */
+  spec: ModelSpec;
 }
 
 function shippedResolver(modelsDir: string) {
@@ -76,8 +78,16 @@ export function resolveRunSpec(input: StartRunInput, modelsDir = SHIPPED_MODELS_
   return result;
 }
 
-/** Validates, resolves and queues a run; throws SpecInvalid with every error, or Error when there is no data. */
-export async function startRun(store: Store, input: StartRunInput, modelsDir = SHIPPED_MODELS_DIR): Promise<StartedRun> {
+/**
+ * Validates, resolves and queues a run; throws SpecInvalid with every error, or Error when there is no data.
+ * heldBy: the run is queued already claimed by that worker (rubato train trains it in its own process).
+ */
+export async function startRun(
+  store: Store,
+  input: StartRunInput,
+  modelsDir = SHIPPED_MODELS_DIR,
+  options: { heldBy?: string } = {},
+): Promise<StartedRun> {
   if (input.model && !input.files && !SPEC_NAME.test(input.model)) {
     const message = `expected a spec name (lowercase letters, digits, '.', '_' or '-'), got ${JSON.stringify(input.model.slice(0, 80))}; send a spec's text as spec`;
     throw new SpecInvalid([{ file: "<input>", line: 0, column: 0, path: "model", message }]);
@@ -100,6 +110,7 @@ export async function startRun(store: Store, input: StartRunInput, modelsDir = S
     specHash: result.hash,
     seed: result.spec.training.seed,
     dataCutoff,
+    heldBy: options.heldBy,
   });
   return {
     id,
@@ -108,6 +119,7 @@ export async function startRun(store: Store, input: StartRunInput, modelsDir = S
     seed: result.spec.training.seed,
     dataCutoff,
     warnings: result.warnings.map(formatSpecError),
+    spec: result.spec,
   };
 }
 

@@ -1,13 +1,17 @@
 /**
- * A trained model as stored data: the topology (the compiled FsVaeConfig, the
- * variables' keys and shapes, and the feature scaling serving must reuse) and
- * the weights as one float32 buffer in the variables' fixed order.
+ * A trained model as stored data: the topology (the compiled configuration,
+ * the variables' keys and shapes, and the feature scaling serving must reuse)
+ * and the weights as one float32 buffer in the variables' fixed order.
+ * FS-VAE's format is "rubato-fsvae/1"; other model types use the same layout
+ * under a format of their own (packArtifact, unpackWeights).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { createFsVae, type FsVae, type FsVaeConfig } from "./fsvae";
 
 export interface ModelTopology {
   format: "rubato-fsvae/1";
+  /** The spec type ("fs-vae"); absent in artifacts written before the model registry. */
+  type?: "fs-vae";
   config: FsVaeConfig;
   variables: { key: string; shape: number[] }[];
   /** Anything the serving path needs besides weights (e.g. feature scaling). */
@@ -19,8 +23,11 @@ export interface ModelArtifactData {
   weights: Buffer;
 }
 
-export function saveModel(model: FsVae, extra: Record<string, unknown> = {}): ModelArtifactData {
-  const parts = model.variables.map(({ variable }) => variable.dataSync() as Float32Array);
+type Variables = { key: string; variable: tf.Variable }[];
+
+/** The variables' values, one after another, as bytes. */
+export function packWeights(variables: Variables): Buffer {
+  const parts = variables.map(({ variable }) => variable.dataSync() as Float32Array);
   const total = parts.reduce((n, p) => n + p.length, 0);
   const all = new Float32Array(total);
   let offset = 0;
@@ -28,27 +35,16 @@ export function saveModel(model: FsVae, extra: Record<string, unknown> = {}): Mo
     all.set(p, offset);
     offset += p.length;
   }
-  return {
-    topology: {
-      format: "rubato-fsvae/1",
-      config: model.config,
-      variables: model.variables.map(({ key, variable }) => ({ key, shape: variable.shape })),
-      extra,
-    },
-    weights: Buffer.from(all.buffer, all.byteOffset, all.byteLength),
-  };
+  return Buffer.from(all.buffer, all.byteOffset, all.byteLength);
 }
 
-export function loadModel(artifact: ModelArtifactData): FsVae {
-  const { topology } = artifact;
-  if (topology.format !== "rubato-fsvae/1") throw new Error(`unknown model artifact format ${String(topology.format)}`);
-  const model = createFsVae(topology.config, 0);
-  const bytes = artifact.weights;
+/** Assigns stored weights to freshly built variables, checking keys and shapes against the topology. */
+export function unpackWeights(variables: Variables, expected: { key: string; shape: number[] }[], bytes: Buffer): void {
   const weights = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   let offset = 0;
-  model.variables.forEach(({ key, variable }, i) => {
-    const expected = topology.variables[i];
-    if (!expected || expected.key !== key || expected.shape.join() !== variable.shape.join()) {
+  variables.forEach(({ key, variable }, i) => {
+    const e = expected[i];
+    if (!e || e.key !== key || e.shape.join() !== variable.shape.join()) {
       throw new Error(`model artifact does not match its topology at variable ${key}`);
     }
     const size = variable.size;
@@ -56,5 +52,25 @@ export function loadModel(artifact: ModelArtifactData): FsVae {
     offset += size;
   });
   if (offset !== weights.length) throw new Error(`model artifact has ${weights.length} weights; its topology needs ${offset}`);
+}
+
+export function saveModel(model: FsVae, extra: Record<string, unknown> = {}): ModelArtifactData {
+  return {
+    topology: {
+      format: "rubato-fsvae/1",
+      type: "fs-vae",
+      config: model.config,
+      variables: model.variables.map(({ key, variable }) => ({ key, shape: variable.shape })),
+      extra,
+    },
+    weights: packWeights(model.variables),
+  };
+}
+
+export function loadModel(artifact: ModelArtifactData): FsVae {
+  const { topology } = artifact;
+  if (topology.format !== "rubato-fsvae/1") throw new Error(`unknown model artifact format ${String(topology.format)}`);
+  const model = createFsVae(topology.config, 0);
+  unpackWeights(model.variables, topology.variables, artifact.weights);
   return model;
 }

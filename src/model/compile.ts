@@ -9,10 +9,10 @@ import { perPlayWidth } from "../spec/vocabulary";
 import { createFsVae, type FsVae, type FsVaeConfig } from "./fsvae";
 
 /**
- * The graph of a learned spec; throws for a non-learned type (average,
- * popularity). catalogueRms: the catalogue's root-mean-square coordinate
- * (catalogueRms in src/features), the unit of embeddings with
- * features.embedding_scale: rms.
+ * The graph of an fs-vae spec (the registry, src/model/registry, calls it for
+ * that type); throws for another type. catalogueRms: the catalogue's
+ * root-mean-square coordinate (catalogueRms in src/features), the unit of
+ * embeddings with features.embedding_scale: rms.
  */
 export function fsVaeConfig(spec: ModelSpec, embeddingDim: number, catalogueRms = 1): FsVaeConfig {
   if (spec.type !== "fs-vae") throw new Error(`spec "${spec.name}" is a ${spec.type} baseline: it has no graph to compile`);

@@ -150,7 +150,7 @@ function buildFsVae(config: FsVaeConfig, seed: number): FsVae {
   return { config, params: { encoderS, encoderN, decoder: { dense: hidden, out, logVariance, skip } }, variables };
 }
 
-export function disposeFsVae(model: FsVae): void {
+export function disposeFsVae(model: Pick<FsVae, "variables">): void {
   for (const { variable } of model.variables) variable.dispose();
 }
 

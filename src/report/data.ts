@@ -10,6 +10,7 @@ import { summarize, withoutValues } from "../eval/movement";
 import { getRun, runCurves, type RunView } from "../jobs/runs";
 import { runMovement, type RunMovement, type RunMovementOptions } from "../jobs/movement";
 import { collapseWarning } from "../model/loss";
+import { modelFor } from "../model/registry";
 import { parseSpec } from "../spec";
 import { storeStats } from "../store/stats";
 import type { Store } from "../store/store";
@@ -141,7 +142,7 @@ export function reportRun(view: RunView, curves: { kind: string; epoch: number; 
   const parsed = parseSpec(view.specYaml, { file: `<run ${view.id} spec>` });
   const spec = parsed.ok ? parsed.spec : null;
   const type = spec?.type ?? "unknown";
-  const learned = type === "fs-vae";
+  const learned = spec ? modelFor(spec.type).learned : false;
   const m = (view.metrics ?? {}) as Json;
   const schedule =
     (m.schedule as ReportRun["schedule"] | undefined) ??

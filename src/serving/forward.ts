@@ -1,10 +1,10 @@
 /**
- * One forward pass for a batch of users: the posteriors of both branches,
- * the joined user embedding (fsvae.jointPosterior, as embed) and the decoded
- * next-track embedding at z = mu, in one tidy and one read-back per output.
+ * One forward pass for a batch of users: the user's state (mu, sigma and the
+ * model's named parts: FS-VAE's fast and slow posteriors) and the predicted
+ * next-track embedding at the state's mean, in one tidy and one read-back per output.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { decode, encodeFast, encodeSlow, jointPosterior, type FsVae } from "../model/fsvae";
+import type { Model } from "../model/registry";
 
 export interface BatchInput {
   n: number;
@@ -30,15 +30,20 @@ export interface BatchOutput {
 
 const PARTS = ["mu", "sigma", "fastMu", "fastSigma", "slowMu", "slowSigma", "predicted"] as const;
 
-export function forwardBatch(model: FsVae, input: BatchInput): BatchOutput {
-  const { encoderS, encoderN } = model.config;
+export function forwardBatch(model: Model, input: BatchInput): BatchOutput {
+  const { window, fastStep, slowDim } = model.inputs;
   const { n } = input;
   const tensors = tf.tidy(() => {
-    const x_s = encoderS ? tf.tensor3d(input.fast, [n, encoderS.window, encoderS.inputDim]) : undefined;
-    const q_s = x_s ? encodeFast(model, x_s, tf.tensor2d(input.mask, [n, encoderS!.window])) : null;
-    const q_n = encoderN ? encodeSlow(model, tf.tensor2d(input.slow, [n, encoderN.inputDim])) : null;
-    const { mu, sigma, sigma_s, sigma_n } = jointPosterior(model, q_s, q_n);
-    const parts = [mu, sigma, q_s?.mu ?? null, sigma_s, q_n?.mu ?? null, sigma_n, decode(model, mu, x_s)];
+    const state = model.embed(
+      {
+        x_s: window ? tf.tensor3d(input.fast, [n, window, fastStep]) : undefined,
+        mask: window ? tf.tensor2d(input.mask, [n, window]) : undefined,
+        x_n: slowDim ? tf.tensor2d(input.slow, [n, slowDim]) : undefined,
+      },
+      { predict: true },
+    );
+    const { fast, slow } = state.parts;
+    const parts = [state.mu, state.sigma, fast?.mu ?? null, fast?.sigma ?? null, slow?.mu ?? null, slow?.sigma ?? null, state.predicted!];
     // tidy keeps only the tensors it is handed back: the present parts, by name.
     return Object.fromEntries(PARTS.flatMap((name, i) => (parts[i] ? [[name, parts[i]]] : []))) as Record<string, tf.Tensor>;
   });

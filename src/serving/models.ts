@@ -5,8 +5,7 @@
  */
 import { Conflict, NotFound } from "../errors";
 import type { FeatureStats } from "../features/features";
-import { loadModel, type ModelTopology } from "../model/artifact";
-import { disposeFsVae, type FsVae } from "../model/fsvae";
+import { loadArtifact, type ArtifactData, type Model } from "../model/registry";
 import { log } from "../log";
 import { parseSpec } from "../spec";
 import type { ModelSpec } from "../spec/schema";
@@ -20,7 +19,7 @@ export interface ServedModel {
   spec: ModelSpec;
   /** The slow features' scaling, fitted when the run trained. */
   stats: FeatureStats;
-  model: FsVae;
+  model: Model;
   /** Plays in the fast window (the spec's): what the encoder reads and excludeRecent leaves out. */
   window: number;
   /** Set once evicted: the tensors are gone, load the run again. */
@@ -114,7 +113,7 @@ export class ModelCache {
       status: string;
       model_name: string;
       spec_yaml: string;
-      topology: ModelTopology | null;
+      topology: ArtifactData["topology"] | null;
       weights: Uint8Array | null;
     }>(
       `SELECT r.status, r.model_name, r.spec_yaml, a.topology, a.weights
@@ -130,12 +129,12 @@ export class ModelCache {
     if (!parsed.ok) throw new Error(`run ${runId}: its stored spec no longer validates: ${parsed.errors.map((e) => e.message).join("; ")}`);
     await servingBackend();
     const weights = Buffer.from(run.weights.buffer, run.weights.byteOffset, run.weights.byteLength);
-    const model = loadModel({ topology: run.topology, weights });
+    const model = loadArtifact({ topology: run.topology, weights });
     const spec = parsed.spec;
     const stored = run.topology.extra.featureStats as FeatureStats | undefined;
     const stats = stored ?? { transform: spec.features.slow.transform, mean: [], std: [] };
     if (stats.transform === "standardize" && stats.mean.length === 0) {
-      disposeFsVae(model);
+      model.dispose();
       throw new Error(`run ${runId}: its model artifact lacks the feature scaling (featureStats) that its spec needs`);
     }
     log.info({ runId, model: run.model_name }, "serving: model loaded");
@@ -146,5 +145,5 @@ export class ModelCache {
 function dispose(served: ServedModel): void {
   if (served.disposed) return;
   served.disposed = true;
-  disposeFsVae(served.model);
+  served.model.dispose();
 }

@@ -3,7 +3,7 @@
  * these run once the sections they read have validated, so they are reported
  * together with any field errors elsewhere in the spec.
  */
-import type { ModelSpec } from "./schema";
+import { LEARNED_TYPES, type ModelSpec } from "./schema";
 import type { KeyPath } from "./positions";
 
 export interface CrossIssue {
@@ -37,7 +37,7 @@ function rule<K extends keyof ModelSpec>(
   };
 }
 
-const learned = (type: ModelSpec["type"]) => type === "fs-vae";
+const learned = (type: ModelSpec["type"]) => (LEARNED_TYPES as readonly string[]).includes(type);
 
 export const CROSS_RULES: CrossRule[] = [
   rule("error", "training.split: train + validation + test must equal 1 (within 1e-6).", ["training"], ({ training }) => {

@@ -12,7 +12,7 @@
 import os from "node:os";
 import { specDimensions } from "./dimensions";
 import type { SpecError } from "./errors";
-import type { ModelSpec } from "./schema";
+import type { ModelSpec, ModelType } from "./schema";
 
 const FLOAT = 4;
 
@@ -70,51 +70,59 @@ function denseStack(inDim: number, layers: number, units: number): [number, numb
   return [params, layers > 0 ? units : inDim];
 }
 
+/** A learned type's parameters (in groups named by the spec path that sizes them) and activations per example. */
+type NetworkEstimate = (spec: ModelSpec, dims: ReturnType<typeof specDimensions>) => { groups: { path: string; params: number }[]; floats: number };
+
+function fsVaeNetwork(spec: ModelSpec, dims: ReturnType<typeof specDimensions>): ReturnType<NetworkEstimate> {
+  const K = spec.latent.size;
+  const heads = spec.latent.probabilistic ? 2 : 1;
+  const groups: { path: string; params: number }[] = [];
+  let floats = 0; // activations of one example
+  const fast = spec.features.fast.enabled ? spec.encoders.fast : null;
+  if (fast) {
+    const w = spec.features.fast.window;
+    let params = 0;
+    let width: number;
+    floats += w * (dims.fastStep + 1);
+    if (fast.type === "mean") {
+      [params, width] = denseStack(dims.fastStep, fast.layers, fast.units);
+      floats += fast.layers * fast.units * DENSE_FLOATS_PER_UNIT;
+    } else {
+      const gates = fast.type === "lstm" ? 4 : 1;
+      for (let l = 0; l < fast.layers; l++)
+        params += ((l === 0 ? dims.fastStep : fast.units) + fast.units) * gates * fast.units + gates * fast.units;
+      floats += fast.layers * w * fast.units * recurrentFloatsPerUnit(gates);
+      width = fast.units;
+    }
+    params += heads * (width * K + K);
+    floats += K * (2 * heads + 1);
+    groups.push({ path: "encoders.fast.units", params });
+  }
+  if (spec.features.slow.enabled) {
+    const slow = spec.encoders.slow;
+    const [stack, width] = denseStack(dims.slow, slow.layers, slow.units);
+    floats += dims.slow + slow.layers * slow.units * DENSE_FLOATS_PER_UNIT + K * (2 * heads + 1);
+    groups.push({ path: "encoders.slow.units", params: stack + heads * (width * K + K) });
+  }
+  const d = spec.decoder;
+  const [stack, hidden] = denseStack(dims.latent, d.layers, d.units);
+  let params = stack + hidden * dims.output + dims.output;
+  if (spec.loss.reconstruction === "gaussian_learned") params += dims.output;
+  if (d.skip && spec.features.fast.enabled) params += spec.features.fast.window;
+  floats += dims.latent + d.layers * d.units * DENSE_FLOATS_PER_UNIT + 2 * dims.output;
+  groups.push({ path: "decoder.units", params });
+  return { groups, floats };
+}
+
+/** The network of each learned type; a type without one (the non-learned baselines) counts only its dataset. */
+const NETWORKS: Partial<Record<ModelType, NetworkEstimate>> = { "fs-vae": fsVaeNetwork };
+
 export function estimateMemory(spec: ModelSpec, context: MemoryContext): MemoryEstimate {
   const dims = specDimensions(spec, context.embeddingDim);
   const events = context.events ?? null;
   const datasetBytes = (events ?? 0) * bytesPerPlay(dims.slow);
   const batch = spec.training.batch_size;
-  const K = spec.latent.size;
-  const heads = spec.latent.probabilistic ? 2 : 1;
-  const groups: { path: string; params: number }[] = [];
-  let floats = 0; // activations of one example
-
-  if (spec.type === "fs-vae") {
-    const fast = spec.features.fast.enabled ? spec.encoders.fast : null;
-    if (fast) {
-      const w = spec.features.fast.window;
-      let params = 0;
-      let width: number;
-      floats += w * (dims.fastStep + 1);
-      if (fast.type === "mean") {
-        [params, width] = denseStack(dims.fastStep, fast.layers, fast.units);
-        floats += fast.layers * fast.units * DENSE_FLOATS_PER_UNIT;
-      } else {
-        const gates = fast.type === "lstm" ? 4 : 1;
-        for (let l = 0; l < fast.layers; l++)
-          params += ((l === 0 ? dims.fastStep : fast.units) + fast.units) * gates * fast.units + gates * fast.units;
-        floats += fast.layers * w * fast.units * recurrentFloatsPerUnit(gates);
-        width = fast.units;
-      }
-      params += heads * (width * K + K);
-      floats += K * (2 * heads + 1);
-      groups.push({ path: "encoders.fast.units", params });
-    }
-    if (spec.features.slow.enabled) {
-      const slow = spec.encoders.slow;
-      const [stack, width] = denseStack(dims.slow, slow.layers, slow.units);
-      floats += dims.slow + slow.layers * slow.units * DENSE_FLOATS_PER_UNIT + K * (2 * heads + 1);
-      groups.push({ path: "encoders.slow.units", params: stack + heads * (width * K + K) });
-    }
-    const d = spec.decoder;
-    const [stack, hidden] = denseStack(dims.latent, d.layers, d.units);
-    let params = stack + hidden * dims.output + dims.output;
-    if (spec.loss.reconstruction === "gaussian_learned") params += dims.output;
-    if (d.skip && spec.features.fast.enabled) params += spec.features.fast.window;
-    floats += dims.latent + d.layers * d.units * DENSE_FLOATS_PER_UNIT + 2 * dims.output;
-    groups.push({ path: "decoder.units", params });
-  }
+  const { groups, floats } = NETWORKS[spec.type]?.(spec, dims) ?? { groups: [], floats: 0 };
 
   const params = groups.reduce((a, g) => a + g.params, 0);
   // Data-parallel helpers each hold a replica, its gradients and their shared slot; the batch's activations are split among them.

@@ -5,11 +5,11 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { writePoint, type Dataset, type PointBuffers } from "../features/dataset";
-import type { FsVae, FsVaeInput } from "../model/fsvae";
+import type { Model, ModelInput } from "../model/registry";
 import { shuffled, streamSeed, STREAM } from "../model/random";
 
 export interface Batch {
-  input: FsVaeInput;
+  input: ModelInput;
   y: tf.Tensor2D;
   size: number;
 }
@@ -19,13 +19,13 @@ export function disposeBatch(b: Batch): void {
 }
 
 /** Throws when the dataset was built for another graph (other spec or catalogue). */
-export function checkDatasetFits(model: FsVae, dataset: Dataset): void {
-  const { encoderS, encoderN, decoder } = model.config;
+export function checkDatasetFits(model: Model, dataset: Dataset): void {
+  const { window, fastStep, slowDim, outputDim } = model.inputs;
   const problems: string[] = [];
-  if ((encoderS?.window ?? 0) !== dataset.window) problems.push(`window ${encoderS?.window ?? 0} vs ${dataset.window}`);
-  if ((encoderS?.inputDim ?? 0) !== dataset.fastStep) problems.push(`d_s ${encoderS?.inputDim ?? 0} vs ${dataset.fastStep}`);
-  if ((encoderN?.inputDim ?? 0) !== dataset.slowDim) problems.push(`d_n ${encoderN?.inputDim ?? 0} vs ${dataset.slowDim}`);
-  if (decoder.outputDim !== dataset.dim) problems.push(`embedding dim ${decoder.outputDim} vs ${dataset.dim}`);
+  if (window !== dataset.window) problems.push(`window ${window} vs ${dataset.window}`);
+  if (fastStep !== dataset.fastStep) problems.push(`d_s ${fastStep} vs ${dataset.fastStep}`);
+  if (slowDim !== dataset.slowDim) problems.push(`d_n ${slowDim} vs ${dataset.slowDim}`);
+  if (outputDim !== dataset.dim) problems.push(`embedding dim ${outputDim} vs ${dataset.dim}`);
   if (problems.length) throw new Error(`the dataset does not fit the model (model vs dataset: ${problems.join("; ")})`);
 }
 
@@ -58,7 +58,7 @@ export class BatchBuilder {
     if (size <= 0 || size > this.maxBatch) throw new Error(`batch of ${size} rows (max ${this.maxBatch})`);
     for (let k = 0; k < size; k++) writePoint(d, rows[from + k], b, k);
     const fw = d.window * d.fastStep;
-    const input: FsVaeInput = {};
+    const input: ModelInput = {};
     if (fw) {
       input.x_s = tf.tensor3d(b.fast.slice(0, size * fw), [size, d.window, d.fastStep]);
       input.mask = tf.tensor2d(b.mask.slice(0, size * d.window), [size, d.window]);

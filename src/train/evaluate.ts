@@ -1,5 +1,5 @@
 /**
- * Evaluation of a trained FS-VAE on a split: the objective at z = mu without
+ * Evaluation of a trained model on a split: the objective at z = mu without
  * dropout, the latent diagnostics (mean KL per unit, active units), and the
  * paper's metrics plus ranking quality (src/eval) next to the Average, Recent
  * and Popularity baselines on the same rows.
@@ -9,7 +9,7 @@ import type { Catalogue } from "../features/history";
 import type { Dataset, SplitName } from "../features/dataset";
 import { evaluatePredictions, type Metrics } from "../eval/metrics";
 import { BASELINES, baselinePredictions, type BaselineKind } from "../eval/baselines";
-import { betaElbo, type FsVae } from "../model/fsvae";
+import type { Model } from "../model/registry";
 import { activeUnits, collapseWarning } from "../model/loss";
 import { BatchBuilder, disposeBatch, sampleRows } from "./batches";
 
@@ -31,7 +31,7 @@ export interface ObjectiveReport {
  * predictions y^ when asked. Batches of `batchSize` rows.
  */
 export function evaluateObjective(
-  model: FsVae,
+  model: Model,
   dataset: Dataset,
   rows: Int32Array,
   options: {
@@ -42,7 +42,7 @@ export function evaluateObjective(
 ): ObjectiveReport & { predictions?: Float32Array } {
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 2048, rows.length || 1));
   const builder = new BatchBuilder(dataset, batchSize);
-  const units = model.config.latent.probabilistic ? latentUnitCount(model) : 0;
+  const units = model.latentUnits;
   const klSum = new Float64Array(units);
   let loss = 0,
     reconstruction = 0,
@@ -52,13 +52,13 @@ export function evaluateObjective(
   const keep = options.predictions === true ? null : (options.predictions ?? new Int32Array(0));
   const predictions = options.predictions ? new Float32Array((keep ? keep.length : rows.length) * dim) : undefined;
   let kept = 0;
-  const { beta } = model.config.loss;
+  const { beta } = model.schedule;
   for (let from = 0; from < rows.length; from += batchSize) {
     const to = Math.min(rows.length, from + batchSize);
     const batch = builder.build(rows, from, to);
     try {
       const { stats, yHat } = tf.tidy(() => {
-        const o = betaElbo(model, batch.input, batch.y, { beta, freeBits: 0 });
+        const o = model.loss(batch.input, batch.y, { beta, freeBits: 0 });
         return { stats: tf.concat([tf.stack([o.loss, o.reconstruction, o.kl]), o.klPerDim]), yHat: o.yHat };
       });
       const s = stats.dataSync();
@@ -91,14 +91,11 @@ export function evaluateObjective(
   };
 }
 
-/** Latent units with a KL term: K per branch. */
-export function latentUnitCount(model: FsVae): number {
-  const branches = Number(model.config.encoderS != null) + Number(model.config.encoderN != null);
-  return model.config.latent.size * branches;
-}
+/** Latent units with a KL term (FS-VAE: K per branch). */
+export const latentUnitCount = (model: Model): number => model.latentUnits;
 
 /** Predicted next-track embeddings for `rows` (z = mu, no dropout), [rows.length, dim]. */
-export function predict(model: FsVae, dataset: Dataset, rows: Int32Array, batchSize = 2048): Float32Array {
+export function predict(model: Model, dataset: Dataset, rows: Int32Array, batchSize = 2048): Float32Array {
   return evaluateObjective(model, dataset, rows, { batchSize, predictions: true }).predictions!;
 }
 
@@ -130,7 +127,7 @@ export interface EvaluateOptions {
 }
 
 /** The model and the baselines on one split (default test) with every metric. */
-export function evaluateSplit(model: FsVae, dataset: Dataset, catalogue: Catalogue, options: EvaluateOptions): Evaluation {
+export function evaluateSplit(model: Model, dataset: Dataset, catalogue: Catalogue, options: EvaluateOptions): Evaluation {
   const split = options.split ?? "test";
   const rows = sampleRows(dataset.rows[split], options.maxRows ?? MAX_TEST_ROWS);
   const objective = evaluateObjective(model, dataset, rows, { batchSize: options.batchSize, predictions: true });
@@ -141,7 +138,7 @@ export function evaluateSplit(model: FsVae, dataset: Dataset, catalogue: Catalog
     objective: report,
     model: evaluatePredictions(predictions!, dataset, catalogue, rows),
     baselines: evaluateBaselines(dataset, catalogue, rows, options.window),
-    collapse: model.config.latent.probabilistic ? collapseWarning(report.activeUnits, report.latentUnits) : null,
+    collapse: model.probabilistic ? collapseWarning(report.activeUnits, report.latentUnits) : null,
   };
 }
 

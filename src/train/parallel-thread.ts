@@ -5,7 +5,7 @@
  */
 import { parentPort } from "node:worker_threads";
 import { initBackend } from "../model/backend";
-import { createFsVae, type FsVae } from "../model/fsvae";
+import { learnedModel, type Model } from "../model/registry";
 import { BatchBuilder, disposeBatch } from "./batches";
 import { shardGradients } from "./step";
 import * as tf from "@tensorflow/tfjs-core";
@@ -14,12 +14,12 @@ import type { FromHelper, HelperInit, ToHelper } from "./parallel";
 const port = parentPort!;
 const send = (msg: FromHelper) => port.postMessage(msg);
 
-let state: { init: HelperInit; model: FsVae; builder: BatchBuilder; weights: Float32Array; grads: Float32Array; version: number } | null =
+let state: { init: HelperInit; model: Model; builder: BatchBuilder; weights: Float32Array; grads: Float32Array; version: number } | null =
   null;
 
 async function start(init: HelperInit): Promise<void> {
   await initBackend(init.backend, { logger: () => undefined });
-  const model = createFsVae(init.config, init.seed);
+  const model = learnedModel(init.modelType).fromConfig(init.config, init.seed);
   state = {
     init,
     model,

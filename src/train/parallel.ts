@@ -16,12 +16,16 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { sharedCopy, type Dataset } from "../features/dataset";
 import type { Catalogue } from "../features/history";
-import type { FsVae } from "../model/fsvae";
+import { asModel, type FsVaeOrModel, type Model } from "../model/registry";
+import type { ModelType } from "../spec/schema";
 import type { BackendName } from "../model/backend";
 import { betaAt } from "../model/loss";
 import type { Optimizer } from "./optimizers";
 import { BatchBuilder, disposeBatch } from "./batches";
 import { shardGradients, type StepStats } from "./step";
+
+/** swc's register hook, resolved here: a thread's eval code would resolve it from the working directory. */
+const SWC_REGISTER = require.resolve("@swc-node/register");
 
 /** training.threads resolved: "auto" is the machine's available parallelism. */
 export function resolveThreads(threads: number | "auto"): number {
@@ -31,7 +35,9 @@ export function resolveThreads(threads: number | "auto"): number {
 /** What a helper needs to start: everything is plain data or shared memory. */
 export interface HelperInit {
   backend: BackendName;
-  config: FsVae["config"];
+  /** The spec type and its compiled configuration: the helper builds its replica from them. */
+  modelType: ModelType;
+  config: unknown;
   seed: number;
   dataset: Dataset;
   maxShard: number;
@@ -78,7 +84,7 @@ export class DataParallel {
   private readonly builder: BatchBuilder;
 
   private constructor(
-    private readonly model: FsVae,
+    private readonly model: Model,
     dataset: Dataset,
     private readonly helpers: Helper[],
     weights: SharedArrayBuffer,
@@ -96,10 +102,11 @@ export class DataParallel {
 
   /** Starts `threads - 1` helpers with replicas of `model` (its current weights). */
   static async start(
-    model: FsVae,
+    raw: FsVaeOrModel,
     dataset: Dataset,
     options: { threads: number; batchSize: number; seed: number; backend: BackendName },
   ): Promise<DataParallel> {
+    const model = asModel(raw);
     const size = model.variables.reduce((n, v) => n + v.variable.size, 0);
     const weights = new SharedArrayBuffer(size * 4);
     const maxShard = Math.ceil(options.batchSize / options.threads);
@@ -109,7 +116,7 @@ export class DataParallel {
     try {
       for (let k = 1; k < options.threads; k++) {
         const grads = new SharedArrayBuffer(size * 4);
-        const worker = new Worker(`require("@swc-node/register"); require(${JSON.stringify(entry)});`, { eval: true, stdin: false });
+        const worker = new Worker(`require(${JSON.stringify(SWC_REGISTER)}); require(${JSON.stringify(entry)});`, { eval: true, stdin: false });
         const helper: Helper = { worker, grads: new Float32Array(grads), next: null, failure: null };
         worker.on("message", (msg: FromHelper) => {
           const next = helper.next;
@@ -128,7 +135,7 @@ export class DataParallel {
         const ready = DataParallel.reply(helper);
         worker.postMessage({
           type: "init",
-          init: { backend: options.backend, config: model.config, seed: options.seed, dataset: shared, maxShard, weights, grads },
+          init: { backend: options.backend, modelType: model.type, config: model.config, seed: options.seed, dataset: shared, maxShard, weights, grads },
         } satisfies ToHelper);
         const first = await ready;
         if (first.type === "error") throw new Error(`a training helper thread failed to start: ${first.message}`);
@@ -205,7 +212,7 @@ export class DataParallel {
     const values = optimizer.apply(grads);
     values.forEach((v, i) => this.weights.set(v, this.offsets[i]));
     this.weightsVersion++;
-    const { beta: fullBeta, klWarmupSteps } = this.model.config.loss;
+    const { beta: fullBeta, warmupSteps: klWarmupSteps } = this.model.schedule;
     const beta = betaAt(step, fullBeta, klWarmupSteps);
     return { loss: reconstruction + beta * kl, reconstruction, kl, beta, klPerDim };
   }

@@ -1,9 +1,10 @@
 /**
- * One optimizer step on the negative beta-ELBO of a batch: the unit the
- * training loop, the benchmark and the tests share.
+ * One optimizer step on a model's training loss (FS-VAE: the negative
+ * beta-ELBO) of a batch: the unit the training loop, the benchmark and the
+ * tests share.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { betaElbo, type FsVae, type FsVaeInput } from "../model/fsvae";
+import { asModel, type FsVaeOrModel, type ModelInput } from "../model/registry";
 import { seededNoise } from "../model/layers";
 import { betaAt } from "../model/loss";
 import type { Optimizer } from "./optimizers";
@@ -23,12 +24,19 @@ export interface StepStats {
  * (0-based: beta_t, eps and dropout depend on it and the seed), then one
  * update. Leaves no tensor behind.
  */
-export function trainStep(model: FsVae, optimizer: Optimizer, input: FsVaeInput, y: tf.Tensor2D, step: number, seed: number): StepStats {
+export function trainStep(
+  model: FsVaeOrModel,
+  optimizer: Optimizer,
+  input: ModelInput,
+  y: tf.Tensor2D,
+  step: number,
+  seed: number,
+): StepStats {
   // One thread is the data-parallel step with a single shard: shard 0 draws the noise of (seed, step).
   const { grads, reconstruction, kl, klPerDim } = shardGradients(model, input, y, step, seed, 0);
   optimizer.apply(grads);
-  const { beta: fullBeta, klWarmupSteps } = model.config.loss;
-  const beta = betaAt(step, fullBeta, klWarmupSteps);
+  const { beta: fullBeta, warmupSteps } = asModel(model).schedule;
+  const beta = betaAt(step, fullBeta, warmupSteps);
   return { loss: reconstruction + beta * kl, reconstruction, kl, beta, klPerDim };
 }
 
@@ -47,21 +55,22 @@ export interface ShardGradients {
  * the batch, sum to the batch's (free bits are applied to each shard's mean KL).
  */
 export function shardGradients(
-  model: FsVae,
-  input: FsVaeInput,
+  model: FsVaeOrModel,
+  input: ModelInput,
   y: tf.Tensor2D,
   step: number,
   seed: number,
   shard: number,
 ): ShardGradients {
-  const { beta: fullBeta, freeBits, klWarmupSteps } = model.config.loss;
-  const beta = betaAt(step, fullBeta, klWarmupSteps);
+  const m = asModel(model);
+  const { beta: fullBeta, freeBits, warmupSteps } = m.schedule;
+  const beta = betaAt(step, fullBeta, warmupSteps);
   const noise = seededNoise(seed, step, shard);
-  const trainable = model.variables.map((v) => v.variable);
+  const trainable = m.variables.map((v) => v.variable);
   const { grads, aux } = tf.tidy(() => {
     let kept: tf.Tensor | null = null;
     const { grads } = tf.variableGrads(() => {
-      const o = betaElbo(model, input, y, { beta, freeBits, noise });
+      const o = m.loss(input, y, { beta, freeBits, noise });
       kept = tf.keep(tf.concat([tf.stack([o.reconstruction, o.kl]), o.klPerDim]));
       return o.loss;
     }, trainable);

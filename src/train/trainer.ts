@@ -1,9 +1,11 @@
 /**
- * trainModel: mini-batch training of an FS-VAE spec on a dataset, used by
- * `rubato train` and by the job worker.
+ * trainModel: mini-batch training of a learned spec on a dataset, used by
+ * the job worker (which `rubato train` runs in-process). The model comes
+ * from the registry (src/model/registry) by the spec's type.
  *
  * Per epoch: the training rows in a seeded order, one optimizer step per
- * batch on the negative beta-ELBO (beta warmed up, free bits), then the
+ * batch on the model's loss (FS-VAE: the negative beta-ELBO, beta warmed up,
+ * free bits), then the
  * validation objective (z = mu, full beta, no free bits) for early stopping
  * and the latent diagnostics. Randomness (order, eps, dropout) is a function
  * of (seed, epoch, step), so a run resumed from a checkpoint replays the
@@ -17,12 +19,11 @@ import type { Metrics } from "../eval/metrics";
 import { evaluatePredictions } from "../eval/metrics";
 import type { ModelSpec } from "../spec/schema";
 import { currentBackend, initBackend, type BackendInfo } from "../model/backend";
-import { fsVaeConfig } from "../model/compile";
-import { createFsVae, disposeFsVae, type FsVae } from "../model/fsvae";
+import { learnedModel, type Model } from "../model/registry";
 import { activeUnits, betaAt, collapseWarning } from "../model/loss";
 import { BatchBuilder, checkDatasetFits, disposeBatch, epochOrder, samplePositions, sampleRows } from "./batches";
 import { checkResumeBackend, deserializeCheckpoint, serializeCheckpoint, type LoopState, type TensorGroup } from "./checkpoint";
-import { evaluateObjective, evaluateSplit, latentUnitCount, type Evaluation } from "./evaluate";
+import { evaluateObjective, evaluateSplit, type Evaluation } from "./evaluate";
 import { Optimizer } from "./optimizers";
 import { trainStep, type StepStats } from "./step";
 import { DataParallel, resolveThreads } from "./parallel";
@@ -105,7 +106,7 @@ export interface TrainOptions {
 }
 
 export interface TrainResult {
-  model: FsVae;
+  model: Model;
   status: TrainStatus;
   /** Epochs completed. */
   epochs: number;
@@ -126,7 +127,7 @@ export interface TrainResult {
 }
 
 /** Everything that must match for a checkpoint to resume this run. */
-function fingerprint(model: FsVae, spec: ModelSpec, dataset: Dataset): string {
+function fingerprint(model: Model, spec: ModelSpec, dataset: Dataset): string {
   const t = spec.training;
   return JSON.stringify({
     config: model.config,
@@ -146,13 +147,13 @@ function fingerprint(model: FsVae, spec: ModelSpec, dataset: Dataset): string {
   });
 }
 
-function readGroup(model: FsVae): TensorGroup {
+function readGroup(model: Model): TensorGroup {
   return new Map(
     model.variables.map(({ key, variable }) => [key, { shape: variable.shape, values: (variable.dataSync() as Float32Array).slice() }]),
   );
 }
 
-function writeGroup(model: FsVae, group: TensorGroup): void {
+function writeGroup(model: Model, group: TensorGroup): void {
   for (const { key, variable } of model.variables) {
     const saved = group.get(key);
     if (!saved || saved.values.length !== variable.size) throw new Error(`checkpoint lacks weights for ${key} or has another shape`);
@@ -171,19 +172,18 @@ export async function trainModel(spec: ModelSpec, dataset: Dataset, options: Tra
   const backend = currentBackend() ?? (await initBackend(undefined, { logger: log }));
   const started = Date.now();
   const t = spec.training;
-  const config = fsVaeConfig(spec, dataset.dim, dataset.catalogueRms);
-  const { beta, freeBits, klWarmupSteps } = config.loss;
   const trainRows = dataset.rows.train;
   const validationRows = dataset.rows.validation;
   if (trainRows.length === 0) throw new Error("the dataset has no training rows");
 
-  const model = createFsVae(config, t.seed);
+  const model = learnedModel(spec.type).create(spec, { embeddingDim: dataset.dim, catalogueRms: dataset.catalogueRms }, t.seed);
+  const { beta, freeBits, warmupSteps: klWarmupSteps } = model.schedule;
   let optimizer: Optimizer | null = null;
   let parallel: DataParallel | null = null;
   try {
     checkDatasetFits(model, dataset);
     optimizer = new Optimizer(t.optimizer, t.learning_rate, model.variables);
-    const units = config.latent.probabilistic ? latentUnitCount(model) : 0;
+    const units = model.latentUnits;
     const batchSize = Math.min(t.batch_size, trainRows.length);
     const batches = Math.ceil(trainRows.length / batchSize);
     const epochs = t.epochs;
@@ -391,7 +391,7 @@ export async function trainModel(spec: ModelSpec, dataset: Dataset, options: Tra
   } catch (err) {
     await parallel?.close().catch(() => undefined);
     optimizer?.dispose();
-    disposeFsVae(model);
+    model.dispose();
     throw err;
   }
 }

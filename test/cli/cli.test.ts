@@ -26,6 +26,29 @@ describe("rubato CLI (PGlite)", () => {
     expect(status.events).toBeGreaterThan(0);
   });
 
+  it("train stores a run through the queue's path: rubato runs lists it SUCCEEDED, with the report's metrics", async () => {
+    const out = await rubato("train", "no-slow", "--epochs", "1", "--batch-size", "64", "--seed", "2", "--test-rows", "40", "--json");
+    const report = JSON.parse(out.stdout);
+    expect(report).toMatchObject({ status: "SUCCEEDED", spec: { name: "no-slow", training: { epochs: 1, seed: 2, batch_size: 64 } } });
+    expect(report.runId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(report.training).toMatchObject({ status: "completed", epochs: 1 });
+    expect(report.test.rows).toBeLessThanOrEqual(40);
+    expect(report.test).toHaveProperty("average");
+    const listed = (await rubato("runs")).stdout.split("\n").find((line) => line.startsWith(report.runId));
+    expect(listed).toMatch(/ SUCCEEDED +no-slow /);
+    const shown = JSON.parse((await rubato("runs", "show", report.runId)).stdout.split("\n--- spec")[0]);
+    expect(shown).toMatchObject({ status: "SUCCEEDED", seed: 2, attempts: 1, hasCheckpoint: true });
+    expect(shown.metrics.test.model).toEqual(report.test.model);
+
+    // A baseline is a stored run too; the text report puts the model next to the baselines.
+    const text = (await rubato("train", "average", "--test-rows", "40")).stdout;
+    expect(text).toMatch(/^average \(spec [0-9a-f]{12}\): \d+ users/);
+    expect(text).toMatch(/baseline +average \(nothing to train\)/);
+    expect(text).toMatch(/\nrun +[0-9a-f-]{36} \(rubato runs show/);
+    expect(text).toMatch(/\npopularity +\d/);
+    expect((await rubato("runs", "--status", "succeeded")).stdout).toMatch(/ SUCCEEDED +average /);
+  }, 240_000);
+
   it("exits non-zero with FILE:LINE messages on a bad import, and writes nothing", async () => {
     const before = JSON.parse((await rubato("status", "--json")).stdout);
     const file = writeTemp("cli-bad.csv", "user,track,played_at\nu1,t00001,2026-10-01T10:00:00Z\nu1,nope,2026-10-01T10:01:00Z\n");

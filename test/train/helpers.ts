@@ -36,7 +36,7 @@ export async function tinyData(spec: ModelSpec): Promise<{ dataset: Dataset; cat
   return { dataset: await buildDataset(worldHistories(world), catalogue, spec), catalogue };
 }
 
-export function weights(model: FsVae): Map<string, Float32Array> {
+export function weights(model: Pick<FsVae, "variables">): Map<string, Float32Array> {
   return new Map(model.variables.map((v) => [v.key, (v.variable.dataSync() as Float32Array).slice()]));
 }
 

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { checkMemory, formatSpecError, loadSpec, memoryBudget } from "../../spec";
-import { formatSummary, summarizeSpec } from "../../model/summary";
+import { formatSummary } from "../../model/summary";
+import { modelFor } from "../../model/registry";
 
 const int = (flag: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -45,8 +46,8 @@ export function registerValidate(program: Command): void {
         console.log(
           `${spec}: ok (${s.name}${result.parents.length ? `, extends ${result.parents.join(" < ")}` : ""}; hash ${result.hash.slice(0, 12)})`,
         );
-        if (s.type !== "fs-vae") console.log(`non-learned baseline (type ${s.type}): no graph`);
-        else console.log(formatSummary(summarizeSpec(s, flags.embeddingDim)));
+        const summary = modelFor(s.type).summary(s, flags.embeddingDim);
+        console.log(summary ? formatSummary(summary) : `non-learned baseline (type ${s.type}): no graph`);
       }
       if (failed) process.exitCode = 1;
     });

@@ -1,34 +1,22 @@
 /** Messages between a job's main side (database, heartbeats) and its training thread (tfjs). */
 import type { Dataset } from "../../features/dataset";
 import type { Catalogue } from "../../features/history";
-import type { Metrics } from "../../eval/metrics";
-import type { BaselineMetrics } from "../../train/evaluate";
-import type { ModelArtifactData } from "../../model/artifact";
-import type { EpochProgress, StepProgress, TrainStatus } from "../../train/trainer";
+import type { ArtifactData } from "../../model/registry";
+import type { ModelSpec } from "../../spec/schema";
+import type { EpochProgress, StepProgress } from "../../train/trainer";
+import type { TrainSummary } from "../../train/run";
+
+export type { TrainSummary };
 
 export interface TrainRequest {
-  specYaml: string;
+  /** The run's spec, resolved once by the run (executeRun). */
+  spec: ModelSpec;
   dataset: Dataset;
   catalogue: Catalogue;
   resume: Buffer | null;
   /** Test rows to evaluate (all when absent). */
   testRows?: number;
   checkpointEverySteps?: number;
-}
-
-export interface TrainSummary {
-  status: TrainStatus;
-  epochs: number;
-  steps: number;
-  seconds: number;
-  best: { epoch: number; validationLoss: number } | null;
-  history: EpochProgress[];
-  latent: { activeUnits: number; latentUnits: number; klPerDim: number[] };
-  schedule: { beta: number; warmupSteps: number; freeBits: number };
-  warnings: string[];
-  backend: string | null;
-  /** The model's test metrics and the non-learned baselines' (average, recent, popularity) on the same rows. */
-  test: ({ rows: number; model: Metrics } & BaselineMetrics) | null;
 }
 
 export type ToThread =
@@ -41,7 +29,7 @@ export type FromThread =
   | { type: "step"; progress: StepProgress }
   | { type: "epoch"; progress: EpochProgress }
   | { type: "checkpoint"; checkpoint: Uint8Array; epoch: number; step: number }
-  | { type: "trained"; summary: TrainSummary; artifact: ModelArtifactData | null; checkpoint: Uint8Array }
+  | { type: "trained"; summary: TrainSummary; artifact: ArtifactData | null; checkpoint: Uint8Array }
   | { type: "embedded"; id: number; mu: Float32Array; sigma: Float32Array | null }
   | { type: "log"; message: string }
   | { type: "error"; message: string; stack?: string };

@@ -4,6 +4,9 @@ import type { ColumnMap } from "./columns";
 import type { StagedChunk } from "./event-rows";
 import type { FileFormat, SourceProgress } from "./source";
 
+/** swc's register hook, resolved here: a thread's eval code would resolve it from the working directory. */
+const SWC_REGISTER = require.resolve("@swc-node/register");
+
 /**
  * Parsing a file of plays in a worker thread, so that reading, validating and writing the
  * COPY text (one core) overlap with the database's statements, whose round trips the main
@@ -39,7 +42,7 @@ export async function* stagedEventsInThread(
 ): AsyncGenerator<StagedChunk> {
   const entry = path.join(__dirname, "parse-thread-entry.ts");
   // Runs the TypeScript entry through swc, as the CLI runs the sources (see jobs/thread/spawn.ts).
-  const worker = new Worker(`require("@swc-node/register"); require(${JSON.stringify(entry)});`, {
+  const worker = new Worker(`require(${JSON.stringify(SWC_REGISTER)}); require(${JSON.stringify(entry)});`, {
     eval: true,
     workerData: request,
     stdin: false,
