@@ -16,7 +16,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { BenchRecord } from "./record";
+import type { BenchRecord, QueryResult, ScalePhase } from "./record";
 
 const ROOT = path.resolve(__dirname, "..");
 export const TEMPLATE = path.join(__dirname, "benchmarks.template.md");
@@ -59,20 +59,11 @@ function provenance(r: BenchRecord): string {
   return `\`${r.command}\`, ${when(r.recordedAt)}${r.commit ? `, commit ${r.commit}` : ""}; ${r.machine.cores} cores, ${load}`;
 }
 
-interface ScalePhase {
-  phase: string;
-  command: string;
-  wallSeconds: number;
-  peakRssMb: number | null;
-  details: Record<string, unknown>;
-  finishedAt?: string;
-  loadAverage?: number;
-}
 interface ScaleFile {
   world: { users: number; tracks: number; days: number };
   startedAt: string;
   phases: ScalePhase[];
-  queries?: { operation: string; clients: number; p50Ms: number; p99Ms: number; reqPerS: number; failed: number }[];
+  queries?: QueryResult[];
 }
 
 function scaleNotes(p: ScalePhase): string {

@@ -25,6 +25,29 @@ export interface BenchRecord {
   notes: string[];
 }
 
+/** One phase of bench:scale as bench/results/scale-*.json holds it. */
+export interface ScalePhase<P extends string = string> {
+  phase: P;
+  command: string;
+  wallSeconds: number;
+  peakRssMb: number | null;
+  /** Phase-specific figures (rows, counts, the CLI's own timings). */
+  details: Record<string, unknown>;
+  /** When the phase ended, and the machine's 1-minute load average then (the machine is shared). */
+  finishedAt?: string;
+  loadAverage?: number;
+}
+
+/** One operation of bench:scale's queries phase. */
+export interface QueryResult {
+  operation: string;
+  clients: number;
+  p50Ms: number;
+  p99Ms: number;
+  reqPerS: number;
+  failed: number;
+}
+
 export function currentCommit(): string | null {
   try {
     const git = (args: string[]) =>

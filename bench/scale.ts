@@ -48,6 +48,7 @@ import { loadSpec } from "../src/spec";
 import { loadTrainingData } from "../src/train/data";
 import { datasetBytes } from "../src/features/dataset";
 import { drive, OPERATIONS, post } from "./serve";
+import type { QueryResult, ScalePhase } from "./record";
 
 const ROOT = path.resolve(__dirname, "..");
 const CLI = path.join(ROOT, "bin/rubato.js");
@@ -107,26 +108,7 @@ function parseArgs(argv: string[]): Options {
   };
 }
 
-interface PhaseResult {
-  phase: Phase;
-  command: string;
-  wallSeconds: number;
-  peakRssMb: number | null;
-  /** Phase-specific figures (rows, counts, the CLI's own timings). */
-  details: Record<string, unknown>;
-  /** When the phase ended, and the machine's 1-minute load average then (the machine is shared). */
-  finishedAt?: string;
-  loadAverage?: number;
-}
-
-interface QueryResult {
-  operation: string;
-  clients: number;
-  p50Ms: number;
-  p99Ms: number;
-  reqPerS: number;
-  failed: number;
-}
+type PhaseResult = ScalePhase<Phase>;
 
 const mb = (kb: number) => Math.round(kb / 1024);
 const log = (line: string) => console.error(`bench:scale: ${line}`);
