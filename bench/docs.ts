@@ -16,7 +16,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { BenchRecord, QueryResult, ScalePhase } from "./record";
+import { phaseNotes, type BenchRecord, type QueryResult, type ScalePhase } from "./record";
 
 const ROOT = path.resolve(__dirname, "..");
 export const TEMPLATE = path.join(__dirname, "benchmarks.template.md");
@@ -66,30 +66,6 @@ interface ScaleFile {
   queries?: QueryResult[];
 }
 
-function scaleNotes(p: ScalePhase): string {
-  const d = p.details as Record<string, number | string | null | Record<string, unknown>>;
-  const n = (x: unknown) => (typeof x === "number" ? number(x) : String(x));
-  switch (p.phase) {
-    case "generate":
-      return `${n(d.plays)} plays of ${n(d.users)} listeners`;
-    case "embed":
-      return `${n(d.plays)} plays, ${n(d.pairs)} co-occurring pairs, ${n(d.factorised)} tracks factorised`;
-    case "dataset":
-      return `${n(d.typedArrayMb)} MB of columns, ${n(d.bytesPerPlay)} bytes a play; built in ${n(d.buildSeconds)} s`;
-    case "train":
-      return (
-        `dataset ${n(d.datasetSeconds)} s; the epoch's steps ${n(d.epochStepSeconds)} s; training and test (${n(d.testRows)} rows) ` +
-        `${n(d.trainAndTestSeconds)} s; user embeddings ${n(d.embeddingsSeconds)} s${d.failed ? "; FAILED" : ""}`
-      );
-    case "serve":
-      return `listening after ${n(d.listeningSeconds)} s, /health ${n(d.healthSeconds)} s, first userEmbedding ${n(d.firstUserEmbeddingSeconds)} s`;
-    case "queries":
-      return "peak RSS: the server process since its start";
-    default:
-      return "";
-  }
-}
-
 function scale(dir: string, world: string): string {
   const s = readJson<ScaleFile>(dir, `scale-${world}`);
   if (!s) return `_not recorded yet: \`npm run bench:scale\` at this size writes bench/results/scale-${world}.json_`;
@@ -101,7 +77,7 @@ function scale(dir: string, world: string): string {
         number(Math.round(p.wallSeconds)),
         p.peakRssMb === null ? "?" : number(p.peakRssMb),
         `${when(p.finishedAt ?? s.startedAt)}${p.loadAverage === undefined ? "" : `, ${p.loadAverage}`}`,
-        scaleNotes(p),
+        phaseNotes(p, (x) => (typeof x === "number" ? number(x) : String(x))),
       ]),
     ],
     ["l", "r", "r", "l", "l"],

@@ -48,6 +48,35 @@ export interface QueryResult {
   failed: number;
 }
 
+/** A scale phase's details in a line (bench:scale's table and the docs' one); `n` formats the numbers. */
+export function phaseNotes(p: ScalePhase, n: (x: unknown) => string = String): string {
+  const d = p.details;
+  switch (p.phase) {
+    case "generate":
+      return `${n(d.plays)} plays of ${n(d.users)} users imported`;
+    case "embed":
+      return `${n(d.plays)} plays, ${n(d.pairs)} pairs, ${n(d.factorised)} tracks factorised`;
+    case "dataset":
+      return `${n(d.users)} users, ${n(d.plays)} plays, ${n(d.typedArrayMb)} MB of arrays (${n(d.bytesPerPlay)} B per play), built in ${n(d.buildSeconds)} s`;
+    case "train":
+      return (
+        `dataset ${n(d.datasetSeconds)} s; epoch steps ${n(d.epochStepSeconds)} s and test (${n(d.testRows)} rows) ${n(d.trainAndTestSeconds)} s; ` +
+        `user embeddings ${n(d.embeddingsSeconds)} s${d.failed ? "; FAILED" : ""}`
+      );
+    case "serve": {
+      const warmUp = d.warmUp as { users: number; seconds: number } | string | undefined;
+      return (
+        `listening ${n(d.listeningSeconds)} s, /health ${n(d.healthSeconds)} s, userEmbedding ${n(d.firstUserEmbeddingSeconds)} s` +
+        (typeof warmUp === "object" && warmUp ? `; warm-up (${n(warmUp.users)} users prefilled) ${n(warmUp.seconds)} s` : "")
+      );
+    }
+    case "queries":
+      return `${n((d.operations as unknown[] | undefined)?.length ?? 0)} operations`;
+    default:
+      return "";
+  }
+}
+
 export function currentCommit(): string | null {
   try {
     const git = (args: string[]) =>

@@ -48,7 +48,7 @@ import { loadSpec } from "../src/spec";
 import { loadTrainingData } from "../src/train/data";
 import { datasetBytes } from "../src/features/dataset";
 import { drive, OPERATIONS, post } from "./serve";
-import type { QueryResult, ScalePhase } from "./record";
+import { machine, phaseNotes, type QueryResult, type ScalePhase } from "./record";
 
 const ROOT = path.resolve(__dirname, "..");
 const CLI = path.join(ROOT, "bin/rubato.js");
@@ -456,13 +456,8 @@ async function main() {
   const earlier = earlierFigures(o);
   const figures = () => ({
     world: { users: o.users, tracks: o.tracks, days: o.days, seed: o.seed },
-    machine: {
-      cores: os.cpus().length,
-      memoryGb: Math.round(os.totalmem() / 2 ** 30),
-      node: process.version,
-      // The machine is shared: its 1-minute load when the bench began and ended.
-      loadAverage: { start: round(loadAtStart, 2), end: round(os.loadavg()[0], 2) },
-    },
+    // The machine is shared: its 1-minute load when the bench began and ended.
+    machine: machine(loadAtStart),
     startedAt: started.toISOString(),
     store: dir,
     rssMethod: bench.rssMethod,
@@ -481,31 +476,6 @@ async function main() {
     // After every phase, so a run stopped part-way keeps the figures of the phases it finished.
     fs.writeFileSync(o.json, `${JSON.stringify(figures(), null, 2)}\n`);
   }
-  const detail = (r: PhaseResult): string => {
-    const d = r.details;
-    switch (r.phase) {
-      case "generate":
-        return `${d.plays} plays of ${d.users} users imported`;
-      case "embed":
-        return `${d.plays} plays, ${d.pairs} pairs, ${d.factorised} tracks factorised`;
-      case "dataset":
-        return `${d.users} users, ${d.plays} plays, ${d.typedArrayMb} MB of arrays (${d.bytesPerPlay} B per play), built in ${d.buildSeconds} s`;
-      case "train":
-        return (
-          `dataset ${d.datasetSeconds} s; epoch steps ${d.epochStepSeconds} s and test (${d.testRows} rows) ${d.trainAndTestSeconds} s; ` +
-          `user embeddings ${d.embeddingsSeconds} s${d.failed ? "; FAILED" : ""}`
-        );
-      case "serve":
-        return (
-          `listening ${d.listeningSeconds} s, /health ${d.healthSeconds} s, userEmbedding ${d.firstUserEmbeddingSeconds} s` +
-          (typeof d.warmUp === "object" && d.warmUp
-            ? `; warm-up (${(d.warmUp as { users: number }).users} users prefilled) ${(d.warmUp as { seconds: number }).seconds} s`
-            : "")
-        );
-      case "queries":
-        return `${bench.queries.length} operations`;
-    }
-  };
   console.log(
     `\nbench:scale ${o.users} users, ${o.tracks} tracks, ${o.days} days ` +
       `(${os.cpus().length} cores, load average ${loadAtStart.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end)\n`,
@@ -513,7 +483,7 @@ async function main() {
   console.log(
     table([
       ["phase", "wall s", "peak RSS MB", "notes"],
-      ...bench.results.map((r) => [r.phase, r.wallSeconds.toFixed(1), r.peakRssMb === null ? "?" : String(r.peakRssMb), detail(r)]),
+      ...bench.results.map((r) => [r.phase, r.wallSeconds.toFixed(1), r.peakRssMb === null ? "?" : String(r.peakRssMb), phaseNotes(r)]),
     ]),
   );
   if (bench.queries.length) {
