@@ -10,7 +10,8 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import { SpecInvalid, startRun } from "./runs";
-import { reclaimRun, heldRun } from "./queue";
+import { reclaimRun, heldRun, saveCheckpoint } from "./queue";
+import { heartbeatEveryMs, heartbeatTimeoutMs } from "./worker";
 import { executeRun } from "./execute";
 import { RunEvents } from "./events";
 import { BadUserInput } from "../errors";
@@ -55,23 +56,20 @@ export async function trainRun(store: Store, model: string | null, options: Trai
   let runId: string;
   if (options.resumeRun) {
     const run = await reclaimRun(store.sql, options.resumeRun, workerId, store.backend === "pglite");
-    if (!run) throw new BadUserInput(`run ${options.resumeRun} cannot be resumed: it does not exist, succeeded, or another worker holds it`);
+    if (!run)
+      throw new BadUserInput(`run ${options.resumeRun} cannot be resumed: it does not exist, succeeded, or another worker holds it`);
     const parsed = parseSpec(run.specYaml, { file: `<run ${run.id} spec>` });
     if (!parsed.ok) throw new SpecInvalid(parsed.errors);
     spec = parsed.spec;
     runId = run.id;
   } else {
     if (!model) throw new BadUserInput("name a spec to train, or --resume a run");
-    const started = await startRun(
-      store,
-      { model, files: true, overrides: options.overrides },
-      options.modelsDir ?? SHIPPED_MODELS_DIR,
-      { heldBy: workerId },
-    );
+    const started = await startRun(store, { model, files: true, overrides: options.overrides }, options.modelsDir ?? SHIPPED_MODELS_DIR, {
+      heldBy: workerId,
+    });
     ({ spec, warnings } = started);
     runId = started.id;
-    if (options.resumeCheckpoint)
-      await store.sql.query(`UPDATE run SET checkpoint = $2, checkpoint_at = now() WHERE id = $1`, [runId, options.resumeCheckpoint]);
+    if (options.resumeCheckpoint) await saveCheckpoint(store.sql, runId, workerId, options.resumeCheckpoint);
   }
   const run = await heldRun(store.sql, runId, workerId);
   if (!run) throw new Error(`run ${runId} was taken by another worker`);
@@ -91,7 +89,7 @@ export async function trainRun(store: Store, model: string | null, options: Trai
         store,
         workerId,
         events,
-        heartbeatMs: Math.min(2000, (Number(process.env.RUBATO_HEARTBEAT_TIMEOUT_MS) || 30_000) / 3),
+        heartbeatMs: heartbeatEveryMs(heartbeatTimeoutMs()),
         cancel: options.signal,
         testRows: options.testRows,
         maxUsers: options.maxUsers,

@@ -30,6 +30,12 @@ export interface WorkerOptions {
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
+/** How old a RUNNING run's heartbeat may get before it is re-queued: RUBATO_HEARTBEAT_TIMEOUT_MS, else 30 s. */
+export const heartbeatTimeoutMs = (): number => Number(process.env.RUBATO_HEARTBEAT_TIMEOUT_MS) || 30_000;
+
+/** How often a worker beats for a timeout: well inside it, at most every 2 s. */
+export const heartbeatEveryMs = (timeoutMs: number): number => Math.min(2000, timeoutMs / 3);
+
 export class RunWorker {
   readonly id: string;
   readonly events: RunEvents;
@@ -86,7 +92,7 @@ export class RunWorker {
   }
 
   private get timeoutMs(): number {
-    return this.options.heartbeatTimeoutMs ?? (Number(process.env.RUBATO_HEARTBEAT_TIMEOUT_MS) || 30_000);
+    return this.options.heartbeatTimeoutMs ?? heartbeatTimeoutMs();
   }
 
   private poll(): Promise<void> {
@@ -110,7 +116,7 @@ export class RunWorker {
           store: this.store,
           workerId: this.id,
           events: this.events,
-          heartbeatMs: this.options.heartbeatMs ?? Math.min(2000, this.timeoutMs / 3),
+          heartbeatMs: this.options.heartbeatMs ?? heartbeatEveryMs(this.timeoutMs),
           checkpointEverySteps: this.options.checkpointEverySteps,
           shutdown: this.shutdown.signal,
           log: this.options.log,
