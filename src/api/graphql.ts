@@ -26,7 +26,7 @@ import { authorize, hasKey, type OperationKind } from "./auth";
 import { requestContext, type ApiContext, type ApiServices } from "./context";
 import { formatError, toGraphQLError } from "./errors";
 import { checkInputs } from "./inputs";
-import { MAX_TOKENS, checkCost, documentRules, type Limits } from "./limits";
+import { MAX_TOKENS, checkCost, documentRules, fragmentLimitError, type Limits } from "./limits";
 import { CatalogResolver, PlayResolver, UserResolver } from "./schema/catalog";
 import { RunResolver } from "./schema/runs";
 import { ServingResolver, TrackNeighbourResolver } from "./schema/serving";
@@ -131,6 +131,8 @@ export function attachWebSocket(server: http.Server, path: string, services: Api
         } catch (err) {
           return [new GraphQLError((err as Error).message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
         }
+        const tooManyFragments = fragmentLimitError(document);
+        if (tooManyFragments) return [tooManyFragments];
         const invalid = validate(schema, document, [...specifiedRules, ...documentRules(limits)]);
         if (invalid.length)
           return invalid.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } }));

@@ -8,6 +8,7 @@
 import {
   GraphQLError,
   Kind,
+  parse,
   type DocumentNode,
   type FragmentDefinitionNode,
   type GraphQLSchema,
@@ -44,6 +45,42 @@ export const DEFAULT_LIMITS: Limits = { maxDepth: 8, maxAliases: 30, maxCost: 50
  * `parsingDidStart`, where a thrown error is answered as a 500 internal error.
  */
 export const MAX_TOKENS = 50_000;
+
+/**
+ * Fragment definitions a document may have. graphql-js's own NoFragmentCycles
+ * rule, which Apollo runs beside ours, recurses once per link of a chain of
+ * fragments each spreading the next: about 5,000 of them (well within the token
+ * limit) overflow the stack inside Apollo's validation, which answers 500. So
+ * the count is checked before a document reaches validation (fragmentLimitError).
+ * Real operations define a handful.
+ */
+export const MAX_FRAGMENTS = 1_000;
+
+/** A validation error when `document` defines more than MAX_FRAGMENTS fragments; null otherwise. */
+export function fragmentLimitError(document: DocumentNode): GraphQLError | null {
+  const n = document.definitions.reduce((count, d) => count + Number(d.kind === Kind.FRAGMENT_DEFINITION), 0);
+  if (n <= MAX_FRAGMENTS) return null;
+  return new GraphQLError(`the document defines ${n} fragments; at most ${MAX_FRAGMENTS}`, {
+    extensions: { code: "GRAPHQL_VALIDATION_FAILED" },
+  });
+}
+
+/**
+ * fragmentLimitError for a query's text, before Apollo parses it: the text is
+ * parsed only when it says `fragment` more than MAX_FRAGMENTS times, so an
+ * ordinary request costs one scan. Null too when it does not parse (Apollo
+ * answers that itself).
+ */
+export function fragmentLimitErrorOfText(query: string): GraphQLError | null {
+  let mentions = 0;
+  for (const _ of query.matchAll(/\bfragment\b/g)) if (++mentions > MAX_FRAGMENTS) break;
+  if (mentions <= MAX_FRAGMENTS) return null;
+  try {
+    return fragmentLimitError(parse(query, { maxTokens: MAX_TOKENS }));
+  } catch {
+    return null;
+  }
+}
 
 /** RUBATO_MAX_DEPTH, RUBATO_MAX_ALIASES, RUBATO_MAX_COST, RUBATO_MAX_REQUEST_BYTES override the defaults. */
 export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): Limits {

@@ -12,7 +12,7 @@ import { hasKey, type AccessPolicy } from "./auth";
 import { requestContext, type ApiServices } from "./context";
 import { attachWebSocket, createApollo } from "./graphql";
 import { GRAPHIQL_ASSET_PREFIX, sendGraphiql, sendGraphiqlAsset, wantsGraphiql } from "./graphiql";
-import { DEFAULT_LIMITS, type Limits } from "./limits";
+import { DEFAULT_LIMITS, fragmentLimitErrorOfText, type Limits } from "./limits";
 
 export interface RunningServer {
   url: string;
@@ -85,6 +85,9 @@ export async function startServer(store: Store, options: ServerOptions): Promise
         return send(res, 400, { errors: [{ message: "the request body is not valid JSON", extensions: { code: "BAD_REQUEST" } }] });
       }
     }
+    const query = (body as { query?: unknown } | undefined)?.query ?? url.searchParams.get("query");
+    const tooManyFragments = typeof query === "string" ? fragmentLimitErrorOfText(query) : null;
+    if (tooManyFragments) return send(res, 400, { errors: [tooManyFragments.toJSON()] });
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
