@@ -20,7 +20,7 @@ function keyMetrics(r: RunView): string {
   if (t)
     return `L2 ${t.l2.toFixed(3)}  cos ${t.cosine.toFixed(3)}  HR@10 ${t.hr10.toFixed(3)}${m?.latentUnits ? `  active ${m.activeUnits}/${m.latentUnits}` : ""}`;
   if (r.status === "RUNNING" && p?.step)
-    return `epoch ${p.epoch}/${p.epochs}  step ${p.step}/${p.totalSteps}${p.etaSeconds != null ? `  ETA ${p.etaSeconds}s` : ""}`;
+    return `epoch ${p.epoch}/${p.epochs}  step ${p.step}${p.totalSteps ? `/${p.totalSteps}` : ""}${p.etaSeconds != null ? `  ETA ${p.etaSeconds}s` : ""}`;
   if (r.status === "QUEUED") return `queue position ${r.queuePosition}`;
   return r.error ?? "";
 }
