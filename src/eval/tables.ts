@@ -28,6 +28,7 @@ import {
   type MetricName,
   type Metrics,
 } from "./metrics";
+import type { UncertaintyReport } from "./uncertainty";
 
 /** Models of the paper's Table 2 (ablations of FS-VAE). */
 export const ABLATIONS = ["no-fast", "no-slow", "shuffle", "non-probabilistic"] as const;
@@ -67,6 +68,8 @@ export interface SeedResult {
   popularity: Metrics | null;
   /** Test rows the metrics are over. */
   testRows: number | null;
+  /** What the posterior's width says (probabilistic models; null otherwise or in runs stored before it was measured). */
+  uncertainty: UncertaintyReport | null;
   activeUnits: number | null;
   latentUnits: number | null;
   schedule: BetaSchedule | null;
@@ -200,6 +203,14 @@ export function formatEvaluationMarkdown(input: EvaluationTablesInput): string {
   if (table1.length) out.push(`Table 1. FS-VAE vs baselines, ${over}`, "", markdownTable(table1.map(tableRow)));
   if (table2.length)
     out.push(...(out.length ? [""] : []), `Table 2. FS-VAE vs ablations, ${over}`, "", markdownTable(table2.map(tableRow)));
+  const uncertainty = uncertaintyTable(input.models);
+  if (uncertainty)
+    out.push(
+      "",
+      `What sigma says, ${over}: Spearman's rho of a test point's mean posterior sigma with its L2 error and with its history length (plays so far); the mean L2 of the fifth of points with the lowest and with the highest sigma`,
+      "",
+      uncertainty,
+    );
   const failures = input.models.flatMap((m) => m.runs.filter((r) => !usable(r)).map((r) => ({ model: m.model, ...r })));
   if (failures.length) {
     out.push("", `Failed runs (${failures.length}):`, "");
@@ -220,4 +231,25 @@ export function evaluationJson(input: EvaluationTablesInput) {
     tables: { table1: table1.map((m) => m.model), table2: table2.map((m) => m.model) },
     models: input.models.map((m) => ({ ...tableRow(m), latent: m.latent, runs: m.runs })),
   };
+}
+
+/** Per model whose runs measured it: the uncertainty report's figures, mean ± std over the runs; null when no model has any. */
+export function uncertaintyTable(models: readonly ModelResults[]): string | null {
+  const lines: string[] = [];
+  for (const m of models) {
+    const reports = m.runs.filter(usable).flatMap((r) => (r.uncertainty ? [r.uncertainty] : []));
+    if (!reports.length) continue;
+    const cell = (f: (u: UncertaintyReport) => number) => formatMeanStd(meanStd(reports.map(f)), 3);
+    const lowest = (u: UncertaintyReport) => u.bySigma[0].l2;
+    const highest = (u: UncertaintyReport) => u.bySigma[u.bySigma.length - 1].l2;
+    lines.push(
+      `| ${m.model} | ${cell((u) => u.sigmaVsError)} | ${cell((u) => u.sigmaVsHistory)} | ${cell((u) => u.errorVsHistory)} | ${cell(lowest)} | ${cell(highest)} | ${reports.length} |`,
+    );
+  }
+  if (!lines.length) return null;
+  return [
+    "| model | rho(sigma, L2) | rho(sigma, history) | rho(L2, history) | L2, lowest-sigma fifth | L2, highest-sigma fifth | runs |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...lines,
+  ].join("\n");
 }

@@ -19,6 +19,7 @@ import type { Store } from "../store/store";
 import { getEmbeddingProvenance, HAS_EMBEDDING } from "../store/catalog";
 import { BadUserInput, Conflict } from "../errors";
 import type { Metrics } from "../eval/metrics";
+import type { UncertaintyReport } from "../eval/uncertainty";
 import type { BetaSchedule, LatentKind, ModelResults, SeedResult } from "../eval/tables";
 import { baselineWarnings, pairedComparison, type PairedComparison } from "../eval/compare";
 import { embeddingLeakWarning } from "../eval/leakage";
@@ -251,7 +252,15 @@ interface StoredMetrics {
   latentUnits?: number;
   schedule?: BetaSchedule;
   /** recent: absent in runs stored before it was measured alongside. */
-  test?: { rows: number; model: Metrics; average: Metrics; recent?: Metrics; popularity: Metrics } | null;
+  test?: {
+    rows: number;
+    model: Metrics;
+    average: Metrics;
+    recent?: Metrics;
+    popularity: Metrics;
+    /** Absent in runs stored before it was measured, null for a model without sigma. */
+    uncertainty?: UncertaintyReport | null;
+  } | null;
 }
 
 const ENDED = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
@@ -429,6 +438,7 @@ function seedResult(p: PlannedRun, s: RunState): SeedResult {
     recent: test?.recent ?? null,
     popularity: test?.popularity ?? null,
     testRows: test?.rows ?? null,
+    uncertainty: test?.uncertainty ?? null,
     activeUnits: m?.latentUnits ? (m.activeUnits ?? null) : null,
     latentUnits: m?.latentUnits || null,
     schedule: m?.schedule ?? null,

@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Catalogue } from "../features/history";
 import type { Dataset, SplitName } from "../features/dataset";
 import { evaluatePredictions, type Metrics } from "../eval/metrics";
+import { uncertaintyReport, type UncertaintyReport } from "../eval/uncertainty";
 import { BASELINES, baselinePredictions, type BaselineKind } from "../eval/baselines";
 import type { Model } from "../model/registry";
 import { activeUnits, collapseWarning } from "../model/loss";
@@ -108,6 +109,8 @@ export interface Evaluation {
   baselines: BaselineMetrics;
   /** Set when fewer than a tenth of the latent units are active. */
   collapse: string | null;
+  /** What the posterior's width says about the error and the history (null for a model without sigma). */
+  uncertainty: UncertaintyReport | null;
 }
 
 /**
@@ -139,7 +142,43 @@ export function evaluateSplit(model: Model, dataset: Dataset, catalogue: Catalog
     model: evaluatePredictions(predictions!, dataset, catalogue, rows),
     baselines: evaluateBaselines(dataset, catalogue, rows, options.window),
     collapse: model.probabilistic ? collapseWarning(report.activeUnits, report.latentUnits) : null,
+    uncertainty: model.probabilistic ? uncertainty(model, dataset, rows, predictions!, options.batchSize) : null,
   };
+}
+
+/**
+ * Per point: sigma, the mean over latent units of the posterior's standard
+ * deviation (the model's user state at the point); the L2 error of its
+ * prediction; and the user's plays up to the point. Then src/eval/uncertainty.ts.
+ */
+function uncertainty(model: Model, dataset: Dataset, rows: Int32Array, predictions: Float32Array, batchSize = 2048): UncertaintyReport {
+  const n = rows.length;
+  const size = Math.max(1, Math.min(batchSize, n || 1));
+  const builder = new BatchBuilder(dataset, size);
+  const sigma = new Float64Array(n);
+  for (let from = 0; from < n; from += size) {
+    const to = Math.min(n, from + size);
+    const batch = builder.build(rows, from, to);
+    try {
+      const mean = tf.tidy(() => tf.mean(model.embed(batch.input).sigma!, 1));
+      sigma.set(mean.dataSync(), from);
+      mean.dispose();
+    } finally {
+      disposeBatch(batch);
+    }
+  }
+  const { dim } = dataset;
+  const embeddings = dataset.catalogue.embeddings;
+  const l2 = new Float64Array(n);
+  const history = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const target = dataset.targetIndex[rows[k]] * dim;
+    let d = 0;
+    for (let j = 0; j < dim; j++) d += (predictions[k * dim + j] - embeddings[target + j]) ** 2;
+    l2[k] = Math.sqrt(d);
+    history[k] = dataset.position[rows[k]] + 1;
+  }
+  return uncertaintyReport(sigma, l2, history);
 }
 
 /** The non-learned baselines measured next to every run, on the same rows. */

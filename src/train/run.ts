@@ -11,6 +11,7 @@ import type { Store } from "../store/store";
 import type { Catalogue } from "../features/history";
 import type { Dataset } from "../features/dataset";
 import type { Metrics } from "../eval/metrics";
+import type { UncertaintyReport } from "../eval/uncertainty";
 import { loadSpec, applyOverrides, formatSpecError, type SpecResult } from "../spec";
 import type { ModelSpec } from "../spec/schema";
 import { BASELINES } from "../eval/baselines";
@@ -35,7 +36,9 @@ export interface TrainSummary {
   backend: string | null;
   backendThreads?: number | null;
   /** The model's test metrics and the non-learned baselines' (average, recent, popularity) on the same rows. */
-  test: ({ rows: number; model: Metrics; activeUnits?: number; latentUnits?: number } & BaselineMetrics) | null;
+  test:
+    | ({ rows: number; model: Metrics; activeUnits?: number; latentUnits?: number; uncertainty?: UncertaintyReport | null } & BaselineMetrics)
+    | null;
 }
 
 export interface Trained {
@@ -77,7 +80,14 @@ export async function trainOrEvaluate(
       backend: result.backend?.name ?? null,
       backendThreads: result.backend?.threads ?? null,
       test: ev
-        ? { rows: ev.rows, model: ev.model, ...ev.baselines, activeUnits: ev.objective.activeUnits, latentUnits: ev.objective.latentUnits }
+        ? {
+            rows: ev.rows,
+            model: ev.model,
+            ...ev.baselines,
+            activeUnits: ev.objective.activeUnits,
+            latentUnits: ev.objective.latentUnits,
+            uncertainty: ev.uncertainty,
+          }
         : null,
     },
   };

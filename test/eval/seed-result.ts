@@ -14,6 +14,7 @@ export function seedRun(seed: number, test: Metrics | null, extra: Partial<SeedR
     recent: null,
     popularity: null,
     testRows: test ? 100 : null,
+    uncertainty: null,
     activeUnits: null,
     latentUnits: null,
     schedule: null,

@@ -61,6 +61,14 @@ describe("fs-vae-quick on a small demo world", () => {
     expect(ev.objective.activeUnits).toBeGreaterThan(ev.objective.latentUnits / 2);
     expect(result.latent.activeUnits).toBeGreaterThan(result.latent.latentUnits / 2);
     expect(ev.collapse).toBeNull();
+    // What sigma says, over the same points: the bins' mean L2 is the model's L2, each point in one fifth and one history bin.
+    const u = ev.uncertainty!;
+    console.info(`sigma: rho with L2 ${u.sigmaVsError.toFixed(3)}, with history ${u.sigmaVsHistory.toFixed(3)}; L2 by sigma fifth ${u.bySigma.map((b) => b.l2.toFixed(3)).join(" ")}`);
+    expect(u.rows).toBe(ev.rows);
+    expect(u.bySigma.reduce((s, b) => s + b.rows * b.l2, 0) / u.rows).toBeCloseTo(model.l2, 4);
+    expect(u.byHistory.reduce((s, b) => s + b.rows, 0)).toBe(ev.rows);
+    for (let q = 1; q < 5; q++) expect(u.bySigma[q].sigma).toBeGreaterThanOrEqual(u.bySigma[q - 1].sigma);
+    for (const rho of [u.sigmaVsError, u.sigmaVsHistory, u.errorVsHistory]) expect(Math.abs(rho)).toBeLessThanOrEqual(1);
     for (const base of [baselines.average, baselines.recent, baselines.popularity]) {
       expect(model.l2).toBeLessThan(base.l2);
       expect(model.cosine).toBeLessThan(base.cosine);
