@@ -56,7 +56,13 @@ export function unpackWeights(variables: Variables, expected: { key: string; sha
 }
 
 /** A model's artifact in the common layout: its format and type, its config, its variables' keys and shapes, and their weights. */
-export function packArtifact(format: string, type: string, config: unknown, variables: Variables, extra: Record<string, unknown> = {}): ArtifactData {
+export function packArtifact(
+  format: string,
+  type: string,
+  config: unknown,
+  variables: Variables,
+  extra: Record<string, unknown> = {},
+): ArtifactData {
   return {
     topology: { format, type, config, variables: variables.map(({ key, variable }) => ({ key, shape: variable.shape })), extra },
     weights: packWeights(variables),
@@ -64,7 +70,11 @@ export function packArtifact(format: string, type: string, config: unknown, vari
 }
 
 /** A model rebuilt from its artifact: `build` makes fresh variables from the stored config, then the weights are assigned (disposed if they do not fit). */
-export function unpackArtifact<M extends { variables: Variables }>(artifact: ArtifactData, build: (config: unknown) => M, dispose: (model: M) => void): M {
+export function unpackArtifact<M extends { variables: Variables }>(
+  artifact: ArtifactData,
+  build: (config: unknown) => M,
+  dispose: (model: M) => void,
+): M {
   const model = build(artifact.topology.config);
   try {
     unpackWeights(model.variables, artifact.topology.variables, artifact.weights);

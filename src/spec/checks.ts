@@ -191,19 +191,23 @@ export const CROSS_RULES: CrossRule[] = [
           };
     },
   ),
-  rule(
-    "error",
-    "decoder.skip needs features.fast enabled with track_embedding among its per_play signals.",
-    ["type", "features", "decoder"],
-    ({ type, features, decoder }) =>
-      learned(type) && decoder.skip && !(features.fast.enabled && features.fast.per_play.includes("track_embedding"))
-        ? {
-            paths: [["decoder", "skip"]],
-            message: features.fast.enabled
-              ? "the skip path adds the window's track embeddings, so features.fast.per_play must include track_embedding (or set decoder.skip: false)"
-              : "the skip path adds the window's track embeddings, so it needs features.fast.enabled: true (or set decoder.skip: false)",
-          }
-        : undefined,
+  // Only FS-VAE has a decoder: jodie and latent-cross specs inherit fs-vae-quick's decoder.skip without reading it.
+  forType(
+    "fs-vae",
+    rule(
+      "error",
+      "decoder.skip needs features.fast enabled with track_embedding among its per_play signals.",
+      ["features", "decoder"],
+      ({ features, decoder }) =>
+        decoder.skip && !(features.fast.enabled && features.fast.per_play.includes("track_embedding"))
+          ? {
+              paths: [["decoder", "skip"]],
+              message: features.fast.enabled
+                ? "the skip path adds the window's track embeddings, so features.fast.per_play must include track_embedding (or set decoder.skip: false)"
+                : "the skip path adds the window's track embeddings, so it needs features.fast.enabled: true (or set decoder.skip: false)",
+            }
+          : undefined,
+    ),
   ),
   rule(
     "warning",

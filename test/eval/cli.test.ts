@@ -35,7 +35,9 @@ describe("rubato eval (CLI, PGlite)", () => {
     const err = await rubato("eval", "--models", "fs-vae-quick,popularty", "--seeds", "2").catch((e) => e);
     expect(err.code).toBe(1);
     expect(err.stderr).toContain('rubato: unknown model "popularty"; expected a shipped spec, a model trained before, or a spec file');
-    expect(err.stderr).toMatch(/known models: aggregate-sequence, average, fs-vae, .*jodie, latent-cross, .*popularity, recent, shuffle, vanilla-rnn/);
+    expect(err.stderr).toMatch(
+      /known models: aggregate-sequence, average, fs-vae, .*jodie, latent-cross, .*popularity, recent, shuffle, vanilla-rnn/,
+    );
   });
 
   it("rejects bad seeds", async () => {

@@ -29,10 +29,16 @@ describe("memory estimate", () => {
       { loss: { reconstruction: "gaussian_learned" }, decoder: { skip: false } },
       { features: { slow: { enabled: false } }, latent: { probabilistic: false, free_bits: 0, kl_warmup_steps: 0 }, loss: { beta: 0 } },
       { features: { fast: { enabled: false } }, decoder: { skip: false } },
-      { type: "jodie", features: { fast: { per_play: ["time_since_last", "track_embedding"] }, slow: { aggregates: ["hours_since_last"] } } },
       {
         type: "jodie",
-        features: { fast: { per_play: ["track_embedding", "time_since_last"] }, slow: { aggregates: ["plays", "hours_since_last"], daypart_shares: true } },
+        features: { fast: { per_play: ["time_since_last", "track_embedding"] }, slow: { aggregates: ["hours_since_last"] } },
+      },
+      {
+        type: "jodie",
+        features: {
+          fast: { per_play: ["track_embedding", "time_since_last"] },
+          slow: { aggregates: ["plays", "hours_since_last"], daypart_shares: true },
+        },
         jodie: { units: 20, static_units: 8 },
       },
       { type: "latent-cross", features: { fast: { per_play: ["daypart", "track_embedding"] }, slow: { enabled: false } } },

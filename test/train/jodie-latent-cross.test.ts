@@ -71,7 +71,9 @@ describe.each(["jodie", "latent-cross"] as const)("%s", (type) => {
       expect(mu.length).toBe(32 * (type === "jodie" ? 12 + 4 : 12));
       expect(maxDiff(weights(loaded), weights(model))).toBe(0);
       // The artifact's weights are checked against its topology.
-      expect(() => loadArtifact({ ...artifact, weights: Buffer.concat([artifact.weights, Buffer.alloc(4)]) })).toThrow(/its topology needs/);
+      expect(() => loadArtifact({ ...artifact, weights: Buffer.concat([artifact.weights, Buffer.alloc(4)]) })).toThrow(
+        /its topology needs/,
+      );
     } finally {
       disposeBatch(batch);
       model.dispose();

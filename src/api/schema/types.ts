@@ -113,8 +113,10 @@ export class UserEmbedding {
   })
   mu!: number[];
   @Field(() => [Float], { nullable: true, description: "Null for a deterministic model" }) sigma!: number[] | null;
-  @Field(() => Latent, { nullable: true, description: "q(z_s | x_s): the fast part, from the last plays (fs-vae; null for other models)" }) fast!: Latent | null;
-  @Field(() => Latent, { nullable: true, description: "q(z_n | x_n): the slow part, from the aggregates (fs-vae; null for other models)" }) slow!: Latent | null;
+  @Field(() => Latent, { nullable: true, description: "q(z_s | x_s): the fast part, from the last plays (fs-vae; null for other models)" })
+  fast!: Latent | null;
+  @Field(() => Latent, { nullable: true, description: "q(z_n | x_n): the slow part, from the aggregates (fs-vae; null for other models)" })
+  slow!: Latent | null;
   @Field(() => [Float], {
     description:
       "The model's predicted next track's embedding at the user's state (fs-vae: the decoder's output at z = mu); similarTracks by user searches from it",

@@ -53,7 +53,14 @@ export function summarizeJodie(c: JodieConfig): ModelSummary {
     { name: "x_n", kind: "input", output: ["b", c.slowDim], params: 0, note: "slow features; hours_since_last is Δ" },
     { name: "projection", kind: "projection", output: ["b", c.units], params: c.units, note: "û = (1 + Δ W_p) ∘ u" },
   ];
-  if (ns) layers.push({ name: "static", kind: "dense", output: ["b", ns], params: denseParams(c.staticColumns.length, ns), note: c.static_activation });
+  if (ns)
+    layers.push({
+      name: "static",
+      kind: "dense",
+      output: ["b", ns],
+      params: denseParams(c.staticColumns.length, ns),
+      note: c.static_activation,
+    });
   layers.push({
     name: "prediction",
     kind: "dense",

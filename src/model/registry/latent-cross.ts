@@ -82,7 +82,13 @@ export function summarizeLatentCross(c: LatentCrossConfig): ModelSummary {
     note: `(1 + ctx_out W_out) ∘ h${c.deltaColumn === null ? "" : ", ctx_out with hours_since_last"}`,
   });
   for (let l = 0; l < c.head.layers; l++)
-    layers.push({ name: `head/dense${l}`, kind: "dense", output: ["b", c.head.units], params: denseParams(l === 0 ? c.units : c.head.units, c.head.units), note });
+    layers.push({
+      name: `head/dense${l}`,
+      kind: "dense",
+      output: ["b", c.head.units],
+      params: denseParams(l === 0 ? c.units : c.head.units, c.head.units),
+      note,
+    });
   layers.push({
     name: "head/out",
     kind: "dense",
