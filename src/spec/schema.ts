@@ -132,7 +132,7 @@ const latentCrossSection = section(
     activation: field(
       oneOf(["leaky_relu", "relu", "tanh", "sigmoid", "linear"]),
       "leaky_relu",
-      "activation of the recurrent layers' outputs and the head's hidden layers",
+      "activation of the recurrent layers' outputs and the head's hidden layers (no elu: the recurrent layers have none)",
     ),
     dropout: field(dropout(), 0, "dropout rate after the crossed state and each hidden head layer, in training"),
     head: section(
