@@ -1,9 +1,10 @@
 /**
  * The paper's tables from per-run test metrics (pure: plain data in, text out).
  *
- *   Table 1  FS-VAE vs baselines: fs-vae(-quick), vanilla-rnn, aggregate-sequence,
- *            average, recent, popularity, and every model the paper lists in
- *            neither table (recent, the mean of the fast window, is not the paper's).
+ *   Table 1  FS-VAE vs baselines: fs-vae(-quick), jodie, latent-cross, vanilla-rnn,
+ *            aggregate-sequence, average, recent, popularity, and every model the
+ *            paper lists in neither table (recent, the mean of the fast window, is
+ *            not the paper's).
  *   Table 2  FS-VAE vs its ablations: the FS-VAE rows again, then no-fast, no-slow,
  *            shuffle, non-probabilistic.
  *
@@ -33,7 +34,7 @@ import type { UncertaintyReport } from "./uncertainty";
 /** Models of the paper's Table 2 (ablations of FS-VAE). */
 export const ABLATIONS = ["no-fast", "no-slow", "shuffle", "non-probabilistic"] as const;
 /** Models of Table 1 that are not FS-VAE itself: the paper's baselines, and recent (the fast window's mean, not in the paper). */
-export const BASELINE_MODELS = ["vanilla-rnn", "aggregate-sequence", "average", "recent", "popularity"] as const;
+export const BASELINE_MODELS = ["jodie", "latent-cross", "vanilla-rnn", "aggregate-sequence", "average", "recent", "popularity"] as const;
 
 /** Every model of the paper's two tables, FS-VAE as the shipped quick configuration: what `rubato eval` runs by default. */
 export const PAPER_MODELS = ["fs-vae-quick", ...BASELINE_MODELS, ...ABLATIONS] as const;

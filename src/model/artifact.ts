@@ -3,10 +3,11 @@
  * the variables' keys and shapes, and the feature scaling serving must reuse)
  * and the weights as one float32 buffer in the variables' fixed order.
  * FS-VAE's format is "rubato-fsvae/1"; other model types use the same layout
- * under a format of their own (packArtifact, unpackWeights).
+ * under a format of their own (packArtifact, unpackArtifact).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { createFsVae, type FsVae, type FsVaeConfig } from "./fsvae";
+import type { ArtifactData } from "./registry/types";
 
 export interface ModelTopology {
   format: "rubato-fsvae/1";
@@ -52,6 +53,36 @@ export function unpackWeights(variables: Variables, expected: { key: string; sha
     offset += size;
   });
   if (offset !== weights.length) throw new Error(`model artifact has ${weights.length} weights; its topology needs ${offset}`);
+}
+
+/** A model's artifact in the common layout: its format and type, its config, its variables' keys and shapes, and their weights. */
+export function packArtifact(
+  format: string,
+  type: string,
+  config: unknown,
+  variables: Variables,
+  extra: Record<string, unknown> = {},
+): ArtifactData {
+  return {
+    topology: { format, type, config, variables: variables.map(({ key, variable }) => ({ key, shape: variable.shape })), extra },
+    weights: packWeights(variables),
+  };
+}
+
+/** A model rebuilt from its artifact: `build` makes fresh variables from the stored config, then the weights are assigned (disposed if they do not fit). */
+export function unpackArtifact<M extends { variables: Variables }>(
+  artifact: ArtifactData,
+  build: (config: unknown) => M,
+  dispose: (model: M) => void,
+): M {
+  const model = build(artifact.topology.config);
+  try {
+    unpackWeights(model.variables, artifact.topology.variables, artifact.weights);
+  } catch (e) {
+    dispose(model);
+    throw e;
+  }
+  return model;
 }
 
 export function saveModel(model: FsVae, extra: Record<string, unknown> = {}): ModelArtifactData {

@@ -20,7 +20,7 @@ export function fsVaeConfig(spec: ModelSpec, embeddingDim: number, catalogueRms 
     throw new Error(`embedding dimension must be a positive integer, got ${embeddingDim}`);
   const dims = specDimensions(spec, embeddingDim);
   const { fast, slow } = spec.encoders;
-  const scale = spec.features.embedding_scale === "rms" && catalogueRms > 0 && Number.isFinite(catalogueRms) ? catalogueRms : 1;
+  const scale = embeddingScaleOf(spec, catalogueRms);
   return {
     encoderS: spec.features.fast.enabled
       ? {
@@ -61,6 +61,15 @@ export function fsVaeConfig(spec: ModelSpec, embeddingDim: number, catalogueRms 
     },
     ...(scale !== 1 ? { embeddingScale: scale } : {}),
   };
+}
+
+/**
+ * s, the unit of track embeddings inside a learned model: the catalogue's RMS
+ * coordinate with features.embedding_scale: rms (when it is a positive
+ * number), else 1. Every learned type reads it from here.
+ */
+export function embeddingScaleOf(spec: ModelSpec, catalogueRms = 1): number {
+  return spec.features.embedding_scale === "rms" && catalogueRms > 0 && Number.isFinite(catalogueRms) ? catalogueRms : 1;
 }
 
 /** First column of the track embedding within a fast step. */

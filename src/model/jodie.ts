@@ -17,9 +17,9 @@
  * inside tf.tidy.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { ModelSpec } from "../spec/schema";
+import type { JodieSpecFields, ModelSpec } from "../spec/schema";
 import { DAYPARTS, perPlayOffsets, perPlayWidth } from "../spec/vocabulary";
-import { activation, createDense, dense, uniquePrefix, type DenseParams, type SpecActivation } from "./layers";
+import { activation, createDense, dense, uniquePrefix, type DenseParams } from "./layers";
 import { reconstructionLoss } from "./loss";
 import { createRnnParams, type RecurrentLayerParams } from "./lstm";
 import { normals, streamSeed, STREAM } from "./random";
@@ -27,19 +27,8 @@ import type { FsVaeInput, Objective } from "./fsvae";
 
 // ------------------------------------------------------------------ config
 
-/** The spec fields a `type: jodie` spec would carry (the schema branch comes with the registry). */
-export interface JodieSpecFields {
-  /** Width of the dynamic user embedding u (JODIE: 128). */
-  units: number;
-  /** Width of the static user vector ū from the slow features (0: none). */
-  static_units: number;
-  /** Activation of the static layer. */
-  static_activation: SpecActivation;
-  /** Standard deviation of W_p's zero-mean Gaussian init (near 0: û ≈ u at first). */
-  projection_std: number;
-}
-
-export const JODIE_DEFAULTS: JodieSpecFields = { units: 128, static_units: 32, static_activation: "tanh", projection_std: 0.1 };
+/** A jodie spec's fields and their defaults: the schema's `jodie` section (src/spec/schema.ts). */
+export { JODIE_DEFAULTS, type JodieSpecFields } from "../spec/schema";
 
 /** The graph: widths and where JODIE's inputs sit in x_s and x_n. */
 export interface JodieConfig extends JodieSpecFields {

@@ -20,9 +20,9 @@
  * map of the concatenated context columns, no bias).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { ModelSpec } from "../spec/schema";
-import { perPlayOffsets, perPlayWidth, type PerPlaySignal } from "../spec/vocabulary";
-import { activation, createDense, dense, uniquePrefix, type DenseParams, type Noise, type SpecActivation } from "./layers";
+import type { LatentCrossSpecFields, ModelSpec } from "../spec/schema";
+import { CONTEXT_SIGNALS, DAYPARTS, perPlayOffsets, perPlayWidth } from "../spec/vocabulary";
+import { activation, createDense, dense, uniquePrefix, type DenseParams, type Noise } from "./layers";
 import { reconstructionLoss, type ReconstructionKind } from "./loss";
 import { createLstmParams, createRnnParams, recurrentForward, type ActivationName, type RecurrentParams } from "./lstm";
 import { glorotUniform, streamSeed, STREAM } from "./random";
@@ -30,36 +30,18 @@ import type { FsVaeInput, Objective } from "./fsvae";
 
 // ------------------------------------------------------------------ config
 
-/** The spec fields a `type: latent-cross` spec would carry (the schema branch comes with the registry). */
-export interface LatentCrossSpecFields {
-  /** The recurrent cell: lstm (the closest gated cell to the paper's GRU that lstm.ts has) or rnn. */
-  cell: "lstm" | "rnn";
-  layers: number;
-  units: number;
-  /** Of the recurrent layers' outputs and the head's hidden layers (not elu: lstm.ts applies it between layers). */
-  activation: Exclude<SpecActivation, "elu">;
-  /** After the crossed RNN output and each hidden head layer, in training. */
-  dropout: number;
-  /** The feed-forward head's hidden layers (then a linear layer to D). */
-  head: { layers: number; units: number };
-}
+/** A latent-cross spec's fields and their defaults: the schema's `latent_cross` section (src/spec/schema.ts). */
+export { LATENT_CROSS_DEFAULTS, type LatentCrossSpecFields } from "../spec/schema";
 
-export const LATENT_CROSS_DEFAULTS: LatentCrossSpecFields = {
-  cell: "lstm",
-  layers: 1,
-  units: 128,
-  activation: "leaky_relu",
-  dropout: 0,
-  head: { layers: 1, units: 128 },
-};
-
-/** The context signals of a step, in this order where the spec has them. */
-export const CONTEXT_SIGNALS = ["time_since_last", "daypart", "skipped"] as const satisfies readonly PerPlaySignal[];
+/** The context signals of a step, in this order where the spec has them (the vocabulary's list). */
+export { CONTEXT_SIGNALS };
 
 export interface LatentCrossConfig extends LatentCrossSpecFields {
   window: number;
   /** d_s: width of one step of x_s. */
   stepDim: number;
+  /** d_n: width of x_n (0 with the slow branch off); only its hours_since_last column is read. */
+  slowDim: number;
   /** D: the track embedding's width (the RNN's input and the output). */
   embeddingDim: number;
   /** First column of the track embedding within a step. */
@@ -95,6 +77,7 @@ export function latentCrossConfig(
     ...fields,
     window: fast.window,
     stepDim: fast.per_play.reduce((n, s) => n + perPlayWidth(s, embeddingDim), 0),
+    slowDim: slow.enabled ? slow.aggregates.length + (slow.daypart_shares ? DAYPARTS.length : 0) : 0,
     embeddingDim,
     embeddingOffset: at.track_embedding,
     contextColumns,

@@ -28,7 +28,8 @@ export interface ModelSummary {
   objective: string;
 }
 
-const denseParams = (inDim: number, out: number) => inDim * out + out;
+/** Parameters of a dense layer: kernel and bias. */
+export const denseParams = (inDim: number, out: number): number => inDim * out + out;
 
 export function summarizeConfig(config: FsVaeConfig): ModelSummary {
   const layers: LayerSummary[] = [];

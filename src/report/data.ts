@@ -143,10 +143,16 @@ export function reportRun(view: RunView, curves: { kind: string; epoch: number; 
   const spec = parsed.ok ? parsed.spec : null;
   const type = spec?.type ?? "unknown";
   const learned = spec ? modelFor(spec.type).learned : false;
+  const probabilistic = spec ? modelFor(spec.type).latent(spec) === "probabilistic" : false;
   const m = (view.metrics ?? {}) as Json;
+  // Runs store their schedule; for older ones it is the spec's (no KL term for a deterministic model).
   const schedule =
     (m.schedule as ReportRun["schedule"] | undefined) ??
-    (spec && learned ? { beta: spec.loss.beta, warmupSteps: spec.latent.kl_warmup_steps, freeBits: spec.latent.free_bits } : null);
+    (spec && learned
+      ? probabilistic
+        ? { beta: spec.loss.beta, warmupSteps: spec.latent.kl_warmup_steps, freeBits: spec.latent.free_bits }
+        : { beta: 0, warmupSteps: 0, freeBits: 0 }
+      : null);
   const test = (m.test as TestMetrics | null | undefined) ?? null;
   const activeUnits = num((test as Json | null)?.activeUnits) ?? num(m.activeUnits);
   const latentUnits = num((test as Json | null)?.latentUnits) ?? num(m.latentUnits);
@@ -159,7 +165,7 @@ export function reportRun(view: RunView, curves: { kind: string; epoch: number; 
     error: view.error,
     dataCutoff: view.dataCutoff ? view.dataCutoff.toISOString() : null,
     finishedAt: view.finishedAt ? view.finishedAt.toISOString() : null,
-    probabilistic: learned && spec ? spec.latent.probabilistic : null,
+    probabilistic: learned ? probabilistic : null,
     schedule: learned ? schedule : null,
     activeUnits: learned ? activeUnits : null,
     latentUnits: learned ? latentUnits : null,

@@ -3,8 +3,9 @@
  * these run once the sections they read have validated, so they are reported
  * together with any field errors elsewhere in the spec.
  */
-import { LEARNED_TYPES, type ModelSpec } from "./schema";
+import { LEARNED_TYPES, type ModelSpec, type ModelType } from "./schema";
 import type { KeyPath } from "./positions";
+import { CONTEXT_SIGNALS } from "./vocabulary";
 
 export interface CrossIssue {
   severity: "error" | "warning";
@@ -38,6 +39,74 @@ function rule<K extends keyof ModelSpec>(
 }
 
 const learned = (type: ModelSpec["type"]) => (LEARNED_TYPES as readonly string[]).includes(type);
+
+/** A rule that holds only for specs of one model type (what that model reads from the features). */
+function forType(type: ModelType, r: CrossRule): CrossRule {
+  return { ...r, doc: `type: ${type}: ${r.doc}`, run: (sections) => (sections.type === type ? r.run(sections) : []) };
+}
+
+/** The per-play signals of `need` the fast features lack (all of them when the fast branch is off). */
+const missingPerPlay = (fast: ModelSpec["features"]["fast"], need: readonly string[]) =>
+  need.filter((s) => !fast.enabled || !(fast.per_play as readonly string[]).includes(s));
+
+/** JODIE reads the time since the previous play at each step and the gap to the prediction time (src/model/jodie.ts). */
+const JODIE_RULES: CrossRule[] = [
+  rule("error", "needs features.fast and features.slow enabled (the user RNN and the projection read both).", ["features"], ({ features }) => {
+    const off = (["fast", "slow"] as const).filter((b) => !features[b].enabled);
+    return off.length === 0
+      ? undefined
+      : {
+          paths: off.map((b) => ["features", b, "enabled"]),
+          message: `jodie reads both branches: its user RNN the fast features, its projection and static vector the slow ones; set ${off.map((b) => `features.${b}.enabled`).join(" and ")}: true`,
+        };
+  }),
+  rule("error", "needs track_embedding and time_since_last in features.fast.per_play.", ["features"], ({ features }) => {
+    const missing = features.fast.enabled ? missingPerPlay(features.fast, ["track_embedding", "time_since_last"]) : [];
+    return missing.length === 0
+      ? undefined
+      : {
+          paths: [["features", "fast", "per_play"]],
+          message: `jodie's user RNN reads the played track's embedding and the time since the user's previous play: add ${missing.join(" and ")} to features.fast.per_play`,
+        };
+  }),
+  rule("error", "needs hours_since_last in features.slow.aggregates (the projection's time delta).", ["features"], ({ features }) =>
+    features.slow.enabled && !features.slow.aggregates.includes("hours_since_last")
+      ? {
+          paths: [["features", "slow", "aggregates"]],
+          message: "jodie projects the user's embedding over the time from the last play to the prediction: add hours_since_last to features.slow.aggregates",
+        }
+      : undefined,
+  ),
+];
+
+/** LatentCross crosses the track embeddings with a context (src/model/latent-cross.ts). */
+const LATENT_CROSS_RULES: CrossRule[] = [
+  rule(
+    "error",
+    `needs features.fast enabled with track_embedding and at least one context signal (${CONTEXT_SIGNALS.join(", ")}) in its per_play.`,
+    ["features"],
+    ({ features }) => {
+      const { fast } = features;
+      if (!fast.enabled)
+        return { paths: [["features", "fast", "enabled"]], message: "latent-cross is a recurrent model over the last plays: set features.fast.enabled: true" };
+      const problems = [
+        ...missingPerPlay(fast, ["track_embedding"]),
+        ...(missingPerPlay(fast, CONTEXT_SIGNALS).length === CONTEXT_SIGNALS.length ? [`a context (one of ${CONTEXT_SIGNALS.join(", ")})`] : []),
+      ];
+      return problems.length === 0
+        ? undefined
+        : {
+            paths: [["features", "fast", "per_play"]],
+            message: `latent-cross crosses each played track's embedding with its context: add ${problems.join(" and ")} to features.fast.per_play`,
+          };
+    },
+  ),
+  rule("error", "loss.reconstruction: gaussian_learned is not supported.", ["loss"], ({ loss }) =>
+    loss.reconstruction === "gaussian_learned"
+      ? { paths: [["loss", "reconstruction"]], message: "latent-cross does not learn a variance: use mse, l2 or gaussian_fixed" }
+      : undefined,
+  ),
+];
 
 export const CROSS_RULES: CrossRule[] = [
   rule("error", "training.split: train + validation + test must equal 1 (within 1e-6).", ["training"], ({ training }) => {
@@ -122,19 +191,23 @@ export const CROSS_RULES: CrossRule[] = [
           };
     },
   ),
-  rule(
-    "error",
-    "decoder.skip needs features.fast enabled with track_embedding among its per_play signals.",
-    ["type", "features", "decoder"],
-    ({ type, features, decoder }) =>
-      learned(type) && decoder.skip && !(features.fast.enabled && features.fast.per_play.includes("track_embedding"))
-        ? {
-            paths: [["decoder", "skip"]],
-            message: features.fast.enabled
-              ? "the skip path adds the window's track embeddings, so features.fast.per_play must include track_embedding (or set decoder.skip: false)"
-              : "the skip path adds the window's track embeddings, so it needs features.fast.enabled: true (or set decoder.skip: false)",
-          }
-        : undefined,
+  // Only FS-VAE has a decoder: jodie and latent-cross specs inherit fs-vae-quick's decoder.skip without reading it.
+  forType(
+    "fs-vae",
+    rule(
+      "error",
+      "decoder.skip needs features.fast enabled with track_embedding among its per_play signals.",
+      ["features", "decoder"],
+      ({ features, decoder }) =>
+        decoder.skip && !(features.fast.enabled && features.fast.per_play.includes("track_embedding"))
+          ? {
+              paths: [["decoder", "skip"]],
+              message: features.fast.enabled
+                ? "the skip path adds the window's track embeddings, so features.fast.per_play must include track_embedding (or set decoder.skip: false)"
+                : "the skip path adds the window's track embeddings, so it needs features.fast.enabled: true (or set decoder.skip: false)",
+            }
+          : undefined,
+    ),
   ),
   rule(
     "warning",
@@ -175,6 +248,8 @@ export const CROSS_RULES: CrossRule[] = [
           }
         : undefined,
   ),
+  ...JODIE_RULES.map((r) => forType("jodie", r)),
+  ...LATENT_CROSS_RULES.map((r) => forType("latent-cross", r)),
 ];
 
 export function crossIssues(sections: Partial<ModelSpec>): CrossIssue[] {

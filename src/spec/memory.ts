@@ -11,6 +11,7 @@
  */
 import os from "node:os";
 import { specDimensions } from "./dimensions";
+import { CONTEXT_SIGNALS, perPlayWidth } from "./vocabulary";
 import type { SpecError } from "./errors";
 import type { ModelSpec, ModelType } from "./schema";
 
@@ -114,8 +115,60 @@ function fsVaeNetwork(spec: ModelSpec, dims: ReturnType<typeof specDimensions>):
   return { groups, floats };
 }
 
+/** JODIE (src/model/jodie.ts): the user RNN over the window, the projection, the static vector and the prediction layer. */
+function jodieNetwork(spec: ModelSpec, dims: ReturnType<typeof specDimensions>): ReturnType<NetworkEstimate> {
+  const { units, static_units } = spec.jodie;
+  const w = spec.features.fast.window;
+  const others = Math.max(0, dims.slow - 1); // x_n without hours_since_last
+  const ns = others > 0 ? static_units : 0;
+  const rnn = (dims.fastStep + units) * units + units;
+  const prediction = (units + ns + dims.output) * dims.output + dims.output;
+  const floats =
+    w * (dims.fastStep + 1) + // x_s and the mask
+    w * units * (recurrentFloatsPerUnit(1) + 2) + // each step's update and its normalisation
+    dims.slow + 2 * units + // x_n and the projection
+    ns * DENSE_FLOATS_PER_UNIT +
+    units + ns + dims.output + // the prediction layer's input
+    2 * dims.output;
+  return {
+    groups: [
+      { path: "jodie.units", params: rnn + units + prediction },
+      { path: "jodie.static_units", params: ns ? others * ns + ns : 0 },
+    ],
+    floats,
+  };
+}
+
+/** LatentCross (src/model/latent-cross.ts): the context crosses, the recurrent stack and the head. */
+function latentCrossNetwork(spec: ModelSpec, dims: ReturnType<typeof specDimensions>): ReturnType<NetworkEstimate> {
+  const { cell, layers, units, head } = spec.latent_cross;
+  const w = spec.features.fast.window;
+  const D = dims.output;
+  const gates = cell === "lstm" ? 4 : 1;
+  const perPlay = spec.features.fast.per_play as readonly string[];
+  const context = CONTEXT_SIGNALS.filter((s) => perPlay.includes(s)).reduce((n, s) => n + perPlayWidth(s, D), 0);
+  const delta = spec.features.slow.enabled && spec.features.slow.aggregates.includes("hours_since_last") ? 1 : 0;
+  let rnn = 0;
+  for (let l = 0; l < layers; l++) rnn += ((l === 0 ? D : units) + units) * gates * units + gates * units;
+  const [stack, hidden] = denseStack(units, head.layers, head.units);
+  const floats =
+    w * (dims.fastStep + 1) + // x_s and the mask
+    w * D * 2 + // the input cross
+    layers * w * units * recurrentFloatsPerUnit(gates) +
+    units * 2 + // the output cross
+    head.layers * head.units * DENSE_FLOATS_PER_UNIT +
+    2 * D;
+  return {
+    groups: [
+      { path: "latent_cross.units", params: rnn + context * D + (context + delta) * units },
+      { path: "latent_cross.head.units", params: stack + hidden * D + D },
+    ],
+    floats,
+  };
+}
+
 /** The network of each learned type; a type without one (the non-learned baselines) counts only its dataset. */
-const NETWORKS: Partial<Record<ModelType, NetworkEstimate>> = { "fs-vae": fsVaeNetwork };
+const NETWORKS: Partial<Record<ModelType, NetworkEstimate>> = { "fs-vae": fsVaeNetwork, jodie: jodieNetwork, "latent-cross": latentCrossNetwork };
 
 export function estimateMemory(spec: ModelSpec, context: MemoryContext): MemoryEstimate {
   const dims = specDimensions(spec, context.embeddingDim);

@@ -69,6 +69,8 @@ so each enabled branch has a positive width. The decoder reads the joined latent
 K otherwise; its hidden layers have \`decoder.units\` each and a final linear layer
 of the catalogue's embedding width. A fast step is the sum of its per-play signal
 widths; the slow vector has one entry per aggregate, plus 4 with \`daypart_shares\`.
+For \`type: jodie\` and \`type: latent-cross\` the decoder and latent are replaced by
+their own sections' layers ([model.md](model.md#two-baselines-from-other-papers-jodie-and-latentcross)).
 
 ## Sizes and memory
 

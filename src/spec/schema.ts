@@ -97,8 +97,60 @@ function denseStack(doc: string, d: { layers: number; units: number }) {
   return section(denseFields(d), doc);
 }
 
-export const MODEL_TYPES = ["fs-vae", "average", "recent", "popularity"] as const;
-export const LEARNED_TYPES = ["fs-vae"] as const;
+export const MODEL_TYPES = ["fs-vae", "jodie", "latent-cross", "average", "recent", "popularity"] as const;
+export const LEARNED_TYPES = ["fs-vae", "jodie", "latent-cross"] as const;
+
+/** `type: jodie`'s fields (src/model/jodie.ts; docs/model.md has the equations). */
+const jodieSection = section(
+  {
+    units: field(intIn(1, BOUNDS.units), 128, within("width of the dynamic user embedding u (JODIE: 128)", BOUNDS.units)),
+    static_units: field(
+      intIn(0, BOUNDS.units),
+      32,
+      within("width of the static user vector from the slow features other than hours_since_last (JODIE's one-hot user id); 0 for none", BOUNDS.units),
+    ),
+    static_activation: field(oneOf(ACTIVATIONS), "tanh", "activation of the static user vector's layer"),
+    projection_std: field(
+      nonNeg(),
+      0.1,
+      "standard deviation of the projection weights' zero-mean Gaussian init: near 0, the projected embedding starts as the current one",
+    ),
+  },
+  "JODIE (Kumar et al., KDD 2019): read only with type: jodie",
+);
+
+/** `type: latent-cross`'s fields (src/model/latent-cross.ts). */
+const latentCrossSection = section(
+  {
+    cell: field(
+      oneOf(["lstm", "rnn"]),
+      "lstm",
+      "the recurrent cell: lstm (the gated cell closest to the paper's GRU that this project has) or rnn",
+    ),
+    layers: field(intIn(1, BOUNDS.layers), 1, within("number of stacked recurrent layers", BOUNDS.layers)),
+    units: field(intIn(1, BOUNDS.units), 128, within("units per recurrent layer: the user state's width", BOUNDS.units)),
+    activation: field(
+      oneOf(["leaky_relu", "relu", "tanh", "sigmoid", "linear"]),
+      "leaky_relu",
+      "activation of the recurrent layers' outputs and the head's hidden layers (no elu: the recurrent layers have none)",
+    ),
+    dropout: field(dropout(), 0, "dropout rate after the crossed state and each hidden head layer, in training"),
+    head: section(
+      {
+        layers: field(intIn(0, BOUNDS.layers), 1, within("hidden dense layers before the linear output layer", BOUNDS.layers)),
+        units: field(intIn(1, BOUNDS.units), 128, within("units per hidden layer", BOUNDS.units)),
+      },
+      "the feed-forward head that replaces the paper's softmax: it predicts the next track's embedding",
+    ),
+  },
+  "LatentCross (Beutel et al., WSDM 2018): read only with type: latent-cross",
+);
+
+/** The defaults of a section: what parsing an absent section gives. */
+export const JODIE_DEFAULTS = jodieSection.parse(undefined);
+export const LATENT_CROSS_DEFAULTS = latentCrossSection.parse(undefined);
+export type JodieSpecFields = typeof JODIE_DEFAULTS;
+export type LatentCrossSpecFields = typeof LATENT_CROSS_DEFAULTS;
 
 /**
  * Defaults reproduce the paper's published configuration (models/fs-vae.yaml
@@ -116,7 +168,7 @@ export const SpecSchema = labelled(
     type: field(
       oneOf(MODEL_TYPES),
       "fs-vae",
-      "fs-vae is learned; average (mean of all the user's plays so far), recent (mean of the last features.fast.window plays) and popularity (the training split's most played tracks) are non-learned baselines that use only training.split, training.seed and, for recent, features.fast.window",
+      "fs-vae, jodie and latent-cross are learned: fs-vae reads encoders, latent, decoder and loss; jodie (JODIE, KDD 2019) reads the jodie section and needs time_since_last per play and hours_since_last among the aggregates; latent-cross (LatentCross, WSDM 2018) reads latent_cross and loss.reconstruction and needs track_embedding and a context signal (time_since_last, daypart, skipped) per play; all three read features and training. average (mean of all the user's plays so far), recent (mean of the last features.fast.window plays) and popularity (the training split's most played tracks) are non-learned baselines that use only training.split, training.seed and, for recent, features.fast.window",
     ),
     features: section(
       {
@@ -240,6 +292,8 @@ export const SpecSchema = labelled(
       },
       "training objective: reconstruction + beta * KL",
     ),
+    jodie: jodieSection,
+    latent_cross: latentCrossSection,
     training: section(
       {
         optimizer: field(oneOf(["adam", "sgd", "rmsprop"]), "adam", "optimizer"),

@@ -36,6 +36,12 @@ export const PER_PLAY_DOCS: Record<PerPlaySignal, string> = {
   time_since_last: "log1p of the hours since the user's previous play (0 for the user's first play)",
 };
 
+/**
+ * The per-play signals LatentCross reads as its context (src/model/latent-cross.ts),
+ * in this order where the spec lists them.
+ */
+export const CONTEXT_SIGNALS = ["time_since_last", "daypart", "skipped"] as const satisfies readonly PerPlaySignal[];
+
 /** The slow features that count plays over the user's whole history up to t. */
 export const COUNT_AGGREGATES = ["plays", "likes", "playlist_adds", "skips", "restarts", "liked_plays"] as const;
 export type CountAggregate = (typeof COUNT_AGGREGATES)[number];

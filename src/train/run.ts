@@ -242,7 +242,7 @@ export function formatRunReport(r: RunReport): string {
         (t.best ? `; best validation loss ${fmt(t.best.validationLoss, 4)} at epoch ${t.best.epoch}` : ""),
     );
     const s = t.schedule;
-    if (r.spec.latent.probabilistic) {
+    if (modelFor(r.spec.type).latent(r.spec) === "probabilistic") {
       const reached = s.warmupSteps > 0 ? Math.min(1, Math.max(0, t.steps - 1) / s.warmupSteps) * s.beta : s.beta;
       lines.push(
         `beta        ${s.beta}` +

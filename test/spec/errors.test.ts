@@ -134,6 +134,26 @@ describe("cross-field checks", () => {
     ]);
   });
 
+  it("names the feature a jodie or latent-cross spec lacks", () => {
+    const jodie = ["name: x", "type: jodie", "features:", "  fast: { per_play: [track_embedding, skipped] }", "  slow: { aggregates: [plays] }"].join("\n");
+    expect(errorLines(parseX(jodie))).toEqual([
+      "models/x.yaml:4:11: features.fast.per_play: jodie's user RNN reads the played track's embedding and the time since the user's previous play: add time_since_last to features.fast.per_play",
+      "models/x.yaml:5:11: features.slow.aggregates: jodie projects the user's embedding over the time from the last play to the prediction: add hours_since_last to features.slow.aggregates",
+    ]);
+    expect(errorLines(parseX("name: x\ntype: jodie\nfeatures: { slow: { enabled: false } }\n"))).toEqual([
+      expect.stringMatching(/^models\/x\.yaml:3:1: features\.fast\.per_play: .*add time_since_last/),
+      expect.stringMatching(/^models\/x\.yaml:3:21: features\.slow\.enabled: jodie reads both branches.*set features\.slow\.enabled: true$/),
+    ]);
+    const cross = ["name: x", "type: latent-cross", "features: { fast: { per_play: [liked] } }", "loss: { reconstruction: gaussian_learned }"].join("\n");
+    expect(errorLines(parseX(cross))).toEqual([
+      "models/x.yaml:3:21: features.fast.per_play: latent-cross crosses each played track's embedding with its context: add track_embedding and a context (one of time_since_last, daypart, skipped) to features.fast.per_play",
+      "models/x.yaml:4:9: loss.reconstruction: latent-cross does not learn a variance: use mse, l2 or gaussian_fixed",
+    ]);
+    // The defaults (track_embedding, skipped, daypart) give latent-cross its context; the same features are no error for fs-vae.
+    okSpec(parseX("name: x\ntype: latent-cross\n"));
+    okSpec(parseX("name: x\nfeatures: { slow: { aggregates: [plays] } }\n"));
+  });
+
   it("warns about settings that have no effect, without failing", () => {
     const text = [
       "name: x",

@@ -28,6 +28,8 @@ describe("shipped specs", () => {
       "fs-vae",
       "fs-vae-quick",
       "fs-vae-starter",
+      "jodie",
+      "latent-cross",
       "no-fast",
       "no-slow",
       "non-probabilistic",
@@ -89,6 +91,8 @@ describe("shipped specs", () => {
     ["shuffle", ["features.fast.shuffle"]],
     ["non-probabilistic", ["latent.free_bits", "latent.kl_warmup_steps", "latent.probabilistic", "loss.beta"]],
     ["aggregate-sequence", ["encoders.fast.type"]],
+    ["jodie", ["features.fast.per_play", "features.slow.aggregates", "type"]],
+    ["latent-cross", ["features.fast.per_play", "features.slow.aggregates", "type"]],
     [
       "vanilla-rnn",
       [

@@ -107,12 +107,19 @@ export class UserEmbedding {
   @Field(() => String, { name: "model" }) modelName!: string;
   @Field(() => GraphQLDateTime, { description: "The time asked for, or the user's last play" }) asOf!: Date;
   @Field(() => Int, { description: "Plays up to asOf" }) plays!: number;
-  @Field(() => [Float], { description: "Mean of q(z | x): the user embedding" }) mu!: number[];
-  @Field(() => [Float], { nullable: true }) sigma!: number[] | null;
-  @Field(() => Latent, { nullable: true, description: "q(z_s | x_s): the fast part, from the last plays" }) fast!: Latent | null;
-  @Field(() => Latent, { nullable: true, description: "q(z_n | x_n): the slow part, from the aggregates" }) slow!: Latent | null;
   @Field(() => [Float], {
-    description: "The decoder's output at z = mu: the predicted next track's embedding (similarTracks by user searches from it)",
+    description:
+      "The user embedding: the mean of q(z | x) for fs-vae; the deterministic user state for jodie (projected and static user vectors) and latent-cross (the crossed RNN state)",
+  })
+  mu!: number[];
+  @Field(() => [Float], { nullable: true, description: "Null for a deterministic model" }) sigma!: number[] | null;
+  @Field(() => Latent, { nullable: true, description: "q(z_s | x_s): the fast part, from the last plays (fs-vae; null for other models)" })
+  fast!: Latent | null;
+  @Field(() => Latent, { nullable: true, description: "q(z_n | x_n): the slow part, from the aggregates (fs-vae; null for other models)" })
+  slow!: Latent | null;
+  @Field(() => [Float], {
+    description:
+      "The model's predicted next track's embedding at the user's state (fs-vae: the decoder's output at z = mu); similarTracks by user searches from it",
   })
   nextTrack!: number[];
 }

@@ -8,12 +8,16 @@ import { MODEL_TYPES, type ModelType } from "../../spec/schema";
 import { averageModule, popularityModule, recentModule } from "./baselines";
 import type { FsVae } from "../fsvae";
 import { fsVaeModule, wrapFsVae } from "./fs-vae";
+import { jodieModule } from "./jodie";
+import { latentCrossModule } from "./latent-cross";
 import type { ArtifactData, LearnedModule, Model, ModelModule } from "./types";
 
 export type * from "./types";
 
 const MODULES: Record<ModelType, ModelModule> = {
   "fs-vae": fsVaeModule,
+  jodie: jodieModule,
+  "latent-cross": latentCrossModule,
   average: averageModule,
   recent: recentModule,
   popularity: popularityModule,
