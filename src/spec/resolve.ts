@@ -1,7 +1,7 @@
 /** `extends` resolution, merging, and the canonical form (YAML text + hash) of a resolved spec. */
 import { createHash } from "node:crypto";
 import { stringify } from "yaml";
-import { SpecSchema, type ModelSpec } from "./schema";
+import { SpecSchema, TYPE_SECTIONS, type ModelSpec } from "./schema";
 import { capErrors, didYouMean, showValue, sortErrors, type SpecError } from "./errors";
 import { isPlain, parseYaml, positionOf, type Plain, type Source } from "./positions";
 import { explainIssue, locate, validate } from "./validate";
@@ -203,9 +203,16 @@ function finish(spec: ModelSpec, parents: string[], warnings: SpecError[]): Spec
   return { ok: true, spec, yaml: canonicalYaml(spec), hash: specHash(spec), parents, warnings };
 }
 
-/** Block YAML in schema key order. */
+/** The spec without the sections of other model types (TYPE_SECTIONS): what its hash and canonical YAML cover. */
+function ownSections(spec: ModelSpec): Partial<ModelSpec> {
+  const own: Partial<ModelSpec> = { ...spec };
+  for (const [type, key] of Object.entries(TYPE_SECTIONS)) if (type !== spec.type) delete own[key];
+  return own;
+}
+
+/** Block YAML in schema key order (without other model types' sections: parsing it gives the same spec back). */
 export function canonicalYaml(spec: ModelSpec): string {
-  return stringify(spec, { lineWidth: 0 });
+  return stringify(ownSections(spec), { lineWidth: 0 });
 }
 
 export function canonicalJson(value: unknown): string {
@@ -218,5 +225,5 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function specHash(spec: ModelSpec): string {
-  return createHash("sha256").update(canonicalJson(spec)).digest("hex");
+  return createHash("sha256").update(canonicalJson(ownSections(spec))).digest("hex");
 }

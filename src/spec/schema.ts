@@ -346,3 +346,10 @@ export const SpecSchema = labelled(
 /** A resolved spec: parent merged, every default applied. */
 export type ModelSpec = z.output<typeof SpecSchema>;
 export type ModelType = ModelSpec["type"];
+
+/**
+ * The sections only one model type reads. A spec of any other type leaves them
+ * out of its hash and its canonical YAML (resolve.ts), so adding a model type
+ * does not change the hash of every existing spec (runs are reused by hash).
+ */
+export const TYPE_SECTIONS: Partial<Record<ModelType, keyof ModelSpec>> = { jodie: "jodie", "latent-cross": "latent_cross" };

@@ -137,6 +137,20 @@ describe("canonical form and hash", () => {
     expect(explicit.hash).toBe(minimal.hash);
   });
 
+  it("leaves out the sections another model type reads, so a new type's section moves no existing hash", () => {
+    const fsVae = okSpec(parseSpec("name: h\n", { file: "a.yaml" }));
+    const withJodieField = okSpec(parseSpec("name: h\njodie: { units: 7 }\n", { file: "b.yaml" }));
+    expect(withJodieField.hash).toBe(fsVae.hash);
+    expect(fsVae.yaml).not.toMatch(/^(jodie|latent_cross):/m);
+    // Read by its own type: in the hash and the YAML.
+    const jodie = "name: j\ntype: jodie\nfeatures: { fast: { per_play: [track_embedding, time_since_last] }, slow: { aggregates: [plays, hours_since_last] } }\n";
+    const a = okSpec(parseSpec(jodie, { file: "j.yaml" }));
+    const b = okSpec(parseSpec(`${jodie}jodie: { units: 7 }\n`, { file: "k.yaml" }));
+    expect(b.hash).not.toBe(a.hash);
+    expect(b.yaml).toMatch(/^jodie:\n {2}units: 7$/m);
+    expect(okSpec(parseSpec(b.yaml, { file: "again.yaml" })).hash).toBe(b.hash);
+  });
+
   it("round-trips: the canonical YAML parses to the same spec and hash, with no parent needed", () => {
     const r = okSpec(parseNamed("leaf", { base, mid, leaf }));
     const again = okSpec(parseSpec(r.yaml, { file: "canonical.yaml" }));
