@@ -283,6 +283,7 @@ class Bench {
       datasetSeconds: stage(/dataset built in ([\d.]+) s/),
       trainAndTestSeconds: stage(/trained in ([\d.]+) s/),
       epochStepSeconds: stage(/steps in ([\d.]+) s/),
+      epochSeconds: stage(/epoch 1\/\d+ in ([\d.]+) s/),
       testRows: stage(/test metrics on (\d+) rows/),
       embeddingsSeconds: stage(/user embeddings stored in ([\d.]+) s/),
       evaluationSeconds: round(json.seconds, 2),

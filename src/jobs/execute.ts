@@ -237,8 +237,15 @@ export async function executeRun(run: QueuedRun & { spec?: ModelSpec }, options:
         switch (msg.type) {
           case "step":
             return progress.step(msg.progress);
-          case "epoch":
-            return progress.epoch(msg.progress);
+          case "epoch": {
+            const e = msg.progress;
+            log(
+              `epoch ${e.epoch}/${e.epochs} in ${Math.round(e.seconds * 10) / 10} s (${Math.round(e.samplesPerSecond)} samples/s)` +
+                (e.validation ? `; validation loss ${e.validation.loss.toFixed(4)}` : ""),
+              { runId: run.id, epoch: e.epoch },
+            );
+            return progress.epoch(e);
+          }
           case "checkpoint":
             return queueCheckpoint({ data: msg.checkpoint, epoch: msg.epoch, step: msg.step, announce: true });
           case "trained":
