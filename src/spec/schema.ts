@@ -97,8 +97,8 @@ function denseStack(doc: string, d: { layers: number; units: number }) {
   return section(denseFields(d), doc);
 }
 
-export const MODEL_TYPES = ["fs-vae", "average", "recent", "popularity"] as const;
-export const LEARNED_TYPES = ["fs-vae"] as const;
+export const MODEL_TYPES = ["fs-vae", "vae-cf", "average", "recent", "popularity"] as const;
+export const LEARNED_TYPES = ["fs-vae", "vae-cf"] as const;
 
 /**
  * Defaults reproduce the paper's published configuration (models/fs-vae.yaml
@@ -116,7 +116,7 @@ export const SpecSchema = labelled(
     type: field(
       oneOf(MODEL_TYPES),
       "fs-vae",
-      "fs-vae is learned; average (mean of all the user's plays so far), recent (mean of the last features.fast.window plays) and popularity (the training split's most played tracks) are non-learned baselines that use only training.split, training.seed and, for recent, features.fast.window",
+      "fs-vae and vae-cf (Mult-VAE, Liang et al. 2018, over the user's bag of plays: the vae_cf section) are learned; average (mean of all the user's plays so far), recent (mean of the last features.fast.window plays) and popularity (the training split's most played tracks) are non-learned baselines that use only training.split, training.seed and, for recent, features.fast.window",
     ),
     features: section(
       {
@@ -223,6 +223,23 @@ export const SpecSchema = labelled(
         ),
       },
       "maps z to the next track's embedding (a final linear layer of the embedding's width follows)",
+    ),
+    vae_cf: section(
+      {
+        layers: field(
+          intIn(1, BOUNDS.layers),
+          1,
+          within("hidden layers of the encoder; the decoder mirrors them (Mult-VAE: one of 600 units each side)", BOUNDS.layers),
+        ),
+        units: field(intIn(1, BOUNDS.units), 128, within("units per hidden layer", BOUNDS.units)),
+        activation: field(oneOf(ACTIVATIONS), "tanh", "activation of every hidden layer (Mult-VAE: tanh)"),
+        input_dropout: field(
+          dropout(),
+          0.5,
+          "dropout rate on the bag vector x_b in training (Mult-VAE: 0.5 on its input x; here on the D coordinates of the normalised bag's embedding)",
+        ),
+      },
+      "type: vae-cf only: the encoder reads the user's bag of plays up to t (the mean embedding of the plays with an embedding, x_b), then latent.size Gaussian units, then a decoder of the same hidden layers to the next track's embedding; latent, loss and training apply as for fs-vae; features, encoders and decoder are not read",
     ),
     loss: section(
       {

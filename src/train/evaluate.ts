@@ -41,7 +41,7 @@ export function evaluateObjective(
   } = {},
 ): ObjectiveReport & { predictions?: Float32Array } {
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 2048, rows.length || 1));
-  const builder = new BatchBuilder(dataset, batchSize);
+  const builder = new BatchBuilder(dataset, batchSize, model.inputs);
   const units = model.latentUnits;
   const klSum = new Float64Array(units);
   let loss = 0,

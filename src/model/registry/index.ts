@@ -8,12 +8,14 @@ import { MODEL_TYPES, type ModelType } from "../../spec/schema";
 import { averageModule, popularityModule, recentModule } from "./baselines";
 import type { FsVae } from "../fsvae";
 import { fsVaeModule, wrapFsVae } from "./fs-vae";
+import { vaeCfModule } from "./vae-cf";
 import type { ArtifactData, LearnedModule, Model, ModelModule } from "./types";
 
 export type * from "./types";
 
 const MODULES: Record<ModelType, ModelModule> = {
   "fs-vae": fsVaeModule,
+  "vae-cf": vaeCfModule,
   average: averageModule,
   recent: recentModule,
   popularity: popularityModule,
