@@ -121,3 +121,25 @@ export function bagOfHistory(tracks: ArrayLike<number>, catalogue: Catalogue): F
   writeBag(out, 0, tracks, tracks.length - 1, sums, counts, 0, catalogue);
   return out;
 }
+
+/**
+ * x_b from a user's play counts per track (serving from the store: one row per
+ * distinct track, bounded by the tracks a user played, not their plays): the
+ * same mean, summed in another order, so equal to the dataset's row up to
+ * float rounding.
+ */
+export function bagOfCounts(tracks: ArrayLike<number>, plays: ArrayLike<number>, catalogue: Catalogue): Float32Array {
+  const { dim, embeddings, hasEmbedding } = catalogue;
+  const acc = new Float64Array(dim);
+  let n = 0;
+  for (let t = 0; t < tracks.length; t++) {
+    const row = tracks[t];
+    if (!hasEmbedding[row]) continue;
+    const c = plays[t];
+    n += c;
+    for (let k = 0, e = row * dim; k < dim; k++) acc[k] += c * embeddings[e + k];
+  }
+  const out = new Float32Array(dim);
+  if (n > 0) for (let k = 0; k < dim; k++) out[k] = acc[k] / n;
+  return out;
+}

@@ -124,6 +124,8 @@ interface Common {
   /** One line for listings. */
   describe: string;
   latent(spec: ModelSpec): LatentKind;
+  /** The model reads x_b, the bag of plays up to t (InputShape.bagDim): embedding jobs must compute it. Absent: false. */
+  readsBag?: boolean;
   /** The compiled graph, sized for a catalogue dimension; null when the model has none. */
   summary(spec: ModelSpec, embeddingDim: number): ModelSummary | null;
 }

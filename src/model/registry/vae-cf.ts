@@ -97,6 +97,7 @@ export function summarizeVaeCf(c: VaeCfConfig): ModelSummary {
 export const vaeCfModule: LearnedModule = {
   type: "vae-cf",
   learned: true,
+  readsBag: true,
   describe: "VAE-CF (Mult-VAE, Liang et al., WWW 2018) over the user's bag of plays",
   latent: (spec: ModelSpec) => (spec.latent.probabilistic ? "probabilistic" : "deterministic"),
   summary: (spec, embeddingDim) => summarizeVaeCf(vaeCfConfig(spec, embeddingDim)),
