@@ -19,10 +19,11 @@
  * and a point resumes from that stored float32 prefix, so the two agree to
  * the bit.
  */
+import { BAG_BLOCK } from "../spec/memory";
 import type { Catalogue } from "./history";
 
-/** Plays per stored prefix sum. */
-export const BAG_BLOCK = 64;
+/** Plays per stored prefix sum (defined with the memory estimate, which counts the blocks). */
+export { BAG_BLOCK };
 
 /** Prefix sums of every user's plays at every full block. */
 export interface PlayBag {
@@ -39,8 +40,6 @@ export interface PlayBag {
 /** Full blocks in a history of `len` plays. */
 export const bagBlocks = (len: number): number => Math.floor(len / BAG_BLOCK);
 
-/** Bytes the blocks take per play at dimension D (the memory estimate's share). */
-export const bagBytesPerPlay = (dim: number): number => (4 * dim + 4) / BAG_BLOCK;
 
 /**
  * Writes the prefix sums of one user's plays (tracks: catalogue rows in time

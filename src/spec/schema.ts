@@ -239,7 +239,7 @@ export const SpecSchema = labelled(
           "dropout rate on the bag vector x_b in training (Mult-VAE: 0.5 on its input x; here on the D coordinates of the normalised bag's embedding)",
         ),
       },
-      "type: vae-cf only: the encoder reads the user's bag of plays up to t (the mean embedding of the plays with an embedding, x_b), then latent.size Gaussian units, then a decoder of the same hidden layers to the next track's embedding; latent, loss and training apply as for fs-vae; features, encoders and decoder are not read",
+      "type: vae-cf only: the encoder reads the user's bag of plays up to t (the mean embedding of the plays with an embedding, x_b), then latent.size Gaussian units, then a decoder of the same hidden layers to the next track's embedding; latent, loss, training and features.embedding_scale apply as for fs-vae; features.fast, features.slow, encoders and decoder are not read",
     ),
     loss: section(
       {

@@ -9,7 +9,7 @@ import {
   type ModelSpec,
 } from "../../src/spec";
 import { SHIPPED_MODELS_DIR } from "../../src/spec/load";
-import { summarizeSpec } from "../../src/model/summary";
+import { modelFor } from "../../src/model/registry";
 import { okSpec } from "./helpers";
 
 const GiB = 2 ** 30;
@@ -29,9 +29,11 @@ describe("memory estimate", () => {
       { loss: { reconstruction: "gaussian_learned" }, decoder: { skip: false } },
       { features: { slow: { enabled: false } }, latent: { probabilistic: false, free_bits: 0, kl_warmup_steps: 0 }, loss: { beta: 0 } },
       { features: { fast: { enabled: false } }, decoder: { skip: false } },
+      { type: "vae-cf", vae_cf: { layers: 3, units: 20 }, loss: { reconstruction: "gaussian_learned" } },
+      { type: "vae-cf", latent: { probabilistic: false, free_bits: 0, kl_warmup_steps: 0 }, loss: { beta: 0 } },
     ].map((o) => withOverrides(quick(), o));
     for (const spec of [...specs, ...variants]) {
-      const expected = spec.type === "fs-vae" ? summarizeSpec(spec, 64).params : 0;
+      const expected = modelFor(spec.type).summary(spec, 64)?.params ?? 0;
       expect({ name: spec.name, params: estimateMemory(spec, { embeddingDim: 64 }).params }).toEqual({ name: spec.name, params: expected });
     }
   });

@@ -34,6 +34,7 @@ describe("shipped specs", () => {
       "popularity",
       "recent",
       "shuffle",
+      "vae-cf",
       "vanilla-rnn",
     ]);
     for (const s of shipped) {
