@@ -22,6 +22,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ModelSpec } from "../spec/schema";
+import { registerTfjsGradients } from "./kernels/gradients";
 import { activation, createDense, dense, uniquePrefix, type DenseParams, type Noise, type SpecActivation } from "./layers";
 import { gaussianKl, klWithFreeBits, reconstructionLoss, type ReconstructionKind } from "./loss";
 import { streamSeed, STREAM } from "./random";
@@ -91,6 +92,7 @@ export interface VaeCf {
 
 /** Seeded parameters: Glorot-uniform kernels, zero biases (log sigma's bias: log latent.initial_sigma), log v = 0. */
 export function createVaeCf(config: VaeCfConfig, seed: number): VaeCf {
+  registerTfjsGradients(); // parameters are for training; tfjs-core's CJS build has no gradients
   let model!: VaeCf;
   tf.tidy(() => {
     const prefix = uniquePrefix("vae_cf");
