@@ -40,7 +40,6 @@ export interface PlayBag {
 /** Full blocks in a history of `len` plays. */
 export const bagBlocks = (len: number): number => Math.floor(len / BAG_BLOCK);
 
-
 /**
  * Writes the prefix sums of one user's plays (tracks: catalogue rows in time
  * order) at each full block into sums/counts from block row `at`.

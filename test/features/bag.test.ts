@@ -7,7 +7,16 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { buildDataset, datasetBytes, ensureBag, featuresForServing, pointFeatures, targetTime, userHistory, type Dataset } from "../../src/features";
+import {
+  buildDataset,
+  datasetBytes,
+  ensureBag,
+  featuresForServing,
+  pointFeatures,
+  targetTime,
+  userHistory,
+  type Dataset,
+} from "../../src/features";
 import { BAG_BLOCK, bagOfCounts, bagOfHistory } from "../../src/features/bag";
 import { historyFrom, type Catalogue, type UserHistory } from "../../src/features/history";
 import { normals } from "../../src/model/random";
@@ -111,7 +120,11 @@ describe("the bag of plays x_b", () => {
   });
 
   it("gives 0 before any play with an embedding", () => {
-    const only = historyFrom("x", [{ track: 0, at: T0 }, { track: 7, at: T0 + H }, { track: 3, at: T0 + 2 * H }]);
+    const only = historyFrom("x", [
+      { track: 0, at: T0 },
+      { track: 7, at: T0 + H },
+      { track: 3, at: T0 + 2 * H },
+    ]);
     expect(Array.from(bagOfHistory(only.trackIndex.subarray(0, 2), catalogue))).toEqual(new Array(D).fill(0));
     expect(Array.from(bagOfHistory(only.trackIndex, catalogue))).toEqual(Array.from(catalogue.embeddings.subarray(3 * D, 4 * D)));
   });
@@ -140,15 +153,21 @@ describe("the bag of plays x_b", () => {
     // Without { bag: true } serving computes none; a ServingHistory without its bag is refused.
     const h = userHistory(ds, 5);
     expect(featuresForServing(h, catalogue, ds.spec, ds.stats)!.bag.length).toBe(0);
-    expect(() => featuresForServing({ history: h, counts: new Float64Array(10) }, catalogue, ds.spec, ds.stats, undefined, { bag: true })).toThrow(
-      /bag/,
-    );
+    expect(() =>
+      featuresForServing({ history: h, counts: new Float64Array(10) }, catalogue, ds.spec, ds.stats, undefined, { bag: true }),
+    ).toThrow(/bag/);
   });
 
   it("is built into a batch only when the model's inputs ask for it; other batches are unchanged", () => {
     const rows = Int32Array.of(0, 5, 70, 200);
     const plain = new BatchBuilder(ds, 4).build(rows, 0, 4);
-    const fsVaeLike = new BatchBuilder(ds, 4, { window: ds.window, fastStep: ds.fastStep, slowDim: ds.slowDim, bagDim: 0, outputDim: D }).build(rows, 0, 4);
+    const fsVaeLike = new BatchBuilder(ds, 4, {
+      window: ds.window,
+      fastStep: ds.fastStep,
+      slowDim: ds.slowDim,
+      bagDim: 0,
+      outputDim: D,
+    }).build(rows, 0, 4);
     expect(plain.input.x_b).toBeUndefined();
     expect(fsVaeLike.input.x_b).toBeUndefined();
     expect(fsVaeLike.input.x_s!.dataSync()).toEqual(plain.input.x_s!.dataSync());

@@ -52,9 +52,10 @@ async function trained(model: string, overrides: unknown): Promise<RunView> {
 it("trains vae-cf through the queue on two threads, stores every user's embedding and serves the same", async () => {
   const run = await trained("vae-cf", OVERRIDES);
   expect(run).toMatchObject({ status: "SUCCEEDED", modelName: "vae-cf" });
-  const [artifact] = await store.sql.query<{ topology: { format: string; type: string } }>(`SELECT topology FROM model_artifact WHERE run_id = $1`, [
-    run.id,
-  ]);
+  const [artifact] = await store.sql.query<{ topology: { format: string; type: string } }>(
+    `SELECT topology FROM model_artifact WHERE run_id = $1`,
+    [run.id],
+  );
   expect(artifact.topology).toMatchObject({ format: "rubato-vae-cf/1", type: "vae-cf" });
 
   const users = await store.sql.query<{ external_id: string }>(`SELECT external_id FROM app_user ORDER BY id`);
@@ -73,7 +74,9 @@ it("trains vae-cf through the queue on two threads, stores every user's embeddin
 
   // Serving reads the bag from the store's play counts per track: the stored numbers, to float rounding.
   serving = new Serving(store);
-  const served = await Promise.all(stored.slice(0, 8).map((s) => serving!.userEmbedding({ userId: s.external_id, runId: run.id, asOf: run.dataCutoff })));
+  const served = await Promise.all(
+    stored.slice(0, 8).map((s) => serving!.userEmbedding({ userId: s.external_id, runId: run.id, asOf: run.dataCutoff })),
+  );
   served.forEach((e, i) => {
     expect(e).toMatchObject({ modelName: "vae-cf", runId: run.id, fast: null, slow: null });
     e.mu.forEach((v, k) => expect(Math.abs(v - stored[i].mu[k])).toBeLessThan(1e-4));

@@ -124,7 +124,8 @@ describe("vae-cf", () => {
     expect(values(a.variables)).toEqual(values(b.variables));
     expect(values(a.variables)).not.toEqual(values(c.variables));
     const { x_b, y } = batch(5);
-    const lossOf = (m: typeof a) => tf.tidy(() => vaeCfLoss(m, x_b, y, { beta: 0.1, freeBits: 0, noise: seededNoise(9, 4) }).loss.dataSync()[0]);
+    const lossOf = (m: typeof a) =>
+      tf.tidy(() => vaeCfLoss(m, x_b, y, { beta: 0.1, freeBits: 0, noise: seededNoise(9, 4) }).loss.dataSync()[0]);
     expect(lossOf(a)).toBe(lossOf(b));
     tf.dispose([x_b, y]);
     [a, b, c].forEach(disposeVaeCf);
@@ -134,7 +135,11 @@ describe("vae-cf", () => {
     const start = tf.memory().numTensors;
     const model = createVaeCf(config({ loss: { ...config().loss, reconstruction: "gaussian_learned", freeBits: 0.1 } }), 5);
     const { x_b, y } = batch(6);
-    adamSteps(model.variables, (step) => vaeCfLoss(model, x_b, y, { beta: 0.1, freeBits: 0.1, noise: seededNoise(5, Math.max(step, 0)) }), 2);
+    adamSteps(
+      model.variables,
+      (step) => vaeCfLoss(model, x_b, y, { beta: 0.1, freeBits: 0.1, noise: seededNoise(5, Math.max(step, 0)) }),
+      2,
+    );
     const e = vaeCfEmbed(model, x_b, true);
     tf.dispose([e.mu, e.sigma!, e.predicted!]);
     const wrapped = learnedModel("vae-cf").fromConfig(model.config, 1);
@@ -200,7 +205,20 @@ describe("vae-cf", () => {
     expect(state.predicted!.dataSync()).toEqual(a.dataSync());
     const parts = copy.loss({ x_b }, y, { beta: 0.1, freeBits: 0 });
     expect(parts.klPerDim.shape).toEqual([5]);
-    tf.dispose([a, b, state.mu, state.sigma!, state.predicted!, parts.loss, parts.reconstruction, parts.kl, parts.klPerDim, parts.yHat, x_b, y]);
+    tf.dispose([
+      a,
+      b,
+      state.mu,
+      state.sigma!,
+      state.predicted!,
+      parts.loss,
+      parts.reconstruction,
+      parts.kl,
+      parts.klPerDim,
+      parts.yHat,
+      x_b,
+      y,
+    ]);
     m.dispose();
     copy.dispose();
   });

@@ -23,7 +23,11 @@ beforeAll(async () => {
 
 describe("vae-cf training", () => {
   it("builds only x_b for it; one step on 2 threads gives the single-threaded update (no noise drawn)", async () => {
-    const spec = vaeCf({ vae_cf: { units: 12, input_dropout: 0 }, latent: { size: 4, probabilistic: false, free_bits: 0, kl_warmup_steps: 0 }, loss: { beta: 0 } });
+    const spec = vaeCf({
+      vae_cf: { units: 12, input_dropout: 0 },
+      latent: { size: 4, probabilistic: false, free_bits: 0, kl_warmup_steps: 0 },
+      loss: { beta: 0 },
+    });
     const { dataset } = await tinyData(spec);
     const module = learnedModel("vae-cf");
     const one = module.create(spec, { embeddingDim: dataset.dim, catalogueRms: dataset.catalogueRms }, 7);

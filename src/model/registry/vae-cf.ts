@@ -66,17 +66,35 @@ export function summarizeVaeCf(c: VaeCfConfig): ModelSummary {
   const K = c.latent.size;
   const D = c.embeddingDim;
   const layers: ModelSummary["layers"] = [
-    { name: "x_b", kind: "input", output: ["b", D], params: 0, note: `mean embedding of the plays up to t${c.inputDropout > 0 ? `, dropout ${c.inputDropout}` : ""}` },
+    {
+      name: "x_b",
+      kind: "input",
+      output: ["b", D],
+      params: 0,
+      note: `mean embedding of the plays up to t${c.inputDropout > 0 ? `, dropout ${c.inputDropout}` : ""}`,
+    },
   ];
   for (let l = 0; l < c.layers; l++)
-    layers.push({ name: `encoder/dense${l}`, kind: "dense", output: ["b", c.units], params: d(l === 0 ? D : c.units, c.units), note: c.activation });
+    layers.push({
+      name: `encoder/dense${l}`,
+      kind: "dense",
+      output: ["b", c.units],
+      params: d(l === 0 ? D : c.units, c.units),
+      note: c.activation,
+    });
   layers.push({ name: "encoder/mu", kind: "dense", output: ["b", K], params: d(c.units, K), note: "linear" });
   if (c.latent.probabilistic) {
     layers.push({ name: "encoder/log_sigma", kind: "dense", output: ["b", K], params: d(c.units, K), note: "linear" });
     layers.push({ name: "z", kind: "reparameterise", output: ["b", K], params: 0, note: "mu + eps * sigma (mu at inference)" });
   } else layers.push({ name: "z", kind: "identity", output: ["b", K], params: 0, note: "deterministic: z = mu (Mult-DAE)" });
   for (let l = 0; l < c.layers; l++)
-    layers.push({ name: `decoder/dense${l}`, kind: "dense", output: ["b", c.units], params: d(l === 0 ? K : c.units, c.units), note: c.activation });
+    layers.push({
+      name: `decoder/dense${l}`,
+      kind: "dense",
+      output: ["b", c.units],
+      params: d(l === 0 ? K : c.units, c.units),
+      note: c.activation,
+    });
   layers.push({
     name: "decoder/out",
     kind: "dense",
@@ -90,7 +108,9 @@ export function summarizeVaeCf(c: VaeCfConfig): ModelSummary {
     params,
     latent: K,
     latentUnits: c.latent.probabilistic ? K : 0,
-    objective: c.latent.probabilistic ? `${c.loss.reconstruction} + beta * KL (beta = ${c.loss.beta})` : `${c.loss.reconstruction} (deterministic)`,
+    objective: c.latent.probabilistic
+      ? `${c.loss.reconstruction} + beta * KL (beta = ${c.loss.beta})`
+      : `${c.loss.reconstruction} (deterministic)`,
   };
 }
 
