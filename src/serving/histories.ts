@@ -105,7 +105,8 @@ export class HistoryCache {
    * size), in chunks that let the event loop turn between them: what the
    * server does at start-up so that first requests cost no query.
    */
-  async prefill(users: readonly string[], window: number, catalogue: Catalogue, chunk = 200): Promise<void> {
+  async prefill(users: readonly string[], window: number, catalogue: Catalogue, options: { bag?: boolean; chunk?: number } = {}): Promise<void> {
+    const chunk = options.chunk ?? 200;
     for (let start = 0; start < Math.min(users.length, this.maxEntries); start += chunk) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       const todo = users.slice(start, start + chunk).filter((u) => !this.entries.has(u));
@@ -114,6 +115,7 @@ export class HistoryCache {
           todo.map((userId) => ({ userId, asOf: null })),
           window,
           catalogue,
+          { bag: options.bag },
         );
     }
   }

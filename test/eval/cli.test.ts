@@ -17,7 +17,7 @@ describe("rubato eval (CLI, PGlite)", () => {
     const { stdout } = await rubato("eval", "--help");
     expect(stdout).toContain("--seeds <n|list>");
     expect(stdout).toContain(
-      "rubato eval --models fs-vae-quick,vanilla-rnn,aggregate-sequence,average,recent,popularity,no-fast,no-slow,shuffle,non-probabilistic --seeds 3",
+      "rubato eval --models fs-vae-quick,vanilla-rnn,aggregate-sequence,vae-cf,average,recent,popularity,no-fast,no-slow,shuffle,non-probabilistic --seeds 3",
     );
     expect(stdout).toContain("--compare <model>");
     expect(stdout).toMatch(/rubato eval --models \S+ --seeds \d+ --compare recent/);
@@ -35,7 +35,7 @@ describe("rubato eval (CLI, PGlite)", () => {
     const err = await rubato("eval", "--models", "fs-vae-quick,popularty", "--seeds", "2").catch((e) => e);
     expect(err.code).toBe(1);
     expect(err.stderr).toContain('rubato: unknown model "popularty"; expected a shipped spec, a model trained before, or a spec file');
-    expect(err.stderr).toMatch(/known models: aggregate-sequence, average, fs-vae, .*popularity, recent, shuffle, vanilla-rnn/);
+    expect(err.stderr).toMatch(/known models: aggregate-sequence, average, fs-vae, .*popularity, recent, shuffle, vae-cf, vanilla-rnn/);
   });
 
   it("rejects bad seeds", async () => {

@@ -2,7 +2,8 @@
  * A vae-cf run through the real queue and worker (startRun, RunWorker):
  * trained data-parallel on two threads (the helpers share the dataset's bag of
  * plays), SUCCEEDED with test metrics, every user's embedding stored from the
- * whole history's bag, and served from the store's play counts per track.
+ * whole history's bag, and served from the store's play counts per track
+ * (warm() reads them ahead of requests).
  */
 import { loadDemoWorld } from "../../src/data/demo-data";
 import { getRun, startRun, type RunView } from "../../src/jobs/runs";
@@ -74,6 +75,11 @@ it("trains vae-cf through the queue on two threads, stores every user's embeddin
 
   // Serving reads the bag from the store's play counts per track: the stored numbers, to float rounding.
   serving = new Serving(store);
+  // warm() reads every user's history with their bag ahead of requests: the latest embeddings need no read.
+  expect(await serving.warm()).toMatchObject({ users: users.length });
+  const latest = await Promise.all(stored.slice(0, 8).map((s) => serving!.userEmbedding({ userId: s.external_id })));
+  expect(serving.stats.cache).toMatchObject({ misses: users.length, hits: 8 });
+  latest.forEach((e, i) => e.mu.forEach((v, k) => expect(Math.abs(v - stored[i].mu[k])).toBeLessThan(1e-4)));
   const served = await Promise.all(
     stored.slice(0, 8).map((s) => serving!.userEmbedding({ userId: s.external_id, runId: run.id, asOf: run.dataCutoff })),
   );
