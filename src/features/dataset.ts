@@ -24,6 +24,7 @@ import {
   writeTarget,
   type FeatureStats,
 } from "./features";
+import { buildPlayBag, writeBag, type PlayBag } from "./bag";
 import { catalogueRms, hoursBetween, markLikedTracks, type Catalogue, type UserHistory } from "./history";
 
 export const SPLITS = ["train", "validation", "test"] as const;
@@ -64,6 +65,11 @@ export interface Dataset {
    * [userStart[k], userStart[k+1]). Flags carry FLAG.likedTrack (markLikedTracks).
    */
   plays: { trackIndex: Int32Array; playedAt: Float64Array; flags: Uint8Array; userStart: Int32Array };
+  /**
+   * Prefix sums of the plays' embeddings every BAG_BLOCK plays, for x_b (bag.ts):
+   * built by ensureBag when a model reads the bag (InputShape.bagDim), absent otherwise.
+   */
+  bag?: PlayBag;
   /** Scaling of x_n, to reuse at serving time. */
   stats: FeatureStats;
   counts: {
@@ -109,38 +115,56 @@ export function userHistory(d: Dataset, u: number): UserHistory {
   };
 }
 
-/** Where writePoint puts one row: x_s at fast[fastAt..], mask at mask[maskAt..], x_n, y. */
+/**
+ * Where writePoint puts one row: x_s at fast[fastAt..], mask at mask[maskAt..], x_n, y,
+ * and x_b when `bag` is given. An empty fast (or slow) buffer: x_s and the mask (or x_n)
+ * are not asked for and not written.
+ */
 export interface PointBuffers {
   fast: Float32Array;
   mask: Float32Array;
   slow: Float32Array;
   target: Float32Array;
+  /** [k * dim] for x_b; needs the dataset's bag (ensureBag). */
+  bag?: Float32Array;
 }
 
 /**
  * Writes row r into slot k of the buffers ([k * w * d_s] for x_s, [k * w] for the mask,
- * [k * d_n] for x_n, [k * dim] for y): the same numbers the same functions
- * (fastFeatures, the catalogue's row) would have stored up front.
+ * [k * d_n] for x_n, [k * dim] for y and x_b): the same numbers the same functions
+ * (fastFeatures, the catalogue's row, writeBag) would have stored up front.
  */
 export function writePoint(d: Dataset, r: number, out: PointBuffers, k: number): void {
   const { window: w, fastStep, slowDim, dim, catalogue } = d;
-  const h = userHistory(d, d.userIndex[r]);
+  const u = d.userIndex[r];
+  const h = userHistory(d, u);
   const i = d.position[r];
-  if (w) fastFeatures(out.fast, k * w * fastStep, out.mask, k * w, h, i, d.spec, catalogue);
-  if (slowDim) out.slow.set(d.slow.subarray(r * slowDim, (r + 1) * slowDim), k * slowDim);
+  if (w && out.fast.length) fastFeatures(out.fast, k * w * fastStep, out.mask, k * w, h, i, d.spec, catalogue);
+  if (slowDim && out.slow.length) out.slow.set(d.slow.subarray(r * slowDim, (r + 1) * slowDim), k * slowDim);
+  if (out.bag) {
+    if (!d.bag) throw new Error("the dataset has no bag of plays: call ensureBag first");
+    writeBag(out.bag, k * dim, h.trackIndex, i, d.bag.sums, d.bag.counts, d.bag.userBlock[u], catalogue);
+  }
   writeTarget(out.target, k * dim, h, i, catalogue);
 }
 
-/** Row r's x_s, mask, x_n and y as new arrays (tests, tools). */
+/** Row r's x_s, mask, x_n and y (and x_b when the dataset has its bag) as new arrays (tests, tools). */
 export function pointFeatures(d: Dataset, r: number): PointBuffers {
   const out = {
     fast: new Float32Array(d.window * d.fastStep),
     mask: new Float32Array(d.window),
     slow: new Float32Array(d.slowDim),
     target: new Float32Array(d.dim),
+    ...(d.bag ? { bag: new Float32Array(d.dim) } : {}),
   };
   writePoint(d, r, out, 0);
   return out;
+}
+
+/** Builds the dataset's bag of plays (prefix sums for x_b) once; a no-op when it has one. Returns it. */
+export function ensureBag(d: Dataset): PlayBag {
+  d.bag ??= buildPlayBag(d.plays.trackIndex, d.plays.userStart, d.catalogue);
+  return d.bag;
 }
 
 /** What a dataset costs per play with d_n slow features, without growth slack (the layout is spelled out at bytesPerPlay). */
@@ -149,7 +173,8 @@ export const datasetBytesPerPlay = bytesPerPlay;
 /** Bytes the dataset holds (its columns' buffers; the shared catalogue not counted). */
 export function datasetBytes(d: Dataset): number {
   const buffers = new Set<ArrayBufferLike>();
-  for (const a of [d.slow, d.targetIndex, d.userIndex, d.position, d.split, d.users.ids, ...Object.values(d.rows), ...Object.values(d.plays)])
+  const bag = d.bag ? [d.bag.sums, d.bag.counts, d.bag.userBlock] : [];
+  for (const a of [d.slow, d.targetIndex, d.userIndex, d.position, d.split, d.users.ids, ...Object.values(d.rows), ...Object.values(d.plays), ...bag])
     buffers.add(a.buffer);
   let bytes = 0;
   for (const b of buffers) bytes += b.byteLength;

@@ -79,6 +79,8 @@ export interface ServingHistory {
   history: UserHistory;
   /** RAW_COUNTS over every play at or before asOf. */
   counts: Float64Array;
+  /** x_b [D]: the mean embedding of every play at or before asOf that has one (bag.ts), when read with { bag: true }. */
+  bag?: Float32Array;
 }
 
 export const HOUR_MS = 3_600_000;

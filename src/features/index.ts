@@ -29,6 +29,7 @@ export {
   buildDataset,
   datasetBytes,
   datasetBytesPerPlay,
+  ensureBag,
   pointFeatures,
   pointTime,
   targetTime,
@@ -41,4 +42,5 @@ export {
   type SplitName,
 } from "./dataset";
 export { featuresForServing, type ServingFeatures } from "./serving";
+export { BAG_BLOCK, bagOfCounts, bagOfHistory, type PlayBag } from "./bag";
 export * from "./embed";

@@ -5,6 +5,7 @@
  */
 import type { ModelSpec } from "../spec/schema";
 import { specDimensions } from "../spec/dimensions";
+import { bagOfHistory } from "./bag";
 import { addPlay, fastFeatures, newCounts, slowRaw, transformSlow, type FeatureStats } from "./features";
 import { RAW_INDEX, hoursBetween, markLikedTracks, type Catalogue, type ServingHistory, type UserHistory } from "./history";
 
@@ -15,6 +16,8 @@ export interface ServingFeatures {
   mask: Float32Array;
   /** [d_n] (empty when the slow branch is disabled). */
   slow: Float32Array;
+  /** x_b [D], the bag of plays up to asOf (bag.ts), when asked for (options.bag); else empty. */
+  bag: Float32Array;
   /** Time of the last play used (ms). */
   time: number;
   /** Number of plays at or before asOf. */
@@ -31,6 +34,11 @@ export interface ServingFeatures {
  * it t is play i's own time, so that gap is 0. A training row (play i,
  * predicting play i+1) is therefore the features of plays 0..i as of play
  * i+1's time. Returns null when the user has no play at or before asOf.
+ *
+ * With options.bag (a model that reads x_b), also the bag of plays 0..i: from
+ * a full history by the dataset's own arithmetic (bagOfHistory: the training
+ * row's numbers to the bit); a ServingHistory must carry it (latestHistories
+ * reads it with { bag: true }).
  */
 export function featuresForServing(
   input: UserHistory | ServingHistory,
@@ -38,13 +46,19 @@ export function featuresForServing(
   spec: ModelSpec,
   stats: FeatureStats,
   asOf?: Date | number,
+  options: { bag?: boolean } = {},
 ): ServingFeatures | null {
   const limit = asOf === undefined ? Infinity : typeof asOf === "number" ? asOf : asOf.getTime();
   let h: UserHistory;
   let counts: Float64Array;
+  let bag: Float32Array = new Float32Array(0);
   if ("counts" in input) {
     h = input.history;
     counts = input.counts;
+    if (options.bag) {
+      if (!input.bag) throw new Error("this model reads the bag of plays (x_b): read the serving history with { bag: true }");
+      bag = input.bag;
+    }
   } else {
     let len = input.playedAt.length;
     while (len > 0 && input.playedAt[len - 1] > limit) len--;
@@ -57,6 +71,7 @@ export function featuresForServing(
     markLikedTracks(h);
     counts = newCounts();
     for (let i = 0; i < len; i++) addPlay(counts, h, i);
+    if (options.bag) bag = bagOfHistory(h.trackIndex, catalogue);
   }
   const end = h.playedAt.length - 1;
   if (end < 0) return null;
@@ -70,7 +85,7 @@ export function featuresForServing(
     slowRaw(slow, 0, counts, spec, limit === Infinity ? 0 : hoursBetween(h.playedAt[end], limit));
     transformSlow(slow, 0, spec, stats);
   }
-  return { fast, mask, slow, time: h.playedAt[end], plays: counts[RAW_INDEX.plays] };
+  return { fast, mask, slow, bag, time: h.playedAt[end], plays: counts[RAW_INDEX.plays] };
 }
 
 /** Rows of features (one Float32Array per user) as one batch array. */

@@ -12,6 +12,8 @@ export type EmbedBatch = (
   fast: Float32Array,
   mask: Float32Array,
   slow: Float32Array,
+  /** [n, D]: x_b when the model reads the bag of plays (else empty). */
+  bag: Float32Array,
 ) => Promise<{ mu: Float32Array; sigma: Float32Array | null }>;
 
 /**
@@ -32,17 +34,18 @@ export async function storeUserEmbeddings(
   catalogue: Catalogue,
   cutoff: Date | null,
   embed: EmbedBatch,
-  { batchSize = 1024, signal }: { batchSize?: number; signal?: AbortSignal } = {},
+  { batchSize = 1024, signal, bag: readsBag = false }: { batchSize?: number; signal?: AbortSignal; bag?: boolean } = {},
 ): Promise<number> {
   let users: { id: number; asOf: Date }[] = [];
   let fast: Float32Array[] = [];
   let mask: Float32Array[] = [];
   let slow: Float32Array[] = [];
+  let bag: Float32Array[] = [];
   let stored = 0;
   const flush = async () => {
     if (!users.length) return;
     const n = users.length;
-    const { mu, sigma } = await embed(n, concatRows(fast), concatRows(mask), concatRows(slow));
+    const { mu, sigma } = await embed(n, concatRows(fast), concatRows(mask), concatRows(slow), concatRows(bag));
     const k = mu.length / n;
     let csv = "";
     for (let i = 0; i < n; i++) {
@@ -62,16 +65,18 @@ export async function storeUserEmbeddings(
     fast = [];
     mask = [];
     slow = [];
+    bag = [];
   };
   await store.sql.query(`DELETE FROM user_embedding WHERE run_id = $1`, [runId]);
   for await (const history of streamHistories(store, { catalogue, upTo: cutoff ?? undefined })) {
     signal?.throwIfAborted();
-    const f = featuresForServing(history, catalogue, spec, stats, cutoff ?? undefined);
+    const f = featuresForServing(history, catalogue, spec, stats, cutoff ?? undefined, { bag: readsBag });
     if (!f) continue;
     users.push({ id: history.userId, asOf: cutoff ?? new Date(f.time) });
     fast.push(f.fast);
     mask.push(f.mask);
     slow.push(f.slow);
+    bag.push(f.bag);
     if (users.length >= batchSize) await flush();
   }
   await flush();

@@ -58,6 +58,26 @@ export interface EvaluationOptions {
   onWarning?: (warning: string) => void;
   /** The worker's log lines. */
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Mult-VAE's selection of beta (Liang et al. 2018 pick it on validation data): for this
+   * model (one of `models`, learned and probabilistic, e.g. vae-cf), one run per value of
+   * loss.beta and seed instead of its spec's own; per seed, the run with the lowest
+   * validation reconstruction at its best epoch (comparable across betas, unlike the loss
+   * that weights the KL by beta) stands for the model in the tables. The result's `betaSelection`.
+   */
+  betaGrid?: { model: string; betas: readonly number[] };
+}
+
+/** What a beta grid chose, per seed: every candidate's validation reconstruction at its best epoch. */
+export interface BetaSelection {
+  model: string;
+  betas: number[];
+  seeds: {
+    seed: number;
+    /** The beta with the lowest validation reconstruction; null when no candidate succeeded. */
+    chosen: number | null;
+    candidates: { beta: number; runId: string; status: string; validationReconstruction: number | null }[];
+  }[];
 }
 
 export interface PlannedRun {
@@ -110,6 +130,8 @@ export interface EvaluationResult {
   modelWarnings: string[];
   /** With `compare`: every other model against it, seed by seed. */
   comparison: PairedComparison[] | null;
+  /** With `betaGrid`: the beta chosen for each seed. */
+  betaSelection: BetaSelection | null;
 }
 
 /** "3" means seeds 1, 2, 3; "7,11,13" means those seeds. */
@@ -290,8 +312,10 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
     ...new Set(options.compare && !options.models.includes(options.compare) ? [...options.models, options.compare] : options.models),
   ];
   const resolved = await resolveEvaluationModels(store, names, seeds, options);
+  const grid = options.betaGrid ? await resolveBetaGrid(store, options.betaGrid, resolved, seeds, options) : null;
   const cutoff = options.cutoff ?? (await dataCutoff(store));
-  const plan = await planRuns(store, resolved, cutoff, options.fresh ?? false);
+  const planned = grid ? [...resolved.filter((m) => m.model !== grid.model), ...grid.candidates.map((c) => c.resolved)] : resolved;
+  const plan = await planRuns(store, planned, cutoff, options.fresh ?? false);
   const warnings: string[] = [];
 
   const ids = plan.map((p) => p.runId);
@@ -386,11 +410,18 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
       { runs: [...pending] },
     );
 
-  const models: ModelResults[] = resolved.map((m) => ({
-    model: m.model,
-    latent: m.latent,
-    runs: plan.filter((p) => p.model === m.model).map((p) => seedResult(p, states.get(p.runId)!)),
-  }));
+  const betaSelection = grid ? await selectBetas(store, grid, plan, states) : null;
+  const models: ModelResults[] = resolved.map((m) => {
+    const chosen = betaSelection && m.model === betaSelection.model ? betaSelection : null;
+    const runs = chosen
+      ? chosen.seeds.map((s) => {
+          // The chosen candidate's run, or (none succeeded) the first one, failed, so the tables show the failure.
+          const c = s.candidates.find((x) => x.beta === s.chosen) ?? s.candidates[0];
+          return seedResult({ ...plan.find((p) => p.runId === c.runId)!, model: m.model }, states.get(c.runId)!);
+        })
+      : plan.filter((p) => p.model === m.model).map((p) => seedResult(p, states.get(p.runId)!));
+    return { model: m.model, latent: m.latent, runs };
+  });
   const testRows = new Set(models.flatMap((m) => m.runs.flatMap((r) => (r.testRows === null ? [] : [r.testRows]))));
   if (testRows.size > 1) {
     warnings.push(`the runs were tested on different numbers of rows (${[...testRows].join(", ")}): check the models' training.split`);
@@ -415,6 +446,100 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
     warnings,
     modelWarnings: baselineWarnings(models),
     comparison: reference ? pairedComparison(reference, models) : null,
+    betaSelection,
+  };
+}
+
+/** The beta chosen per seed, with every candidate's figure, as Markdown (after the tables). */
+export function formatBetaSelectionMarkdown(s: BetaSelection): string {
+  const fmt = (v: number | null) => (v === null ? "n/a" : v.toFixed(4));
+  const lines = [
+    `Beta of ${s.model}, chosen per seed among ${s.betas.join(", ")} by the validation reconstruction at each run's best epoch (lower is better):`,
+    "",
+  ];
+  for (const seed of s.seeds)
+    lines.push(
+      `- seed ${seed.seed}: ${seed.chosen === null ? "none succeeded" : `beta ${seed.chosen}`} (` +
+        seed.candidates.map((c) => `${c.beta}: ${c.status === "SUCCEEDED" ? fmt(c.validationReconstruction) : c.status}`).join(", ") +
+        ")",
+    );
+  return lines.join("\n");
+}
+
+/** "vae-cf=0.2,0.1,0.01": the model and its betas (the --beta-grid flag). */
+export function parseBetaGrid(text: string): { model: string; betas: number[] } {
+  const at = text.lastIndexOf("=");
+  const model = at > 0 ? text.slice(0, at).trim() : "";
+  const parts = at > 0 ? text.slice(at + 1).split(",").map((p) => p.trim()) : [];
+  const betas = parts.map(Number);
+  if (!model || !parts.length || parts.some((p) => p === "") || betas.some((b) => !Number.isFinite(b) || b < 0) || new Set(betas).size !== betas.length)
+    throw new BadUserInput(`--beta-grid expects MODEL=B1,B2,... with distinct non-negative numbers, e.g. vae-cf=0.2,0.1,0.05,0.01; got "${text}"`);
+  return { model, betas };
+}
+
+interface ResolvedGrid {
+  model: string;
+  betas: number[];
+  /** One model per beta, labelled "MODEL beta=B" in the plan. */
+  candidates: { beta: number; resolved: ResolvedModel }[];
+}
+
+/** The grid's model resolved once per beta (loss.beta merged into the overrides); throws on a grid that cannot apply. */
+async function resolveBetaGrid(
+  store: Store,
+  grid: NonNullable<EvaluationOptions["betaGrid"]>,
+  resolved: ResolvedModel[],
+  seeds: readonly number[],
+  options: EvaluationOptions,
+): Promise<ResolvedGrid> {
+  const target = resolved.find((m) => m.model === grid.model);
+  if (!target) throw new BadUserInput(`--beta-grid names ${JSON.stringify(grid.model)}, which is not among the models evaluated`);
+  if (target.latent !== "probabilistic")
+    throw new BadUserInput(`--beta-grid: ${grid.model} has no KL term for beta to weight (its latent is ${target.latent})`);
+  const betas = [...grid.betas];
+  if (!betas.length || betas.some((b) => !Number.isFinite(b) || b < 0) || new Set(betas).size !== betas.length)
+    throw new BadUserInput(`--beta-grid expects distinct non-negative numbers, got ${betas.join(", ") || "none"}`);
+  const base = (options.overrides ?? {}) as Record<string, unknown>;
+  const candidates = await Promise.all(
+    betas.map(async (beta) => {
+      const overrides = { ...base, loss: { ...((base.loss as object | undefined) ?? {}), beta } };
+      const [m] = await resolveEvaluationModels(store, [grid.model], seeds, { ...options, overrides });
+      return { beta, resolved: { ...m, model: `${grid.model} beta=${beta}` } };
+    }),
+  );
+  return { model: grid.model, betas, candidates };
+}
+
+/** Per seed, the candidate with the lowest validation reconstruction at its best epoch (ties: the first beta listed). */
+async function selectBetas(store: Store, grid: ResolvedGrid, plan: PlannedRun[], states: Map<string, RunState>): Promise<BetaSelection> {
+  const runOf = (beta: number, seed: number) => plan.find((p) => p.model === `${grid.model} beta=${beta}` && p.seed === seed)!;
+  const ids = grid.betas.flatMap((b) => grid.candidates[0].resolved.perSeed.map((s) => runOf(b, s.seed).runId));
+  const rows = await store.sql.query<{ id: string; reconstruction: number | null }>(
+    `SELECT DISTINCT ON (p.run_id) p.run_id AS id, (p."values"->'validation'->>'reconstruction')::float8 AS reconstruction
+       FROM run_progress p JOIN run r ON r.id = p.run_id
+      WHERE p.run_id = ANY($1::uuid[]) AND p.kind = 'epoch' AND p.epoch = (r.metrics->'best'->>'epoch')::int
+      ORDER BY p.run_id, p.seq DESC`,
+    [ids],
+  );
+  const reconstruction = new Map(rows.map((r) => [r.id, r.reconstruction === null ? null : Number(r.reconstruction)]));
+  return {
+    model: grid.model,
+    betas: grid.betas,
+    seeds: grid.candidates[0].resolved.perSeed.map(({ seed }) => {
+      const candidates = grid.betas.map((beta) => {
+        const runId = runOf(beta, seed).runId;
+        const status = states.get(runId)!.status;
+        return { beta, runId, status, validationReconstruction: status === "SUCCEEDED" ? (reconstruction.get(runId) ?? null) : null };
+      });
+      let chosen: number | null = null;
+      let best = Infinity;
+      for (const c of candidates)
+        if (c.validationReconstruction !== null && c.validationReconstruction < best) {
+          best = c.validationReconstruction;
+          chosen = c.beta;
+        }
+      return { seed, chosen, candidates };
+    }),
   };
 }
 

@@ -310,15 +310,16 @@ export async function executeRun(run: QueuedRun & { spec?: ModelSpec }, options:
       );
       checkShutdown();
       let nextId = 0;
-      const embedInThread = (n: number, fast: Float32Array, mask: Float32Array, slow: Float32Array) =>
+      const embedInThread = (n: number, fast: Float32Array, mask: Float32Array, slow: Float32Array, bag: Float32Array) =>
         new Promise<{ mu: Float32Array; sigma: Float32Array | null }>((resolve, reject) => {
           if (abandon.signal.aborted) return reject(new ShuttingDown());
           const id = ++nextId;
           pendingEmbeds.set(id, { resolve, reject });
-          thread!.post({ type: "embed", id, n, fast, mask, slow });
+          thread!.post({ type: "embed", id, n, fast, mask, slow, bag });
         });
       await storeUserEmbeddings(store, run.id, spec, featureStats, catalogue, run.dataCutoff, embedInThread, {
         signal: abandon.signal,
+        bag: modelFor(spec.type).readsBag === true,
       }).catch((err: Error) => {
         checkShutdown();
         throw new RunError("embeddings", err.message);

@@ -142,7 +142,7 @@ class ModelEmbeddings {
   private readonly steps: Int32Array[] = [];
   private readonly vectors = new Map<Part, Float32Array[]>();
   private readonly dims = new Map<Part, number>();
-  private pending: { seq: number; k: number; fast: Float32Array; mask: Float32Array; slow: Float32Array }[] = [];
+  private pending: { seq: number; k: number; fast: Float32Array; mask: Float32Array; slow: Float32Array; bag: Float32Array }[] = [];
 
   constructor(
     private readonly served: ServedModel,
@@ -153,9 +153,11 @@ class ModelEmbeddings {
   add(h: UserHistory, steps: Int32Array): void {
     const seq = this.steps.push(steps) - 1;
     steps.forEach((i, k) => {
-      const f = featuresForServing(prefix(h, i + 1), this.catalogue, this.served.spec, this.served.stats);
+      const f = featuresForServing(prefix(h, i + 1), this.catalogue, this.served.spec, this.served.stats, undefined, {
+        bag: (this.served.model.inputs.bagDim ?? 0) > 0,
+      });
       if (!f) throw new Error(`movement: user ${h.userExternalId} has no play ${i}`);
-      this.pending.push({ seq, k, fast: f.fast, mask: f.mask, slow: f.slow });
+      this.pending.push({ seq, k, fast: f.fast, mask: f.mask, slow: f.slow, bag: f.bag });
       if (this.pending.length >= this.batchSize) this.flush();
     });
   }
@@ -184,6 +186,7 @@ class ModelEmbeddings {
       fast: concatRows(batch.map((b) => b.fast)),
       mask: concatRows(batch.map((b) => b.mask)),
       slow: concatRows(batch.map((b) => b.slow)),
+      bag: concatRows(batch.map((b) => b.bag)),
     });
     for (const part of PARTS) {
       const values = output[part];

@@ -59,6 +59,9 @@ export interface EmbedderOptions {
   onBatch?: (info: BatchInfo) => void;
 }
 
+/** Whether a served model reads x_b, the bag of plays (its history must then be read with it). */
+const readsBag = (r: { served: ServedModel } | ServedModel): boolean => (("served" in r ? r.served : r).model.inputs.bagDim ?? 0) > 0;
+
 export class Embedder {
   private readonly loader: DataLoader<EmbedRequest, Embedded>;
   private running = false;
@@ -114,7 +117,9 @@ export class Embedder {
       const history = histories[i];
       if (!history) return void (results[i] = new NotFound(`no user ${JSON.stringify(r.userId)}`, { userId: r.userId }));
       // asOf, when given, is also the prediction time (hours_since_last); the history was read as of it.
-      const f = featuresForServing(history, catalogue.catalogue, r.served.spec, r.served.stats, r.asOf ?? undefined);
+      const f = featuresForServing(history, catalogue.catalogue, r.served.spec, r.served.stats, r.asOf ?? undefined, {
+        bag: readsBag(r.served),
+      });
       if (!f) {
         const who = `user ${JSON.stringify(r.userId)}`;
         results[i] = r.asOf
@@ -138,6 +143,7 @@ export class Embedder {
         fast: concatRows(group.items.map((x) => x.f.fast)),
         mask: concatRows(group.items.map((x) => x.f.mask)),
         slow: concatRows(group.items.map((x) => x.f.slow)),
+        bag: concatRows(group.items.map((x) => x.f.bag)),
       });
       const row = (a: Float32Array | null, j: number) => (a ? a.subarray((j * a.length) / n, ((j + 1) * a.length) / n) : null);
       group.items.forEach(({ i, history, f }, j) => {
@@ -163,7 +169,7 @@ export class Embedder {
   /** The batch's histories; a play of a track newer than the cached catalogue makes it look again. */
   private async read(requests: readonly EmbedRequest[], window: number) {
     const read = async (catalogue: CatalogueState) => ({
-      histories: await this.histories.read(requests, window, catalogue.catalogue),
+      histories: await this.histories.read(requests, window, catalogue.catalogue, { bag: requests.some(readsBag) }),
       catalogue,
     });
     try {

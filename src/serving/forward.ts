@@ -14,6 +14,8 @@ export interface BatchInput {
   mask: Float32Array;
   /** [n, d_n] */
   slow: Float32Array;
+  /** [n, D]: x_b, for a model that reads the bag of plays (inputs.bagDim). */
+  bag?: Float32Array;
 }
 
 /** Row-major [n, width] outputs; null where the model has no such part. */
@@ -33,12 +35,15 @@ const PARTS = ["mu", "sigma", "fastMu", "fastSigma", "slowMu", "slowSigma", "pre
 export function forwardBatch(model: Model, input: BatchInput): BatchOutput {
   const { window, fastStep, slowDim } = model.inputs;
   const { n } = input;
+  const bagDim = model.inputs.bagDim ?? 0;
+  if (bagDim && input.bag?.length !== n * bagDim) throw new Error(`this model reads the bag of plays: ${n} rows of ${bagDim} expected`);
   const tensors = tf.tidy(() => {
     const state = model.embed(
       {
         x_s: window ? tf.tensor3d(input.fast, [n, window, fastStep]) : undefined,
         mask: window ? tf.tensor2d(input.mask, [n, window]) : undefined,
         x_n: slowDim ? tf.tensor2d(input.slow, [n, slowDim]) : undefined,
+        x_b: bagDim ? tf.tensor2d(input.bag!, [n, bagDim]) : undefined,
       },
       { predict: true },
     );

@@ -22,6 +22,8 @@ interface Entry {
   history: ServingHistory | null;
   /** Plays read (the window asked for). */
   window: number;
+  /** Whether the bag of plays (x_b) was read too. */
+  bag: boolean;
   catalogue: Catalogue;
   /** The cache's epoch and sequence number when the read began. */
   epoch: number;
@@ -52,7 +54,9 @@ export class HistoryCache {
     requests: readonly { userId: string; asOf: Date | null }[],
     window: number,
     catalogue: Catalogue,
+    options: { bag?: boolean } = {},
   ): Promise<(ServingHistory | null)[]> {
+    const bag = options.bag ?? false;
     await this.sync();
     const epoch = this.epoch;
     const seq = this.seq;
@@ -66,6 +70,7 @@ export class HistoryCache {
         hit.epoch === epoch &&
         hit.seq >= (this.writtenAt.get(r.userId) ?? -1) &&
         hit.window >= window &&
+        (hit.bag || !bag) &&
         hit.catalogue === catalogue
       ) {
         this.entries.delete(key); // most recently used last
@@ -81,10 +86,11 @@ export class HistoryCache {
         missing.map((m) => m.request),
         window,
         catalogue,
+        { bag },
       );
       missing.forEach((m, j) => {
         out[m.i] = read[j];
-        this.entries.set(m.key, { history: read[j], window, catalogue, epoch, seq });
+        this.entries.set(m.key, { history: read[j], window, bag, catalogue, epoch, seq });
       });
       for (const key of this.entries.keys()) {
         if (this.entries.size <= this.maxEntries) break;
@@ -99,7 +105,8 @@ export class HistoryCache {
    * size), in chunks that let the event loop turn between them: what the
    * server does at start-up so that first requests cost no query.
    */
-  async prefill(users: readonly string[], window: number, catalogue: Catalogue, chunk = 200): Promise<void> {
+  async prefill(users: readonly string[], window: number, catalogue: Catalogue, options: { bag?: boolean; chunk?: number } = {}): Promise<void> {
+    const chunk = options.chunk ?? 200;
     for (let start = 0; start < Math.min(users.length, this.maxEntries); start += chunk) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       const todo = users.slice(start, start + chunk).filter((u) => !this.entries.has(u));
@@ -108,6 +115,7 @@ export class HistoryCache {
           todo.map((userId) => ({ userId, asOf: null })),
           window,
           catalogue,
+          { bag: options.bag },
         );
     }
   }

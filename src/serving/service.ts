@@ -233,7 +233,10 @@ export class Serving {
     const state = await this.catalogues.current();
     await state.index("l2");
     const users = served && this.prefillUsers > 0 ? await recentlyActiveUsers(this.store, this.prefillUsers) : [];
-    if (served) await this.histories.prefill(users, Math.max(served.window, playsToRead(served.spec)), state.catalogue);
+    if (served)
+      await this.histories.prefill(users, Math.max(served.window, playsToRead(served.spec)), state.catalogue, {
+        bag: (served.model.inputs.bagDim ?? 0) > 0,
+      });
     return { users: users.length, seconds: (performance.now() - started) / 1000 };
   }
 

@@ -17,6 +17,9 @@ import type { ModelSpec, ModelType } from "./schema";
 
 const FLOAT = 4;
 
+/** Plays per stored prefix sum of the bag of plays (src/features/bag.ts's BAG_BLOCK, which reads it from here). */
+export const BAG_BLOCK = 64;
+
 /**
  * Bytes the training dataset (src/features/dataset.ts) holds per play: the
  * play's track row, time and flags (4 + 8 + 1), its prediction point's target
@@ -71,8 +74,14 @@ function denseStack(inDim: number, layers: number, units: number): [number, numb
   return [params, layers > 0 ? units : inDim];
 }
 
-/** A learned type's parameters (in groups named by the spec path that sizes them) and activations per example. */
-type NetworkEstimate = (spec: ModelSpec, dims: ReturnType<typeof specDimensions>) => { groups: { path: string; params: number }[]; floats: number };
+/**
+ * A learned type's parameters (in groups named by the spec path that sizes them), activations per example,
+ * and bytes per play its inputs add to the dataset (e.g. vae-cf's prefix sums of the bag of plays).
+ */
+type NetworkEstimate = (
+  spec: ModelSpec,
+  dims: ReturnType<typeof specDimensions>,
+) => { groups: { path: string; params: number }[]; floats: number; datasetBytesPerPlay?: number };
 
 function fsVaeNetwork(spec: ModelSpec, dims: ReturnType<typeof specDimensions>): ReturnType<NetworkEstimate> {
   const K = spec.latent.size;
@@ -167,15 +176,43 @@ function latentCrossNetwork(spec: ModelSpec, dims: ReturnType<typeof specDimensi
   };
 }
 
+/**
+ * VAE-CF (src/model/vae-cf.ts): x_b [D] through vae_cf.layers dense layers to mu (and log sigma), the same
+ * hidden layers mirrored to the output; the dataset adds the bag's prefix sums, D + 1 floats every
+ * BAG_BLOCK plays (src/features/bag.ts).
+ */
+function vaeCfNetwork(spec: ModelSpec, dims: ReturnType<typeof specDimensions>): ReturnType<NetworkEstimate> {
+  const { layers, units } = spec.vae_cf;
+  const K = spec.latent.size;
+  const D = dims.output;
+  const heads = spec.latent.probabilistic ? 2 : 1;
+  const [encoder, width] = denseStack(D, layers, units);
+  const [decoder, hidden] = denseStack(K, layers, units);
+  const out = hidden * D + D + (spec.loss.reconstruction === "gaussian_learned" ? D : 0);
+  const floats = 2 * D + 2 * layers * units * DENSE_FLOATS_PER_UNIT + K * (2 * heads + 1) + 2 * D;
+  return {
+    groups: [
+      { path: "vae_cf.units", params: encoder + heads * (width * K + K) + decoder + out },
+    ],
+    floats,
+    datasetBytesPerPlay: (4 * D + 4) / BAG_BLOCK,
+  };
+}
+
 /** The network of each learned type; a type without one (the non-learned baselines) counts only its dataset. */
-const NETWORKS: Partial<Record<ModelType, NetworkEstimate>> = { "fs-vae": fsVaeNetwork, jodie: jodieNetwork, "latent-cross": latentCrossNetwork };
+const NETWORKS: Partial<Record<ModelType, NetworkEstimate>> = {
+  "fs-vae": fsVaeNetwork,
+  jodie: jodieNetwork,
+  "latent-cross": latentCrossNetwork,
+  "vae-cf": vaeCfNetwork,
+};
 
 export function estimateMemory(spec: ModelSpec, context: MemoryContext): MemoryEstimate {
   const dims = specDimensions(spec, context.embeddingDim);
   const events = context.events ?? null;
-  const datasetBytes = (events ?? 0) * bytesPerPlay(dims.slow);
   const batch = spec.training.batch_size;
-  const { groups, floats } = NETWORKS[spec.type]?.(spec, dims) ?? { groups: [], floats: 0 };
+  const { groups, floats, datasetBytesPerPlay = 0 } = NETWORKS[spec.type]?.(spec, dims) ?? { groups: [], floats: 0 };
+  const datasetBytes = (events ?? 0) * (bytesPerPlay(dims.slow) + datasetBytesPerPlay);
 
   const params = groups.reduce((a, g) => a + g.params, 0);
   // Data-parallel helpers each hold a replica, its gradients and their shared slot; the batch's activations are split among them.

@@ -97,8 +97,8 @@ function denseStack(doc: string, d: { layers: number; units: number }) {
   return section(denseFields(d), doc);
 }
 
-export const MODEL_TYPES = ["fs-vae", "jodie", "latent-cross", "average", "recent", "popularity"] as const;
-export const LEARNED_TYPES = ["fs-vae", "jodie", "latent-cross"] as const;
+export const MODEL_TYPES = ["fs-vae", "jodie", "latent-cross", "vae-cf", "average", "recent", "popularity"] as const;
+export const LEARNED_TYPES = ["fs-vae", "jodie", "latent-cross", "vae-cf"] as const;
 
 /** `type: jodie`'s fields (src/model/jodie.ts; docs/model.md has the equations). */
 const jodieSection = section(
@@ -168,7 +168,7 @@ export const SpecSchema = labelled(
     type: field(
       oneOf(MODEL_TYPES),
       "fs-vae",
-      "fs-vae, jodie and latent-cross are learned: fs-vae reads encoders, latent, decoder and loss; jodie (JODIE, KDD 2019) reads the jodie section and needs time_since_last per play and hours_since_last among the aggregates; latent-cross (LatentCross, WSDM 2018) reads latent_cross and loss.reconstruction and needs track_embedding and a context signal (time_since_last, daypart, skipped) per play; all three read features and training. average (mean of all the user's plays so far), recent (mean of the last features.fast.window plays) and popularity (the training split's most played tracks) are non-learned baselines that use only training.split, training.seed and, for recent, features.fast.window",
+      "fs-vae, jodie, latent-cross and vae-cf are learned: fs-vae reads encoders, latent, decoder and loss; jodie (JODIE, KDD 2019) reads the jodie section and needs time_since_last per play and hours_since_last among the aggregates; latent-cross (LatentCross, WSDM 2018) reads latent_cross and loss.reconstruction and needs track_embedding and a context signal (time_since_last, daypart, skipped) per play; vae-cf (Mult-VAE, Liang et al. 2018) reads vae_cf, latent and loss over the user's bag of plays; all four read features and training. average (mean of all the user's plays so far), recent (mean of the last features.fast.window plays) and popularity (the training split's most played tracks) are non-learned baselines that use only training.split, training.seed and, for recent, features.fast.window",
     ),
     features: section(
       {
@@ -276,6 +276,23 @@ export const SpecSchema = labelled(
       },
       "maps z to the next track's embedding (a final linear layer of the embedding's width follows)",
     ),
+    vae_cf: section(
+      {
+        layers: field(
+          intIn(1, BOUNDS.layers),
+          1,
+          within("hidden layers of the encoder; the decoder mirrors them (Mult-VAE: one of 600 units each side)", BOUNDS.layers),
+        ),
+        units: field(intIn(1, BOUNDS.units), 128, within("units per hidden layer", BOUNDS.units)),
+        activation: field(oneOf(ACTIVATIONS), "tanh", "activation of every hidden layer (Mult-VAE: tanh)"),
+        input_dropout: field(
+          dropout(),
+          0.5,
+          "dropout rate on the bag vector x_b in training (Mult-VAE: 0.5 on its input x; here on the D coordinates of the normalised bag's embedding)",
+        ),
+      },
+      "type: vae-cf only: the encoder reads the user's bag of plays up to t (the mean embedding of the plays with an embedding, x_b), then latent.size Gaussian units, then a decoder of the same hidden layers to the next track's embedding; latent, loss, training and features.embedding_scale apply as for fs-vae; features.fast, features.slow, encoders and decoder are not read",
+    ),
     loss: section(
       {
         reconstruction: field(
@@ -352,4 +369,4 @@ export type ModelType = ModelSpec["type"];
  * out of its hash and its canonical YAML (resolve.ts), so adding a model type
  * does not change the hash of every existing spec (runs are reused by hash).
  */
-export const TYPE_SECTIONS: Partial<Record<ModelType, keyof ModelSpec>> = { jodie: "jodie", "latent-cross": "latent_cross" };
+export const TYPE_SECTIONS: Partial<Record<ModelType, keyof ModelSpec>> = { jodie: "jodie", "latent-cross": "latent_cross", "vae-cf": "vae_cf" };

@@ -6,6 +6,7 @@
 import type { Store } from "./store";
 import type { SqlClient } from "./sql";
 import { getCatalogVersion, getEmbeddingDim } from "./catalog";
+import { bagOfCounts } from "../features/bag";
 import { FLAG, RAW_COUNTS, type Catalogue, type RawCount, type ServingHistory, type UserHistory } from "../features/history";
 
 export interface HistoryOptions {
@@ -299,6 +300,19 @@ const LATEST_SQL = `
                WHERE e.user_id = q.user_id AND (q.as_of IS NULL OR e.played_at <= q.as_of)
                ORDER BY e.played_at DESC, e.track_id DESC LIMIT $4) w) l`;
 
+/**
+ * Per request (a user already resolved, and as_of): how many times they played
+ * each track at or before as_of, one row per distinct track: the bag of plays
+ * (features/bag.ts bagOfCounts) without reading every play into the process.
+ */
+const BAG_SQL = `
+  SELECT r.idx::int AS idx, array_agg(c.track_id ORDER BY c.track_id) AS tracks, array_agg(c.n ORDER BY c.track_id) AS plays
+    FROM unnest($1::int[], $2::timestamptz[]) WITH ORDINALITY AS r(user_id, as_of, idx)
+    CROSS JOIN LATERAL (SELECT e.track_id, count(*)::int AS n FROM listening_event e
+                         WHERE e.user_id = r.user_id AND (r.as_of IS NULL OR e.played_at <= r.as_of)
+                         GROUP BY e.track_id) c
+   GROUP BY r.idx`;
+
 interface LatestRow extends Record<RawCount, number> {
   idx: number;
   user_id: number;
@@ -313,13 +327,15 @@ interface LatestRow extends Record<RawCount, number> {
  * last w plays at or before its asOf (default: all plays) and the slow counts
  * over all of them, in one query, without reading whole histories into the
  * process. Null for a user that does not exist; a user with no play at or
- * before asOf gets an empty history.
+ * before asOf gets an empty history. With { bag: true } (a model that reads
+ * x_b), also the bag of all those plays, from their counts per track (BAG_SQL).
  */
 export async function latestHistories(
   store: Store,
   requests: readonly HistoryRequest[],
   w: number,
   catalogue?: Catalogue,
+  options: { bag?: boolean } = {},
 ): Promise<(ServingHistory | null)[]> {
   if (requests.length === 0) return [];
   const cat = catalogue ?? (await cachedCatalogue(store));
@@ -343,6 +359,18 @@ export async function latestHistories(
       },
       counts: Float64Array.from(RAW_COUNTS, (name) => Number(r[name])),
     };
+  }
+  if (options.bag && rows.length) {
+    const found = rows.map((r) => ({ idx: r.idx, user: r.user_id, asOf: requests[r.idx - 1].asOf ?? null }));
+    const bags = await store.sql.query<{ idx: number; tracks: number[] | null; plays: number[] | null }>(BAG_SQL, [
+      found.map((f) => f.user),
+      found.map((f) => (f.asOf ? f.asOf.toISOString() : null)),
+    ]);
+    const byIdx = new Map(bags.map((b, j) => [found[b.idx - 1].idx, bags[j]]));
+    for (const f of found) {
+      const b = byIdx.get(f.idx);
+      out[f.idx - 1]!.bag = bagOfCounts(Int32Array.from(b?.tracks ?? [], (id) => row(id)), b?.plays ?? [], cat);
+    }
   }
   return out;
 }

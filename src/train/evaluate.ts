@@ -42,7 +42,7 @@ export function evaluateObjective(
   } = {},
 ): ObjectiveReport & { predictions?: Float32Array } {
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 2048, rows.length || 1));
-  const builder = new BatchBuilder(dataset, batchSize);
+  const builder = new BatchBuilder(dataset, batchSize, model.inputs);
   const units = model.latentUnits;
   const klSum = new Float64Array(units);
   let loss = 0,
@@ -154,7 +154,7 @@ export function evaluateSplit(model: Model, dataset: Dataset, catalogue: Catalog
 function uncertainty(model: Model, dataset: Dataset, rows: Int32Array, predictions: Float32Array, batchSize = 2048): UncertaintyReport {
   const n = rows.length;
   const size = Math.max(1, Math.min(batchSize, n || 1));
-  const builder = new BatchBuilder(dataset, size);
+  const builder = new BatchBuilder(dataset, size, model.inputs);
   const sigma = new Float64Array(n);
   for (let from = 0; from < n; from += size) {
     const to = Math.min(n, from + size);

@@ -23,7 +23,7 @@ async function start(init: HelperInit): Promise<void> {
   state = {
     init,
     model,
-    builder: new BatchBuilder(init.dataset, init.maxShard),
+    builder: new BatchBuilder(init.dataset, init.maxShard, model.inputs),
     weights: new Float32Array(init.weights),
     grads: new Float32Array(init.grads),
     version: -1,

@@ -14,7 +14,7 @@
 import * as os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { sharedCopy, type Dataset } from "../features/dataset";
+import { ensureBag, sharedCopy, type Dataset } from "../features/dataset";
 import type { Catalogue } from "../features/history";
 import { asModel, type FsVaeOrModel, type Model } from "../model/registry";
 import type { ModelType } from "../spec/schema";
@@ -97,7 +97,7 @@ export class DataParallel {
       this.offsets.push(at);
       at += v.variable.size;
     }
-    this.builder = new BatchBuilder(dataset, maxShard);
+    this.builder = new BatchBuilder(dataset, maxShard, model.inputs);
   }
 
   /** Starts `threads - 1` helpers with replicas of `model` (its current weights). */
@@ -110,6 +110,8 @@ export class DataParallel {
     const size = model.variables.reduce((n, v) => n + v.variable.size, 0);
     const weights = new SharedArrayBuffer(size * 4);
     const maxShard = Math.ceil(options.batchSize / options.threads);
+    // The bag's prefix sums are built here, once, so the helpers share them (SharedArrayBuffers) instead of each building its own.
+    if (model.inputs.bagDim) ensureBag(dataset);
     const shared: Dataset = { ...dataset, catalogue: sharedCatalogue(dataset.catalogue), rows: { train: new Int32Array(0), validation: new Int32Array(0), test: new Int32Array(0) } };
     const entry = path.join(__dirname, "parallel-thread.ts");
     const helpers: Helper[] = [];

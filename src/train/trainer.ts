@@ -228,7 +228,7 @@ export async function trainModel(spec: ModelSpec, dataset: Dataset, options: Tra
     };
 
     const threads = Math.min(resolveThreads(t.threads), batchSize);
-    const builder = threads > 1 ? null : new BatchBuilder(dataset, batchSize);
+    const builder = threads > 1 ? null : new BatchBuilder(dataset, batchSize, model.inputs);
     parallel = threads > 1 ? await DataParallel.start(model, dataset, { threads, batchSize, seed: t.seed, backend: backend.name }) : null;
     if (parallel) log(`training data-parallel on ${threads} threads`);
     let cancelled = false;

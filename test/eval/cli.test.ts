@@ -17,7 +17,7 @@ describe("rubato eval (CLI, PGlite)", () => {
     const { stdout } = await rubato("eval", "--help");
     expect(stdout).toContain("--seeds <n|list>");
     expect(stdout).toContain(
-      "rubato eval --models fs-vae-quick,jodie,latent-cross,vanilla-rnn,aggregate-sequence,average,recent,popularity,no-fast,no-slow,shuffle,non-probabilistic --seeds 3",
+      "rubato eval --models fs-vae-quick,jodie,latent-cross,vae-cf,vanilla-rnn,aggregate-sequence,average,recent,popularity,no-fast,no-slow,shuffle,non-probabilistic --seeds 3",
     );
     expect(stdout).toContain("--compare <model>");
     expect(stdout).toMatch(/rubato eval --models \S+ --seeds \d+ --compare recent/);
@@ -36,7 +36,7 @@ describe("rubato eval (CLI, PGlite)", () => {
     expect(err.code).toBe(1);
     expect(err.stderr).toContain('rubato: unknown model "popularty"; expected a shipped spec, a model trained before, or a spec file');
     expect(err.stderr).toMatch(
-      /known models: aggregate-sequence, average, fs-vae, .*jodie, latent-cross, .*popularity, recent, shuffle, vanilla-rnn/,
+      /known models: aggregate-sequence, average, fs-vae, .*jodie, latent-cross, .*popularity, recent, shuffle, vae-cf, vanilla-rnn/,
     );
   });
 

@@ -43,6 +43,8 @@ describe("memory estimate", () => {
       },
       { type: "latent-cross", features: { fast: { per_play: ["daypart", "track_embedding"] }, slow: { enabled: false } } },
       { type: "latent-cross", latent_cross: { cell: "rnn", layers: 3, units: 20, head: { layers: 0 } } },
+      { type: "vae-cf", vae_cf: { layers: 3, units: 20 }, loss: { reconstruction: "gaussian_learned" } },
+      { type: "vae-cf", latent: { probabilistic: false, free_bits: 0, kl_warmup_steps: 0 }, loss: { beta: 0 } },
     ].map((o) => withOverrides(quick(), o));
     for (const spec of [...specs, ...variants]) {
       const expected = modelFor(spec.type).summary(spec, 64)?.params ?? 0;

@@ -36,6 +36,7 @@ describe("shipped specs", () => {
       "popularity",
       "recent",
       "shuffle",
+      "vae-cf",
       "vanilla-rnn",
     ]);
     for (const s of shipped) {

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
-import { evaluateModels, parseSeeds, type EvaluationProgress } from "../../jobs/evaluation";
+import { evaluateModels, formatBetaSelectionMarkdown, parseBetaGrid, parseSeeds, type EvaluationProgress } from "../../jobs/evaluation";
 import { evaluationJson, formatEvaluationMarkdown, PAPER_MODELS } from "../../eval/tables";
 import { formatComparisonMarkdown } from "../../eval/compare";
 import { withStore } from "../store";
@@ -25,6 +25,7 @@ interface EvalFlags {
   out?: string;
   markdown?: string;
   compare?: string;
+  betaGrid?: string;
 }
 
 const time = (s: number | null) =>
@@ -87,6 +88,10 @@ export function registerEval(program: Command): void {
       "--compare <model>",
       "also compare every other model with this one seed by seed (added to --models if missing): per-seed differences, mean ± sd, sign agreement",
     )
+    .option(
+      "--beta-grid <model=b1,b2,...>",
+      "Mult-VAE's selection of beta, e.g. vae-cf=0.2,0.1,0.05,0.01: one run of that model per beta and seed; per seed the one with the lowest validation reconstruction stands for it (the chosen betas print after the tables; `betaSelection` in the JSON)",
+    )
     .option("--json", "print JSON (every run id and per-seed figure) instead of Markdown")
     .option("--out <file.json>", "also write the JSON to this file")
     .option("--markdown <file.md>", "also write the Markdown tables to this file")
@@ -115,6 +120,7 @@ export function registerEval(program: Command): void {
     .action((flags: EvalFlags) => {
       // Options are checked before the store opens.
       const seeds = parseSeeds(flags.seeds);
+      const betaGrid = flags.betaGrid === undefined ? undefined : parseBetaGrid(flags.betaGrid);
       let overrides: Record<string, unknown> = {};
       if (flags.set) {
         try {
@@ -143,6 +149,7 @@ export function registerEval(program: Command): void {
             concurrency: flags.concurrency,
             fresh: flags.fresh,
             compare: flags.compare?.trim() || undefined,
+            betaGrid,
             signal: controller.signal,
             onProgress: (p) => progress.update(p),
             onWarning: (w) => console.error(`warning: ${w}`),
@@ -153,10 +160,12 @@ export function registerEval(program: Command): void {
           const markdown = [
             formatEvaluationMarkdown(result),
             ...(result.comparison ? [formatComparisonMarkdown(result.comparison)] : []),
+            ...(result.betaSelection ? [formatBetaSelectionMarkdown(result.betaSelection)] : []),
           ].join("\n\n");
           const json = {
             ...evaluationJson(result),
             comparison: result.comparison,
+            betaSelection: result.betaSelection,
             seconds: result.seconds,
             reused: result.reused,
             failed: result.failed,

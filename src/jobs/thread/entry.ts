@@ -42,11 +42,13 @@ function embedBatch(msg: Extract<ToThread, { type: "embed" }>): void {
   if (!model) throw new Error("embed before the model was trained");
   const m = model;
   const { window, fastStep, slowDim } = m.inputs;
+  const bagDim = m.inputs.bagDim ?? 0;
   const out = tf.tidy(() => {
     const e = m.embed({
       x_s: window ? tf.tensor3d(msg.fast, [msg.n, window, fastStep]) : undefined,
       mask: window ? tf.tensor2d(msg.mask, [msg.n, window]) : undefined,
       x_n: slowDim ? tf.tensor2d(msg.slow, [msg.n, slowDim]) : undefined,
+      x_b: bagDim ? tf.tensor2d(msg.bag, [msg.n, bagDim]) : undefined,
     });
     return { mu: e.mu, sigma: e.sigma } as unknown as tf.TensorContainer;
   }) as unknown as { mu: tf.Tensor2D; sigma: tf.Tensor2D | null };

@@ -22,7 +22,7 @@ export interface TrainRequest {
 export type ToThread =
   | { type: "train"; request: TrainRequest }
   | { type: "cancel" }
-  | { type: "embed"; id: number; n: number; fast: Float32Array; mask: Float32Array; slow: Float32Array }
+  | { type: "embed"; id: number; n: number; fast: Float32Array; mask: Float32Array; slow: Float32Array; bag: Float32Array }
   | { type: "exit" };
 
 export type FromThread =

@@ -43,6 +43,7 @@ export function wrapFsVae(m: FsVae): Model {
       window: c.encoderS?.window ?? 0,
       fastStep: c.encoderS?.inputDim ?? 0,
       slowDim: c.encoderN?.inputDim ?? 0,
+      bagDim: 0,
       outputDim: c.decoder.outputDim,
     },
     schedule: { beta: c.loss.beta, warmupSteps: c.loss.klWarmupSteps, freeBits: c.loss.freeBits },

@@ -10,6 +10,7 @@ import type { FsVae } from "../fsvae";
 import { fsVaeModule, wrapFsVae } from "./fs-vae";
 import { jodieModule } from "./jodie";
 import { latentCrossModule } from "./latent-cross";
+import { vaeCfModule } from "./vae-cf";
 import type { ArtifactData, LearnedModule, Model, ModelModule } from "./types";
 
 export type * from "./types";
@@ -18,6 +19,7 @@ const MODULES: Record<ModelType, ModelModule> = {
   "fs-vae": fsVaeModule,
   jodie: jodieModule,
   "latent-cross": latentCrossModule,
+  "vae-cf": vaeCfModule,
   average: averageModule,
   recent: recentModule,
   popularity: popularityModule,

@@ -19,6 +19,8 @@ export interface ModelInput {
   mask?: tf.Tensor2D;
   /** Slow features [b, d_n]. */
   x_n?: tf.Tensor2D;
+  /** The bag of plays up to t [b, D]: the mean embedding of the user's plays 0..i with an embedding (src/features/bag.ts). */
+  x_b?: tf.Tensor2D;
 }
 
 /** What a model reads and writes: 0 for an input it does not read. */
@@ -26,6 +28,8 @@ export interface InputShape {
   window: number;
   fastStep: number;
   slowDim: number;
+  /** Width of x_b, the bag of plays (the catalogue's dimension); 0 or absent: not read, not built. */
+  bagDim?: number;
   /** The predicted embedding's width (the catalogue's dimension). */
   outputDim: number;
 }
@@ -120,6 +124,8 @@ interface Common {
   /** One line for listings. */
   describe: string;
   latent(spec: ModelSpec): LatentKind;
+  /** The model reads x_b, the bag of plays up to t (InputShape.bagDim): embedding jobs must compute it. Absent: false. */
+  readsBag?: boolean;
   /** The compiled graph, sized for a catalogue dimension; null when the model has none. */
   summary(spec: ModelSpec, embeddingDim: number): ModelSummary | null;
 }
