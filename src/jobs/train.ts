@@ -10,7 +10,8 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import { SpecInvalid, startRun } from "./runs";
-import { reclaimRun, heldRun, saveCheckpoint } from "./queue";
+import { reclaimRun, heldRun, saveCheckpoint } from "../store/run-queue";
+import { runStatus } from "../store/runs";
 import { heartbeatEveryMs, heartbeatTimeoutMs } from "./worker";
 import { executeRun } from "./execute";
 import { RunEvents } from "./events";
@@ -98,7 +99,7 @@ export async function trainRun(store: Store, model: string | null, options: Trai
         log: (message) => options.log?.(message),
       },
     );
-    const [row] = await store.sql.query<{ error: string | null }>(`SELECT error FROM run WHERE id = $1`, [run.id]);
+    const row = await runStatus(store, run.id);
     const done = trained as { summary: TrainSummary; data: RunReport["data"] } | null;
     const report = done ? { runId: run.id, ...runReport(spec, run.specHash, warnings, done.data, done.summary) } : null;
     return { runId: run.id, status, report, error: row?.error ?? null };
