@@ -51,6 +51,17 @@ export interface Dmmf {
   };
 }
 
+// WebAssembly's types live in TypeScript's DOM library, which this Node project does not load.
+interface WasmTable {
+  grow(n: number): number;
+  set(i: number, v: unknown): void;
+  get(i: number): unknown;
+}
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+};
+
 const WASM = path.join(path.dirname(require.resolve("prisma/package.json")), "build/prisma_schema_build_bg.wasm");
 
 /** The DMMF of a schema file; `text` replaces its contents (a test's altered copy). */
@@ -67,7 +78,7 @@ export function getDmmf(schemaFile: string, schema = fs.readFileSync(schemaFile,
         throw new Error(text(ptr, len));
       },
       __wbindgen_init_externref_table: () => {
-        const table = exports.__wbindgen_externrefs as WebAssembly.Table;
+        const table = exports.__wbindgen_externrefs as WasmTable;
         const at = table.grow(4);
         table.set(0, undefined);
         table.set(at + 0, undefined);
@@ -85,7 +96,7 @@ export function getDmmf(schemaFile: string, schema = fs.readFileSync(schemaFile,
   new Uint8Array(exports.memory.buffer, ptr, input.length).set(input);
   const [outPtr, outLen, errRef, failed] = exports.get_dmmf(ptr, input.length) as [number, number, number, number];
   if (failed) {
-    const err = (exports.__wbindgen_externrefs as WebAssembly.Table).get(errRef) as Error;
+    const err = (exports.__wbindgen_externrefs as WasmTable).get(errRef) as Error;
     throw new Error(`prisma schema ${schemaFile}: ${err.message}`);
   }
   try {
