@@ -24,7 +24,7 @@ import { baselineWarnings, pairedComparison, type PairedComparison } from "../ev
 import { embeddingLeakWarning } from "../eval/leakage";
 import { modelFor } from "../model/registry";
 import { enqueueRun } from "../store/run-queue";
-import { reusableRun, runModelNames, runsAhead, runStates as storedRunStates } from "../store/runs";
+import { hasEnded, reusableRun, runModelNames, runsAhead, runStates as storedRunStates, type RunStatus } from "../store/runs";
 import { trainingData } from "../store/plays";
 import { resolveRunSpec, SpecInvalid, storedSpec } from "./runs";
 import { RunWorker } from "./worker";
@@ -226,7 +226,7 @@ async function planRuns(store: Store, resolved: ResolvedModel[], cutoff: Date, f
 
 interface RunState {
   id: string;
-  status: string;
+  status: RunStatus;
   error: string | null;
   progress: { epoch?: number; epochs?: number; step?: number; totalSteps?: number; etaSeconds?: number | null } | null;
   metrics: StoredMetrics | null;
@@ -245,7 +245,6 @@ interface StoredMetrics {
   test?: { rows: number; model: Metrics; average: Metrics; recent?: Metrics; popularity: Metrics } | null;
 }
 
-const ENDED = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 
 async function runStates(store: Store, ids: readonly string[]): Promise<Map<string, RunState>> {
   const rows = (await storedRunStates(store, ids)) as RunState[];
@@ -275,7 +274,7 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
 
   const ids = plan.map((p) => p.runId);
   let states = await runStates(store, ids);
-  const pending = new Set(ids.filter((id) => !ENDED.has(states.get(id)!.status)));
+  const pending = new Set(ids.filter((id) => !hasEnded(states.get(id)!.status)));
   const learned = plan.filter((p) => p.latent !== "none" && pending.has(p.runId));
   let worker: RunWorker | null = null;
   if (pending.size) {
@@ -321,11 +320,11 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
           etaSeconds: g.etaSeconds ?? null,
         });
       }
-      if (learned.includes(p)) fraction += ENDED.has(s.status) ? 1 : stepShare(s);
+      if (learned.includes(p)) fraction += hasEnded(s.status) ? 1 : stepShare(s);
     }
     fraction = learned.length ? fraction / learned.length : 0;
     const elapsed = (Date.now() - started) / 1000;
-    const done = plan.filter((p) => ENDED.has(states.get(p.runId)!.status));
+    const done = plan.filter((p) => hasEnded(states.get(p.runId)!.status));
     options.onProgress({
       total: plan.length,
       done: done.length,
@@ -343,7 +342,7 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
       states = await runStates(store, ids);
       for (const p of plan) {
         const s = states.get(p.runId)!;
-        if (pending.has(p.runId) && ENDED.has(s.status)) {
+        if (pending.has(p.runId) && hasEnded(s.status)) {
           pending.delete(p.runId);
           report({ index: p.index, model: p.model, seed: p.seed, runId: p.runId, status: s.status, error: s.error });
         }

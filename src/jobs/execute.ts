@@ -16,6 +16,7 @@ import { ProgressRecorder } from "./progress";
 import { finishRun, heartbeat, saveCheckpoint, type QueuedRun } from "../store/run-queue";
 import { dropCurvesAfter, lastCurveSeq } from "../store/run-progress";
 import { saveArtifact } from "../store/artifacts";
+import type { EndedStatus } from "../store/runs";
 import { storeUserEmbeddings } from "./embeddings";
 import { spawnTrainingThread } from "./thread/spawn";
 import type { FromThread, TrainSummary } from "./thread/protocol";
@@ -103,7 +104,7 @@ export function yieldingSql(sql: SqlClient): SqlClient {
 }
 
 /** run.spec: the run's spec when the caller has resolved it already (it is then not parsed again). */
-export async function executeRun(run: QueuedRun & { spec?: ModelSpec }, options: ExecuteOptions): Promise<"SUCCEEDED" | "FAILED" | "CANCELLED" | "LOST"> {
+export async function executeRun(run: QueuedRun & { spec?: ModelSpec }, options: ExecuteOptions): Promise<EndedStatus | "LOST"> {
   const { workerId, events } = options;
   // Everything this run writes or reads goes through yielding statements (see yieldingSql).
   const store: Store = { ...options.store, sql: yieldingSql(options.store.sql) };

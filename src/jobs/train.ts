@@ -11,7 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import { SpecInvalid, startRun } from "./runs";
 import { reclaimRun, heldRun, saveCheckpoint } from "../store/run-queue";
-import { runStatus } from "../store/runs";
+import { runStatus, type EndedStatus } from "../store/runs";
 import { heartbeatEveryMs, heartbeatTimeoutMs } from "./worker";
 import { executeRun } from "./execute";
 import { RunEvents } from "./events";
@@ -43,7 +43,7 @@ export interface TrainRunOptions {
 
 export interface TrainRunResult {
   runId: string;
-  status: "SUCCEEDED" | "FAILED" | "CANCELLED" | "LOST";
+  status: EndedStatus | "LOST";
   /** Null when the run failed before training ended (its error is in error). */
   report: RunReport | null;
   error: string | null;

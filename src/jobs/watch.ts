@@ -8,7 +8,7 @@
 import type { Store } from "../store/store";
 import type { RunEvent, RunEvents } from "./events";
 import { lastCurveSeq, runCurves } from "../store/run-progress";
-import { runStatus, type RunStatus } from "../store/runs";
+import { hasEnded, runStatus, type RunStatus } from "../store/runs";
 import { getRun } from "./runs";
 
 export interface ProgressReport {
@@ -29,7 +29,6 @@ export interface ProgressReport {
   error: string | null;
 }
 
-const TERMINAL: RunStatus[] = ["SUCCEEDED", "FAILED", "CANCELLED"];
 
 type Values = Record<string, unknown> & { train?: Record<string, number>; validation?: { loss?: number } | null };
 const num = (v: unknown) => (typeof v === "number" ? v : null);
@@ -137,7 +136,7 @@ export async function watchRun(
       for (;;) {
         const r = queue.shift();
         if (r) {
-          if (r.kind === "STATUS" && TERMINAL.includes(r.status)) finish();
+          if (r.kind === "STATUS" && hasEnded(r.status)) finish();
           return { value: r, done: false };
         }
         if (done) return { value: undefined, done: true };

@@ -13,6 +13,7 @@
 import type { Store } from "./store";
 import type { SqlClient } from "./sql";
 import type { RunStatus } from "../generated/prisma/enums";
+import type { EndedStatus } from "./runs";
 
 /** A run as a worker holds it: what executing it needs. */
 export interface QueuedRun {
@@ -168,7 +169,7 @@ export async function saveCheckpoint(sql: SqlClient, runId: string, workerId: st
 }
 
 export interface Outcome {
-  status: "SUCCEEDED" | "FAILED" | "CANCELLED";
+  status: EndedStatus;
   metrics?: unknown;
   error?: string;
 }

@@ -11,6 +11,13 @@ import type { Store } from "./store";
 /** Where a run stands: Prisma's enum (schema.prisma, `enum RunStatus`), the one definition. */
 export { RunStatus };
 
+/** The statuses of a run that has ended (what a worker's outcome writes). */
+export type EndedStatus = Exclude<RunStatus, "QUEUED" | "RUNNING">;
+export const ENDED_STATUSES: readonly EndedStatus[] = [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED];
+
+/** Whether a run of this status has ended. */
+export const hasEnded = (status: RunStatus): status is EndedStatus => (ENDED_STATUSES as readonly RunStatus[]).includes(status);
+
 /** A run as the CLI and the API show it. */
 export interface RunView {
   id: string;
