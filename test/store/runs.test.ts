@@ -29,8 +29,11 @@ describe(`store/runs.ts (${backendName})`, () => {
 
   const queue = async (n: number, name = "m") => {
     const ids: string[] = [];
-    for (let i = 0; i < n; i++)
+    for (let i = 0; i < n; i++) {
       ids.push(await enqueueRun(store.sql, { modelName: name, specYaml: `name: ${name}\n# ${i}`, specHash: `h${i}`, seed: i, dataCutoff: null }));
+      // created_at has milliseconds: runs queued within one are ordered by id, which is random
+      await new Promise((r) => setTimeout(r, 5));
+    }
     return ids;
   };
 
@@ -45,6 +48,7 @@ describe(`store/runs.ts (${backendName})`, () => {
       after = page.items[page.items.length - 1].cursor;
     }
     expect(seen).toEqual([...ids].reverse());
+    expect((await pageRuns(store, { first: 10 })).items.map((i) => i.node.id)).toEqual(seen);
     const run = await findRun(store, ids[2]);
     expect(run).toMatchObject({ id: ids[2], status: "QUEUED", queuePosition: 3, hasArtifact: false, hasCheckpoint: false, active: false });
     expect(run!.createdAt).toBeInstanceOf(Date);
@@ -78,6 +82,7 @@ describe(`store/runs.ts (${backendName})`, () => {
       await claimRun(store, "w");
       await saveArtifact(store, id, { topology: { format: "t" }, weights: Buffer.from([1, 2, 3]) });
       await finishRun(store.sql, id, "w", { status: "SUCCEEDED", metrics: { a: 1 } });
+      await new Promise((r) => setTimeout(r, 5)); // distinct finished_at (milliseconds)
     }
     expect(await servingRunId(store)).toBe(ids[1]);
     await setActiveRun(store, ids[0]);
