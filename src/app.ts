@@ -10,6 +10,7 @@ import { ensureDefaultRuns } from "./jobs/runs";
 import { RunWorker } from "./jobs/worker";
 import { log } from "./log";
 import { dataDir } from "./store/config";
+import { advisoryXactLock } from "./store/locks";
 import { loadDemoWorld, unfinishedDemoWorld } from "./data/demo-data";
 import { storeStats } from "./store/stats";
 import { openStore, type Store } from "./store/store";
@@ -140,11 +141,9 @@ const STARTUP_LOCK = 0x52625375;
 async function startingAlone<T>(store: Store, fn: () => Promise<T>): Promise<T> {
   if (store.backend !== "postgres") return fn();
   return store.transaction(async (tx) => {
-    const [{ free }] = await tx.query<{ free: boolean }>("SELECT pg_try_advisory_xact_lock($1, 0) AS free", [STARTUP_LOCK]);
-    if (!free) {
-      log.info("another process is starting on this database (loading the demo world?): waiting for it");
-      await tx.query("SELECT pg_advisory_xact_lock($1, 0)", [STARTUP_LOCK]);
-    }
+    await advisoryXactLock(tx, STARTUP_LOCK, () =>
+      log.info("another process is starting on this database (loading the demo world?): waiting for it"),
+    );
     return fn();
   });
 }

@@ -5,6 +5,7 @@ import type { ModelSpec } from "../spec/schema";
 import { streamHistories } from "../store/history";
 import { csvLine, pgArray } from "../store/sql";
 import type { Store } from "../store/store";
+import { copyUserEmbeddings, deleteUserEmbeddings } from "../store/user-embeddings";
 import { testPause } from "../test-hooks";
 
 export type EmbedBatch = (
@@ -57,7 +58,7 @@ export async function storeUserEmbeddings(
         sigma ? pgArray(sigma.subarray(i * k, (i + 1) * k)) : null,
       ]);
     }
-    await store.sql.copyCsv("user_embedding", ["run_id", "user_id", "as_of", "mu", "sigma"], csv);
+    await copyUserEmbeddings(store.sql, csv);
     stored += n;
     await testPause("evaluation", signal);
     signal?.throwIfAborted();
@@ -67,7 +68,7 @@ export async function storeUserEmbeddings(
     slow = [];
     bag = [];
   };
-  await store.sql.query(`DELETE FROM user_embedding WHERE run_id = $1`, [runId]);
+  await deleteUserEmbeddings(store, runId);
   for await (const history of streamHistories(store, { catalogue, upTo: cutoff ?? undefined })) {
     signal?.throwIfAborted();
     const f = featuresForServing(history, catalogue, spec, stats, cutoff ?? undefined, { bag: readsBag });

@@ -16,7 +16,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { listShippedSpecs, type ModelSpec } from "../spec";
 import { SHIPPED_MODELS_DIR } from "../spec/load";
 import type { Store } from "../store/store";
-import { getEmbeddingProvenance, HAS_EMBEDDING } from "../store/catalog";
+import { getEmbeddingProvenance } from "../store/catalog";
 import { BadUserInput, Conflict } from "../errors";
 import type { Metrics } from "../eval/metrics";
 import type { UncertaintyReport } from "../eval/uncertainty";
@@ -24,7 +24,9 @@ import type { BetaSchedule, LatentKind, ModelResults, SeedResult } from "../eval
 import { baselineWarnings, pairedComparison, type PairedComparison } from "../eval/compare";
 import { embeddingLeakWarning } from "../eval/leakage";
 import { modelFor } from "../model/registry";
-import { enqueueRun } from "./queue";
+import { enqueueRun } from "../store/run-queue";
+import { hasEnded, reusableRun, runModelNames, runsAhead, runStates as storedRunStates, type RunStatus } from "../store/runs";
+import { trainingData } from "../store/plays";
 import { resolveRunSpec, SpecInvalid, storedSpec } from "./runs";
 import { RunWorker } from "./worker";
 
@@ -175,8 +177,8 @@ export async function resolveEvaluationModels(
   const sources = await Promise.all(names.map((name) => modelSource(store, name, modelsDir)));
   const unknown = names.filter((_, i) => sources[i] === null);
   if (unknown.length) {
-    const stored = await store.sql.query<{ model_name: string }>(`SELECT DISTINCT model_name FROM run ORDER BY model_name`);
-    const known = [...new Set([...listShippedSpecs(modelsDir).map((s) => s.name), ...stored.map((r) => r.model_name)])].sort();
+    const stored = await runModelNames(store);
+    const known = [...new Set([...listShippedSpecs(modelsDir).map((s) => s.name), ...stored])].sort();
     throw new BadUserInput(
       `unknown model${unknown.length > 1 ? "s" : ""} ${unknown.map((n) => JSON.stringify(n)).join(", ")}; ` +
         `expected a shipped spec, a model trained before, or a spec file; known models: ${known.join(", ")}`,
@@ -215,15 +217,12 @@ async function modelSource(store: Store, name: string, modelsDir: string): Promi
 
 /** The newest play: the cut-off every run of the evaluation shares. */
 async function dataCutoff(store: Store): Promise<Date> {
-  const [data] = await store.sql.query<{ cutoff: Date | string | null; tracks: number }>(
-    `SELECT (SELECT max(played_at) FROM listening_event) AS cutoff,
-            (SELECT count(*)::int FROM track WHERE ${HAS_EMBEDDING}) AS tracks`,
-  );
+  const data = await trainingData(store);
   if (data.cutoff === null || data.tracks === 0)
     throw new Conflict(
       "no data to evaluate on: load tracks with embeddings and listening events first (rubato demo-data, or rubato import)",
     );
-  return new Date(data.cutoff);
+  return data.cutoff;
 }
 
 /** Queues one run per (model, seed), or reuses a matching one; returns them in order. */
@@ -231,17 +230,9 @@ async function planRuns(store: Store, resolved: ResolvedModel[], cutoff: Date, f
   const planned: PlannedRun[] = [];
   for (const m of resolved) {
     for (const s of m.perSeed) {
-      const existing = fresh
-        ? []
-        : await store.sql.query<{ id: string }>(
-            `SELECT id FROM run
-              WHERE spec_hash = $1 AND seed = $2 AND data_cutoff = $3::timestamptz AND status IN ('SUCCEEDED', 'QUEUED', 'RUNNING')
-              ORDER BY (status = 'SUCCEEDED') DESC, created_at DESC LIMIT 1`,
-            [s.hash, s.seed, cutoff],
-          );
-      const runId = existing.length
-        ? existing[0].id
-        : await enqueueRun(store.sql, { modelName: s.name, specYaml: s.yaml, specHash: s.hash, seed: s.seed, dataCutoff: cutoff });
+      const existing = fresh ? null : await reusableRun(store, s.hash, s.seed, cutoff);
+      const runId =
+        existing ?? (await enqueueRun(store.sql, { modelName: s.name, specYaml: s.yaml, specHash: s.hash, seed: s.seed, dataCutoff: cutoff }));
       planned.push({
         index: planned.length + 1,
         model: m.model,
@@ -249,7 +240,7 @@ async function planRuns(store: Store, resolved: ResolvedModel[], cutoff: Date, f
         latent: m.latent,
         specHash: s.hash,
         runId,
-        reused: existing.length > 0,
+        reused: existing !== null,
       });
     }
   }
@@ -258,12 +249,12 @@ async function planRuns(store: Store, resolved: ResolvedModel[], cutoff: Date, f
 
 interface RunState {
   id: string;
-  status: string;
+  status: RunStatus;
   error: string | null;
   progress: { epoch?: number; epochs?: number; step?: number; totalSteps?: number; etaSeconds?: number | null } | null;
   metrics: StoredMetrics | null;
-  started_at: Date | string | null;
-  finished_at: Date | string | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
 }
 
 /** The metrics JSON a successful run stores (src/jobs/execute.ts). */
@@ -285,13 +276,9 @@ interface StoredMetrics {
   } | null;
 }
 
-const ENDED = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 
 async function runStates(store: Store, ids: readonly string[]): Promise<Map<string, RunState>> {
-  const rows = await store.sql.query<RunState>(
-    `SELECT id, status, error, progress, metrics, started_at, finished_at FROM run WHERE id = ANY($1::uuid[])`,
-    [ids],
-  );
+  const rows = (await storedRunStates(store, ids)) as RunState[];
   return new Map(rows.map((r) => [r.id, r]));
 }
 
@@ -320,18 +307,13 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
 
   const ids = plan.map((p) => p.runId);
   let states = await runStates(store, ids);
-  const pending = new Set(ids.filter((id) => !ENDED.has(states.get(id)!.status)));
+  const pending = new Set(ids.filter((id) => !hasEnded(states.get(id)!.status)));
   const learned = plan.filter((p) => p.latent !== "none" && pending.has(p.runId));
   let worker: RunWorker | null = null;
   if (pending.size) {
     // With the embedded store, RUNNING runs were left by a dead process: the worker re-queues and trains them too.
-    const [ahead] = await store.sql.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM run
-        WHERE (status = 'QUEUED' OR ($2 AND status = 'RUNNING')) AND NOT (id = ANY($1::uuid[]))
-          AND created_at < (SELECT min(created_at) FROM run WHERE id = ANY($1::uuid[]))`,
-      [[...pending], store.backend === "pglite"],
-    );
-    if (ahead.n) warnings.push(`${ahead.n} other run(s) are ahead in the queue: the worker trains them before these`);
+    const ahead = await runsAhead(store, [...pending], store.backend === "pglite");
+    if (ahead) warnings.push(`${ahead} other run(s) are ahead in the queue: the worker trains them before these`);
     worker = new RunWorker(store, {
       concurrency: options.concurrency ?? 1,
       exclusive: store.backend === "pglite",
@@ -371,11 +353,11 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
           etaSeconds: g.etaSeconds ?? null,
         });
       }
-      if (learned.includes(p)) fraction += ENDED.has(s.status) ? 1 : stepShare(s);
+      if (learned.includes(p)) fraction += hasEnded(s.status) ? 1 : stepShare(s);
     }
     fraction = learned.length ? fraction / learned.length : 0;
     const elapsed = (Date.now() - started) / 1000;
-    const done = plan.filter((p) => ENDED.has(states.get(p.runId)!.status));
+    const done = plan.filter((p) => hasEnded(states.get(p.runId)!.status));
     options.onProgress({
       total: plan.length,
       done: done.length,
@@ -393,7 +375,7 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
       states = await runStates(store, ids);
       for (const p of plan) {
         const s = states.get(p.runId)!;
-        if (pending.has(p.runId) && ENDED.has(s.status)) {
+        if (pending.has(p.runId) && hasEnded(s.status)) {
           pending.delete(p.runId);
           report({ index: p.index, model: p.model, seed: p.seed, runId: p.runId, status: s.status, error: s.error });
         }
@@ -569,6 +551,6 @@ function seedResult(p: PlannedRun, s: RunState): SeedResult {
     schedule: m?.schedule ?? null,
     epochs: m?.epochs ?? null,
     seconds: m?.seconds ?? null,
-    wallSeconds: s.started_at && s.finished_at ? (new Date(s.finished_at).getTime() - new Date(s.started_at).getTime()) / 1000 : null,
+    wallSeconds: s.startedAt && s.finishedAt ? (s.finishedAt.getTime() - s.startedAt.getTime()) / 1000 : null,
   };
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { EpochProgress, StepProgress } from "../train/trainer";
-import type { RunStatus } from "./queue";
+import type { RunStatus } from "../store/runs";
 
 export type RunEvent =
   | { runId: string; kind: "step"; progress: StepProgress & { etaSeconds: number | null } }

@@ -13,7 +13,10 @@ import { dataSummary, type RunReport } from "../train/run";
 import { deserializeCheckpoint } from "../train/checkpoint";
 import type { RunEvents } from "./events";
 import { ProgressRecorder } from "./progress";
-import { finishRun, heartbeat, saveCheckpoint, type QueuedRun } from "./queue";
+import { finishRun, heartbeat, saveCheckpoint, type QueuedRun } from "../store/run-queue";
+import { dropCurvesAfter, lastCurveSeq } from "../store/run-progress";
+import { saveArtifact } from "../store/artifacts";
+import type { EndedStatus } from "../store/runs";
 import { storeUserEmbeddings } from "./embeddings";
 import { spawnTrainingThread } from "./thread/spawn";
 import type { FromThread, TrainSummary } from "./thread/protocol";
@@ -101,7 +104,7 @@ export function yieldingSql(sql: SqlClient): SqlClient {
 }
 
 /** run.spec: the run's spec when the caller has resolved it already (it is then not parsed again). */
-export async function executeRun(run: QueuedRun & { spec?: ModelSpec }, options: ExecuteOptions): Promise<"SUCCEEDED" | "FAILED" | "CANCELLED" | "LOST"> {
+export async function executeRun(run: QueuedRun & { spec?: ModelSpec }, options: ExecuteOptions): Promise<EndedStatus | "LOST"> {
   const { workerId, events } = options;
   // Everything this run writes or reads goes through yielding statements (see yieldingSql).
   const store: Store = { ...options.store, sql: yieldingSql(options.store.sql) };
@@ -196,12 +199,9 @@ export async function executeRun(run: QueuedRun & { spec?: ModelSpec }, options:
 
     const resumeStep = run.checkpoint && run.checkpoint.length ? deserializeCheckpoint(run.checkpoint).loop.step : 0;
     // Curve rows written after the checkpoint were lost work: they are replayed, so drop them.
-    await store.sql.query(`DELETE FROM run_progress WHERE run_id = $1 AND step > $2`, [run.id, resumeStep]);
+    await dropCurvesAfter(store, run.id, resumeStep);
     checkShutdown();
-    const [{ seq }] = await store.sql.query<{ seq: number }>(
-      `SELECT COALESCE(max(seq), 0)::int AS seq FROM run_progress WHERE run_id = $1`,
-      [run.id],
-    );
+    const seq = await lastCurveSeq(store, run.id);
     checkShutdown();
     const progress = new ProgressRecorder(store.sql, run.id, events, options.progressIntervalMs ?? 1000, seq);
     recorder = progress;
@@ -303,11 +303,7 @@ export async function executeRun(run: QueuedRun & { spec?: ModelSpec }, options:
 
     if (trained.artifact) {
       const artifact = trained.artifact;
-      await store.sql.query(
-        `INSERT INTO model_artifact (run_id, topology, weights) VALUES ($1, $2::jsonb, $3)
-         ON CONFLICT (run_id) DO UPDATE SET topology = EXCLUDED.topology, weights = EXCLUDED.weights`,
-        [run.id, JSON.stringify(artifact.topology), artifact.weights],
-      );
+      await saveArtifact(store, run.id, artifact);
       checkShutdown();
       let nextId = 0;
       const embedInThread = (n: number, fast: Float32Array, mask: Float32Array, slow: Float32Array, bag: Float32Array) =>

@@ -10,6 +10,7 @@ import { modelFor } from "../model/registry";
 import type { ModelSummary } from "../model/summary";
 import { getEmbeddingDim } from "../store/catalog";
 import type { Store } from "../store/store";
+import { newestSpecs } from "../store/runs";
 import { memoryProblem, resolveRunSpec } from "./runs";
 
 export interface ModelInfo {
@@ -41,10 +42,8 @@ export async function listModels(store: Store, modelsDir = SHIPPED_MODELS_DIR): 
       : [],
   );
   const names = new Set(shipped.map((m) => m.name));
-  const stored = await store.sql.query<{ model_name: string; spec_yaml: string }>(
-    `SELECT DISTINCT ON (model_name) model_name, spec_yaml FROM run ORDER BY model_name, created_at DESC`,
-  );
-  const fromRuns = stored.flatMap(({ model_name, spec_yaml }) => {
+  const stored = await newestSpecs(store);
+  const fromRuns = stored.flatMap(({ modelName: model_name, specYaml: spec_yaml }) => {
     if (names.has(model_name)) return [];
     const result = parseSpec(spec_yaml, { file: `<run spec ${model_name}>` });
     return result.ok

@@ -22,6 +22,7 @@ import { forwardBatch } from "../serving/forward";
 import { ModelCache, type ServedModel } from "../serving/models";
 import { loadCatalogue, streamHistories } from "../store/history";
 import type { Store } from "../store/store";
+import { usersWithPlays } from "../store/users";
 import { getRun } from "./runs";
 
 export interface RunMovementOptions {
@@ -214,13 +215,9 @@ async function* sampleHistories(
   seed: number,
   wanted: number,
 ): AsyncGenerator<UserHistory> {
-  const users = await store.sql.query<{ id: number; external_id: string }>(
-    `SELECT u.id, u.external_id FROM app_user u
-      WHERE EXISTS (SELECT 1 FROM listening_event e WHERE e.user_id = u.id AND ($1::timestamptz IS NULL OR e.played_at <= $1::timestamptz))`,
-    [cutoff ? cutoff.toISOString() : null],
-  );
+  const users = await usersWithPlays(store, cutoff);
   const order = users
-    .map((u) => ({ id: u.id, key: hashSeed(seed, u.external_id) }))
+    .map((u) => ({ id: u.id, key: hashSeed(seed, u.externalId) }))
     .sort((a, b) => a.key - b.key || a.id - b.id)
     .map((u) => u.id);
   const chunk = Math.max(32, 2 * wanted);

@@ -1,4 +1,5 @@
 import type { SqlClient } from "../store/sql";
+import { recordProgress } from "../store/run-progress";
 import type { EpochProgress, StepProgress } from "../train/trainer";
 import type { RunEvents } from "./events";
 
@@ -55,12 +56,7 @@ export class ProgressRecorder {
     const json = JSON.stringify({ kind, ...values });
     this.writes = this.writes
       .then(async () => {
-        await this.sql.query(`UPDATE run SET progress = $2::jsonb WHERE id = $1`, [this.runId, json]);
-        await this.sql.query(
-          `INSERT INTO run_progress (run_id, seq, kind, epoch, step, "values") VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-           ON CONFLICT (run_id, seq) DO NOTHING`,
-          [this.runId, seq, kind, epoch, step, json],
-        );
+        await recordProgress(this.sql, { runId: this.runId, seq, kind, epoch, step, json });
       })
       .catch(() => undefined); // progress is best effort; the run's outcome is written separately
   }

@@ -19,10 +19,21 @@ import {
 import { SHIPPED_MODELS_DIR } from "../spec/load";
 import { SPEC_NAME } from "../spec/schema";
 import type { Store } from "../store/store";
-import { HAS_EMBEDDING, getEmbeddingDim, getEventStats } from "../store/catalog";
+import { getEmbeddingDim, getEventStats } from "../store/catalog";
+import { hasPlays, trainingData } from "../store/plays";
+import { runCurves as storedCurves, type CurvePoint } from "../store/run-progress";
+import { enqueueRun } from "../store/run-queue";
+import {
+  cancelRun,
+  findRun,
+  hasPendingOrSucceededRun,
+  newestSpec,
+  pageRuns,
+  setActiveRun,
+  type RunStatus,
+  type RunView,
+} from "../store/runs";
 import { Conflict, NotFound, RubatoError } from "../errors";
-import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from "../store/page";
-import { cancelRun, enqueueRun, queuePosition, type RunStatus } from "./queue";
 
 export class SpecInvalid extends RubatoError {
   constructor(readonly errors: SpecError[]) {
@@ -96,14 +107,11 @@ export async function startRun(
   if (!result.ok) throw new SpecInvalid(result.errors);
   const tooBig = await memoryProblem(store, result.spec);
   if (tooBig) throw new SpecInvalid([tooBig]);
-  const [data] = await store.sql.query<{ cutoff: Date | string | null; tracks: number }>(
-    `SELECT (SELECT max(played_at) FROM listening_event) AS cutoff,
-            (SELECT count(*)::int FROM track WHERE ${HAS_EMBEDDING}) AS tracks`,
-  );
+  const data = await trainingData(store);
   if (data.cutoff === null || data.tracks === 0) {
     throw new Conflict("no data to train on: load tracks with embeddings and listening events first (rubato demo-data, or rubato import)");
   }
-  const dataCutoff = new Date(data.cutoff);
+  const dataCutoff = data.cutoff;
   const id = await enqueueRun(store.sql, {
     modelName: result.spec.name,
     specYaml: result.yaml,
@@ -144,75 +152,19 @@ async function withStoredSpec(store: Store, input: StartRunInput, modelsDir: str
 }
 
 /** The resolved spec of the newest run of a model name, or null. */
-export async function storedSpec(store: Store, name: string): Promise<string | null> {
-  const rows = await store.sql.query<{ spec_yaml: string }>(
-    `SELECT spec_yaml FROM run WHERE model_name = $1 ORDER BY created_at DESC LIMIT 1`,
-    [name],
-  );
-  return rows.length ? rows[0].spec_yaml : null;
+export function storedSpec(store: Store, name: string): Promise<string | null> {
+  return newestSpec(store, name);
 }
 
-export interface RunView {
-  id: string;
-  modelName: string;
-  status: RunStatus;
-  seed: number;
-  specHash: string;
-  specYaml: string;
-  dataCutoff: Date | null;
-  progress: unknown;
-  metrics: unknown;
-  error: string | null;
-  createdAt: Date;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-  heartbeatAt: Date | null;
-  attempts: number;
-  active: boolean;
-  hasCheckpoint: boolean;
-  hasArtifact: boolean;
-  queuePosition: number | null;
-}
-
-const RUN_COLUMNS = `r.id, r.model_name, r.status, r.seed, r.spec_hash, r.spec_yaml, r.data_cutoff, r.progress, r.metrics, r.error,
-  r.created_at, r.started_at, r.finished_at, r.heartbeat_at, r.attempts, r.active,
-  r.checkpoint IS NOT NULL AS has_checkpoint,
-  EXISTS (SELECT 1 FROM model_artifact a WHERE a.run_id = r.id) AS has_artifact`;
-
-type RunRow = Record<string, unknown>;
-const date = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
-
-function toView(r: RunRow, position: number | null): RunView {
-  return {
-    id: r.id as string,
-    modelName: r.model_name as string,
-    status: r.status as RunStatus,
-    seed: r.seed as number,
-    specHash: r.spec_hash as string,
-    specYaml: r.spec_yaml as string,
-    dataCutoff: date(r.data_cutoff),
-    progress: r.progress ?? null,
-    metrics: r.metrics ?? null,
-    error: (r.error as string | null) ?? null,
-    createdAt: date(r.created_at)!,
-    startedAt: date(r.started_at),
-    finishedAt: date(r.finished_at),
-    heartbeatAt: date(r.heartbeat_at),
-    attempts: r.attempts as number,
-    active: r.active as boolean,
-    hasCheckpoint: r.has_checkpoint as boolean,
-    hasArtifact: r.has_artifact as boolean,
-    queuePosition: position,
-  };
-}
+export type { RunView };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function getRun(store: Store, id: string): Promise<RunView> {
   if (!UUID.test(id)) throw new NotFound(`no run ${JSON.stringify(id)}: run ids are UUIDs`);
-  const rows = await store.sql.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM run r WHERE r.id = $1`, [id]);
-  if (!rows.length) throw new NotFound(`no run ${id}`);
-  return toView(rows[0], await queuePosition(store.sql, id));
+  const run = await findRun(store, id);
+  if (!run) throw new NotFound(`no run ${id}`);
+  return run;
 }
 
 /** The newest runs (the first page of pageRuns). */
@@ -221,32 +173,12 @@ export async function listRuns(store: Store, options: { status?: RunStatus; limi
   return page.items.map((item) => item.node);
 }
 
-/** Runs newest first, as a page of a connection. */
-export async function pageRuns(store: Store, args: PageArgs & { status?: RunStatus | null }): Promise<Page<RunView>> {
-  const first = pageSize(args.first);
-  const [createdAt, id] = args.after ? decodeCursor("run", args.after, ["time", "uuid"]) : [null, null];
-  const rows = await store.sql.query<RunRow>(
-    `SELECT ${RUN_COLUMNS} FROM run r
-      WHERE ($1::run_status IS NULL OR r.status = $1::run_status)
-        AND ($2::timestamptz IS NULL OR (r.created_at, r.id) < ($2::timestamptz, $3::uuid))
-      ORDER BY r.created_at DESC, r.id DESC LIMIT $4`,
-    [args.status ?? null, createdAt, id, first + 1],
-  );
-  const positions = await Promise.all(rows.map((r) => (r.status === "QUEUED" ? queuePosition(store.sql, r.id as string) : null)));
-  const withPosition = rows.map((r, i) => ({ r, position: positions[i] }));
-  return toPage(
-    "run",
-    withPosition,
-    first,
-    ({ r }) => [new Date(r.created_at as string).toISOString(), r.id],
-    ({ r, position }) => toView(r, position),
-  );
-}
+export { pageRuns };
 
 /** Cancels a run: at once when QUEUED, within one step when RUNNING; an ended run is a Conflict (a cancelled one stays cancelled). */
 export async function cancel(store: Store, id: string): Promise<RunStatus> {
   if (!UUID.test(id)) throw new NotFound(`no run ${JSON.stringify(id)}: run ids are UUIDs`);
-  const status = await cancelRun(store.sql, id);
+  const status = await cancelRun(store, id);
   if (status === null) throw new NotFound(`no run ${id}`);
   if (status === "SUCCEEDED" || status === "FAILED")
     throw new Conflict(`run ${id} already ended (${status}); there is nothing to cancel`, { status });
@@ -254,15 +186,8 @@ export async function cancel(store: Store, id: string): Promise<RunStatus> {
 }
 
 /** A run's curves: every persisted step and epoch report, in order. */
-export async function runCurves(
-  store: Store,
-  id: string,
-): Promise<{ seq: number; kind: string; epoch: number; step: number; values: unknown; at: Date }[]> {
-  const rows = await store.sql.query<{ seq: number; kind: string; epoch: number; step: number; values: unknown; at: Date }>(
-    `SELECT seq, kind, epoch, step, "values", at FROM run_progress WHERE run_id = $1 ORDER BY seq`,
-    [id],
-  );
-  return rows;
+export function runCurves(store: Store, id: string): Promise<CurvePoint[]> {
+  return storedCurves(store, id);
 }
 
 /**
@@ -272,11 +197,7 @@ export async function runCurves(
  * the runs queued: none when there was nothing to do.
  */
 export async function ensureDefaultRuns(store: Store, models: readonly string[]): Promise<StartedRun[]> {
-  const [state] = await store.sql.query<{ pending: boolean; data: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM run WHERE status IN ('QUEUED', 'RUNNING', 'SUCCEEDED')) AS pending,
-            EXISTS (SELECT 1 FROM listening_event) AS data`,
-  );
-  if (state.pending || !state.data) return [];
+  if ((await hasPendingOrSucceededRun(store)) || !(await hasPlays(store))) return [];
   const started: StartedRun[] = [];
   for (const model of models) started.push(await startRun(store, { model }));
   return started;
@@ -289,9 +210,6 @@ export async function activateRun(store: Store, id: string): Promise<RunView> {
     throw new Conflict(
       `run ${id} is ${run.status}${run.hasArtifact ? "" : " without a model"}; only a successful run with a model can be active`,
     );
-  await store.transaction(async (tx) => {
-    await tx.query(`UPDATE run SET active = false WHERE active`);
-    await tx.query(`UPDATE run SET active = true WHERE id = $1`, [id]);
-  });
+  await setActiveRun(store, id);
   return getRun(store, id);
 }

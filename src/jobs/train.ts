@@ -10,7 +10,8 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import { SpecInvalid, startRun } from "./runs";
-import { reclaimRun, heldRun, saveCheckpoint } from "./queue";
+import { reclaimRun, heldRun, saveCheckpoint } from "../store/run-queue";
+import { runStatus, type EndedStatus } from "../store/runs";
 import { heartbeatEveryMs, heartbeatTimeoutMs } from "./worker";
 import { executeRun } from "./execute";
 import { RunEvents } from "./events";
@@ -42,7 +43,7 @@ export interface TrainRunOptions {
 
 export interface TrainRunResult {
   runId: string;
-  status: "SUCCEEDED" | "FAILED" | "CANCELLED" | "LOST";
+  status: EndedStatus | "LOST";
   /** Null when the run failed before training ended (its error is in error). */
   report: RunReport | null;
   error: string | null;
@@ -98,7 +99,7 @@ export async function trainRun(store: Store, model: string | null, options: Trai
         log: (message) => options.log?.(message),
       },
     );
-    const [row] = await store.sql.query<{ error: string | null }>(`SELECT error FROM run WHERE id = $1`, [run.id]);
+    const row = await runStatus(store, run.id);
     const done = trained as { summary: TrainSummary; data: RunReport["data"] } | null;
     const report = done ? { runId: run.id, ...runReport(spec, run.specHash, warnings, done.data, done.summary) } : null;
     return { runId: run.id, status, report, error: row?.error ?? null };

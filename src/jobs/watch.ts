@@ -7,7 +7,8 @@
  */
 import type { Store } from "../store/store";
 import type { RunEvent, RunEvents } from "./events";
-import type { RunStatus } from "./queue";
+import { lastCurveSeq, runCurves } from "../store/run-progress";
+import { hasEnded, runStatus, type RunStatus } from "../store/runs";
 import { getRun } from "./runs";
 
 export interface ProgressReport {
@@ -28,7 +29,6 @@ export interface ProgressReport {
   error: string | null;
 }
 
-const TERMINAL: RunStatus[] = ["SUCCEEDED", "FAILED", "CANCELLED"];
 
 type Values = Record<string, unknown> & { train?: Record<string, number>; validation?: { loss?: number } | null };
 const num = (v: unknown) => (typeof v === "number" ? v : null);
@@ -75,9 +75,7 @@ export async function watchRun(
   // Steps and epochs are emitted in order once: from events or from persisted rows, whichever comes first.
   let lastStep = -1;
   let lastEpoch = -1;
-  let lastSeq = (
-    await store.sql.query<{ seq: number }>(`SELECT COALESCE(max(seq), 0)::int AS seq FROM run_progress WHERE run_id = $1`, [runId])
-  )[0].seq;
+  let lastSeq = await lastCurveSeq(store, runId);
 
   const push = (r: ProgressReport) => {
     if (done) return;
@@ -111,17 +109,12 @@ export async function watchRun(
     if (polling || done) return;
     polling = true;
     try {
-      const rows = await store.sql.query<{ seq: number; kind: string; values: Values }>(
-        `SELECT seq, kind, "values" FROM run_progress WHERE run_id = $1 AND seq > $2 ORDER BY seq`,
-        [runId, lastSeq],
-      );
+      const rows = await runCurves(store, runId, lastSeq);
       for (const r of rows) {
         lastSeq = r.seq;
-        push(report(runId, r.kind === "epoch" ? "EPOCH" : "STEP", status, r.values));
+        push(report(runId, r.kind === "epoch" ? "EPOCH" : "STEP", status, r.values as Values));
       }
-      const [now] = await store.sql.query<{ status: RunStatus; error: string | null }>(`SELECT status, error FROM run WHERE id = $1`, [
-        runId,
-      ]);
+      const now = await runStatus(store, runId);
       if (now && now.status !== status) push(report(runId, "STATUS", now.status, null, now.error));
     } catch {
       // the next poll tries again
@@ -143,7 +136,7 @@ export async function watchRun(
       for (;;) {
         const r = queue.shift();
         if (r) {
-          if (r.kind === "STATUS" && TERMINAL.includes(r.status)) finish();
+          if (r.kind === "STATUS" && hasEnded(r.status)) finish();
           return { value: r, done: false };
         }
         if (done) return { value: undefined, done: true };

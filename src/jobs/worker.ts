@@ -9,7 +9,7 @@ import os from "node:os";
 import type { Store } from "../store/store";
 import { RunEvents } from "./events";
 import { executeRun } from "./execute";
-import { claimRun, requeueExpired, requeueOrphans } from "./queue";
+import { claimRun, requeueExpired, requeueOrphans } from "../store/run-queue";
 
 export interface WorkerOptions {
   /** Runs trained at once by this worker (default 1). */

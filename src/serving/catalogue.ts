@@ -7,6 +7,7 @@
 import type { Catalogue } from "../features/history";
 import type { TrackView } from "../store/browse";
 import { cachedCatalogue } from "../store/history";
+import { allTrackMetadata } from "../store/tracks";
 import type { Store } from "../store/store";
 import { servingBackend } from "./backend";
 import { IvfIndex, type IvfOptions, type Metric } from "./ivf";
@@ -31,11 +32,9 @@ export class CatalogueState {
 
   /** Tracks by external id (null where unknown), from memory: neighbours resolve their tracks without a query each. */
   async tracks(store: Store, ids: readonly string[]): Promise<(TrackView | null)[]> {
-    this.metadata ??= store.sql
-      .query<{ external_id: string; title: string | null; artist: string | null; genre: string | null }>(
-        "SELECT external_id, title, artist, genre FROM track",
-      )
-      .then((rows) => new Map(rows.map((r) => [r.external_id, { id: r.external_id, title: r.title, artist: r.artist, genre: r.genre }])));
+    this.metadata ??= allTrackMetadata(store).then(
+      (rows) => new Map(rows.map((r) => [r.externalId, { id: r.externalId, title: r.title, artist: r.artist, genre: r.genre }])),
+    );
     const metadata = await this.metadata;
     return ids.map((id) => {
       const row = this.rowOf(id);

@@ -10,6 +10,7 @@ import { log } from "../log";
 import { parseSpec } from "../spec";
 import type { ModelSpec } from "../spec/schema";
 import { servingRunId } from "../store/runs";
+import { servableRun } from "../store/artifacts";
 import type { Store } from "../store/store";
 import { servingBackend } from "./backend";
 
@@ -109,36 +110,28 @@ export class ModelCache {
 
   private async load(runId: string): Promise<ServedModel> {
     if (!UUID.test(runId)) throw new NotFound(`no run ${JSON.stringify(runId)}: run ids are UUIDs`, { runId });
-    const [run] = await this.store.sql.query<{
-      status: string;
-      model_name: string;
-      spec_yaml: string;
-      topology: ArtifactData["topology"] | null;
-      weights: Uint8Array | null;
-    }>(
-      `SELECT r.status, r.model_name, r.spec_yaml, a.topology, a.weights
-         FROM run r LEFT JOIN model_artifact a ON a.run_id = r.id WHERE r.id = $1`,
-      [runId],
-    );
+    const run = await servableRun(this.store, runId);
     if (!run) throw new NotFound(`no run ${runId}`, { runId });
-    if (run.status !== "SUCCEEDED" || !run.topology || !run.weights) {
-      const what = run.status !== "SUCCEEDED" ? `is ${run.status}` : `succeeded without a model (a ${run.model_name} baseline)`;
+    if (run.status !== "SUCCEEDED" || !run.artifact) {
+      const what = run.status !== "SUCCEEDED" ? `is ${run.status}` : `succeeded without a model (a ${run.modelName} baseline)`;
       throw new Conflict(`run ${runId} ${what}; only a successful run with a model can serve`, { runId, status: run.status });
     }
-    const parsed = parseSpec(run.spec_yaml, { file: `<run ${runId} spec>` });
+    const parsed = parseSpec(run.specYaml, { file: `<run ${runId} spec>` });
     if (!parsed.ok) throw new Error(`run ${runId}: its stored spec no longer validates: ${parsed.errors.map((e) => e.message).join("; ")}`);
     await servingBackend();
-    const weights = Buffer.from(run.weights.buffer, run.weights.byteOffset, run.weights.byteLength);
-    const model = loadArtifact({ topology: run.topology, weights });
+    const bytes = run.artifact.weights;
+    const weights = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const topology = run.artifact.topology as ArtifactData["topology"];
+    const model = loadArtifact({ topology, weights });
     const spec = parsed.spec;
-    const stored = run.topology.extra.featureStats as FeatureStats | undefined;
+    const stored = topology.extra.featureStats as FeatureStats | undefined;
     const stats = stored ?? { transform: spec.features.slow.transform, mean: [], std: [] };
     if (stats.transform === "standardize" && stats.mean.length === 0) {
       model.dispose();
       throw new Error(`run ${runId}: its model artifact lacks the feature scaling (featureStats) that its spec needs`);
     }
-    log.info({ runId, model: run.model_name }, "serving: model loaded");
-    return { runId, modelName: run.model_name, spec, stats, model, window: spec.features.fast.window, disposed: false };
+    log.info({ runId, model: run.modelName }, "serving: model loaded");
+    return { runId, modelName: run.modelName, spec, stats, model, window: spec.features.fast.window, disposed: false };
   }
 }
 

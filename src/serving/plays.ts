@@ -6,7 +6,7 @@
  * /health reads move in the same transaction.
  */
 import { BadUserInput } from "../errors";
-import { addEventStats, getEventStats } from "../store/catalog";
+import { appendPlays, knownTrackIds } from "../store/plays";
 import { MAX_ID_BYTES, parseTimestamp, show, ValueError } from "../store/import/values";
 import type { Store } from "../store/store";
 import { testPause } from "../test-hooks";
@@ -72,12 +72,9 @@ export async function recordPlays(store: Store, plays: readonly PlayInput[]): Pr
   const valid = plays.map((p, index) => checkPlay(p, index, bad));
   // Every well-formed track id is checked, also in a play that is bad for another reason.
   const trackIds = plays.map((p) => (p && typeof p.trackId === "string" && p.trackId.trim() ? p.trackId.trim() : null));
-  const known = new Set(
-    (
-      await store.sql.query<{ external_id: string }>(`SELECT external_id FROM track WHERE external_id = ANY($1::text[])`, [
-        [...new Set(trackIds.filter((t) => t !== null))],
-      ])
-    ).map((r) => r.external_id),
+  const known = await knownTrackIds(
+    store,
+    trackIds.filter((t) => t !== null),
   );
   trackIds.forEach((track, index) => {
     if (track !== null && !known.has(track))
@@ -86,39 +83,26 @@ export async function recordPlays(store: Store, plays: readonly PlayInput[]): Pr
   if (bad.length) throw rejection(bad);
   const ok = valid as Play[];
   await testPause("record-plays");
-  return store.transaction(async (tx) => {
-    const usersCreated = await tx.execute(
-      `INSERT INTO app_user (external_id) SELECT DISTINCT unnest($1::text[]) ON CONFLICT (external_id) DO NOTHING`,
-      [[...new Set(ok.map((p) => p.user))]],
-    );
-    const inserted = await tx.query<{ played_at: Date | string }>(
-      `INSERT INTO listening_event (user_id, track_id, played_at, skipped, liked, added_to_playlist, restarted)
-       SELECT u.id, t.id, p.played_at, p.skipped, p.liked, p.added_to_playlist, p.restarted
-         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bool[], $5::bool[], $6::bool[], $7::bool[])
-              AS p(user_ext, track_ext, played_at, skipped, liked, added_to_playlist, restarted)
-         JOIN app_user u ON u.external_id = p.user_ext
-         JOIN track t ON t.external_id = p.track_ext
-        ORDER BY u.id, p.played_at, t.id
-       ON CONFLICT ON CONSTRAINT listening_event_pkey DO NOTHING
-       RETURNING played_at`,
-      [
-        ok.map((p) => p.user),
-        ok.map((p) => p.track),
-        ok.map((p) => p.playedAt.toISOString()),
-        ...FLAGS.map((_, f) => ok.map((p) => p.flags[f])),
-      ],
-    );
-    let eventCount: number | null = null;
-    if (inserted.length) {
-      const times = inserted.map((r) => new Date(r.played_at).getTime());
-      // The inserted range as a two-row table (ISO strings we produced, safe to inline).
-      const range = [Math.min(...times), Math.max(...times)].map((t) => `('${new Date(t).toISOString()}'::timestamptz)`).join(", ");
-      await addEventStats(tx, inserted.length, `(VALUES ${range}) AS s(played_at)`);
-      eventCount = (await getEventStats(tx)).count;
-    }
-    const users = [...new Set(ok.map((p) => p.user))];
-    return { recorded: inserted.length, duplicates: plays.length - inserted.length, usersCreated, users, eventCount };
-  });
+  const written = await appendPlays(
+    store,
+    ok.map((p) => ({
+      user: p.user,
+      track: p.track,
+      playedAt: p.playedAt,
+      skipped: p.flags[0],
+      liked: p.flags[1],
+      addedToPlaylist: p.flags[2],
+      restarted: p.flags[3],
+    })),
+  );
+  const users = [...new Set(ok.map((p) => p.user))];
+  return {
+    recorded: written.inserted,
+    duplicates: plays.length - written.inserted,
+    usersCreated: written.usersCreated,
+    users,
+    eventCount: written.eventCount,
+  };
 }
 
 /** The play as it will be written, or null (with the reasons pushed to `bad`). */

@@ -1,4 +1,8 @@
-/** Reads of the catalogue and the listeners, by external id: what the API lists and looks up. */
+/**
+ * Reads of the catalogue (table `track`) and the listeners (`app_user`), by external
+ * id: what the API lists and looks up. Through Prisma, but a user's recent plays
+ * (a lateral join with a count: raw SQL).
+ */
 import { BadUserInput, NotFound } from "../errors";
 import { MAX_PAGE, decodeCursor, pageSize, toPage, type Page, type PageArgs } from "./page";
 import type { Store } from "./store";
@@ -26,38 +30,29 @@ export interface PlayView {
   restarted: boolean;
 }
 
-const TRACK_COLUMNS = "t.id, t.external_id, t.title, t.artist, t.genre, t.embedding";
-type TrackRow = {
-  id: number;
-  external_id: string;
-  title: string | null;
-  artist: string | null;
-  genre: string | null;
-  embedding: number[] | null;
-};
+/** The columns of a track the API shows (Prisma select). */
+const TRACK = { id: true, externalId: true, title: true, artist: true, genre: true, embedding: true } as const;
+type TrackRow = { id: number; externalId: string; title: string | null; artist: string | null; genre: string | null; embedding: number[] | null };
 const trackView = (r: TrackRow): TrackView => ({
-  id: r.external_id,
+  id: r.externalId,
   title: r.title,
   artist: r.artist,
   genre: r.genre,
-  // A zero vector is no embedding, as everywhere else (loadCatalogue).
+  // A zero vector (or none: NULL, or an empty list) is no embedding, as everywhere else (loadCatalogue).
   embedding: r.embedding && r.embedding.some((x) => Number(x) !== 0) ? r.embedding.map(Number) : null,
 });
 
 export async function pageTracks(store: Store, args: PageArgs): Promise<Page<TrackView>> {
   const first = pageSize(args.first);
   const [after] = args.after ? decodeCursor("track", args.after, ["id"]) : [0];
-  const rows = await store.sql.query<TrackRow>(`SELECT ${TRACK_COLUMNS} FROM track t WHERE t.id > $1 ORDER BY t.id LIMIT $2`, [
-    Number(after),
-    first + 1,
-  ]);
+  const rows = await store.prisma.track.findMany({ where: { id: { gt: Number(after) } }, orderBy: { id: "asc" }, take: first + 1, select: TRACK });
   return toPage("track", rows, first, (r) => [r.id], trackView);
 }
 
 /** Tracks by external id, in the order asked (null where unknown): one query for many (the API batches with it). */
 export async function tracksByIds(store: Store, ids: readonly string[]): Promise<(TrackView | null)[]> {
-  const rows = await store.sql.query<TrackRow>(`SELECT ${TRACK_COLUMNS} FROM track t WHERE t.external_id = ANY($1::text[])`, [[...ids]]);
-  const byId = new Map(rows.map((r) => [r.external_id, trackView(r)]));
+  const rows = await store.prisma.track.findMany({ where: { externalId: { in: [...new Set(ids)] } }, select: TRACK });
+  const byId = new Map(rows.map((r) => [r.externalId, trackView(r)]));
   return ids.map((id) => byId.get(id) ?? null);
 }
 
@@ -67,21 +62,18 @@ export async function getTrack(store: Store, id: string): Promise<TrackView> {
   return track;
 }
 
-type UserRow = { id: number; external_id: string; created_at: Date | string };
-const userView = (r: UserRow): UserView => ({ id: r.external_id, createdAt: new Date(r.created_at) });
+const USER = { id: true, externalId: true, createdAt: true } as const;
+const userView = (r: { externalId: string; createdAt: Date }): UserView => ({ id: r.externalId, createdAt: r.createdAt });
 
 export async function pageUsers(store: Store, args: PageArgs): Promise<Page<UserView>> {
   const first = pageSize(args.first);
   const [after] = args.after ? decodeCursor("user", args.after, ["id"]) : [0];
-  const rows = await store.sql.query<UserRow>(`SELECT id, external_id, created_at FROM app_user WHERE id > $1 ORDER BY id LIMIT $2`, [
-    Number(after),
-    first + 1,
-  ]);
+  const rows = await store.prisma.user.findMany({ where: { id: { gt: Number(after) } }, orderBy: { id: "asc" }, take: first + 1, select: USER });
   return toPage("user", rows, first, (r) => [r.id], userView);
 }
 
 export async function getUser(store: Store, id: string): Promise<UserView> {
-  const [row] = await store.sql.query<UserRow>(`SELECT id, external_id, created_at FROM app_user WHERE external_id = $1`, [id]);
+  const row = await store.prisma.user.findUnique({ where: { externalId: id }, select: USER });
   if (!row) throw new NotFound(`no user ${JSON.stringify(id)}`);
   return userView(row);
 }

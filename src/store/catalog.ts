@@ -1,3 +1,10 @@
+/**
+ * Table `setting`: the catalogue's settings (embedding dimension and provenance, the
+ * catalogue version), the event counters and the demo-world mark. Raw SQL through a
+ * SqlClient: the importers write them inside their own transactions (with COPY),
+ * which a Prisma call cannot join, and the counters are updated in place (jsonb
+ * arithmetic) so concurrent writers never lose a count.
+ */
 import { EVENTS_CHANNEL, type SqlClient } from "./sql";
 
 /**

@@ -48,6 +48,10 @@ export async function openStore(config: StoreConfig = storeConfigFromEnv(), opti
     config.backend === "pglite" ? await openPglite(config.location, options.pgliteTemplate) : await openPostgres(config.location);
   try {
     if (options.migrate !== false) await migrate(store);
+    // Prisma's client loads its query compiler (WebAssembly) on first use, blocking the event
+    // loop for 0.1-0.2 s (more on a loaded machine): here, before any request or heartbeat timer
+    // runs, rather than in the middle of one. (Each query shape then compiles once, on first use.)
+    await store.prisma.$connect();
   } catch (err) {
     await store.close();
     throw err;

@@ -5,7 +5,7 @@
  * server); the first pauses in its dataset build (the RUBATO_TEST_PAUSE_AT
  * hook) for five heartbeat timeouts while the second polls.
  */
-import { cancel } from "../../src/jobs/runs";
+import { cancel, getRun } from "../../src/jobs/runs";
 import { RunWorker } from "../../src/jobs/worker";
 import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";
@@ -48,6 +48,9 @@ describe(`the heartbeat (${backendName})`, () => {
       new RunWorker(store, { id, heartbeatTimeoutMs: TIMEOUT_MS, pollMs: 100, log: (m) => logs.push(`${id}: ${m}`) });
     const a = worker("A");
     const b = worker("B");
+    // Prisma compiles each query shape on first use, synchronously (~0.1 s, more on a loaded
+    // machine): compile waitForRun's before the 600 ms timeout is live in this process.
+    await getRun(store, run.id);
     try {
       await a.start();
       while (!paused) await new Promise((r) => setTimeout(r, 20));

@@ -1,6 +1,6 @@
 import { cancel, getRun, runCurves, SpecInvalid, startRun } from "../../src/jobs/runs";
 import { servingRunId } from "../../src/store/runs";
-import { claimRun, enqueueRun } from "../../src/jobs/queue";
+import { claimRun, enqueueRun } from "../../src/store/run-queue";
 import { RunWorker } from "../../src/jobs/worker";
 import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";

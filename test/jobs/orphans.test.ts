@@ -3,7 +3,8 @@
  * ends CANCELLED. (Before, `rubato runs cancel` on a run left RUNNING by a killed
  * process only set the request; the next worker re-queued the run and trained it again.)
  */
-import { cancelRun, claimRun, enqueueRun, requeueExpired, requeueOrphans } from "../../src/jobs/queue";
+import { claimRun, enqueueRun, requeueExpired, requeueOrphans } from "../../src/store/run-queue";
+import { cancelRun } from "../../src/store/runs";
 import type { Store } from "../../src/store/store";
 import { backendName, openTestStore } from "../helpers/store";
 
@@ -30,7 +31,7 @@ describe(`orphaned runs (${backendName})`, () => {
     const cancelled = await run(2);
     await store.sql.execute(`UPDATE run SET status = 'CANCELLED' WHERE status = 'QUEUED' AND id NOT IN ($1, $2)`, [kept, cancelled]);
     for (let i = 0; i < 2; i++) expect(await claimRun(store, "dead-worker")).not.toBeNull();
-    expect(await cancelRun(store.sql, cancelled)).toBe("RUNNING");
+    expect(await cancelRun(store, cancelled)).toBe("RUNNING");
     return { kept, cancelled };
   }
 

@@ -1,15 +1,11 @@
 /** The API's object and input types (type-graphql classes; the fields are the schema). */
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { GraphQLDateTime, GraphQLJSON } from "graphql-scalars";
-import type { RunStatus as RunStatusValue } from "../../jobs/queue";
+import { RunStatus } from "../../store/runs";
 
-export enum RunStatus {
-  QUEUED = "QUEUED",
-  RUNNING = "RUNNING",
-  SUCCEEDED = "SUCCEEDED",
-  FAILED = "FAILED",
-  CANCELLED = "CANCELLED",
-}
+/** Prisma's enum (schema.prisma), the one definition of the run statuses. */
+export { RunStatus };
+type RunStatusValue = RunStatus;
 registerEnumType(RunStatus, { name: "RunStatus", description: "Where a training run stands" });
 
 export enum ProgressKind {

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { log } from "../../log";
 import { cancel, getRun, listRuns, runCurves, startRun, activateRun, type RunView } from "../../jobs/runs";
 import { RunWorker } from "../../jobs/worker";
-import type { RunStatus } from "../../jobs/queue";
+import { countOpenRuns, type RunStatus } from "../../store/runs";
 import { openStore, type Store } from "../../store/store";
 import { withStore } from "../store";
 import { exitOnSignals } from "../signals";
@@ -123,8 +123,8 @@ export function registerRuns(program: Command): void {
         const check = setInterval(async () => {
           if (stopping) return;
           // Drained: nothing queued, and nothing running (an interrupted run is re-queued first).
-          const [open] = await store.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM run WHERE status IN ('QUEUED', 'RUNNING')`);
-          if (worker.busy === 0 && open.n === 0) {
+          const open = await countOpenRuns(store);
+          if (worker.busy === 0 && open === 0) {
             clearInterval(check);
             await stop();
             process.exit(0);

@@ -1,13 +1,21 @@
 /**
- * The run queue, in PostgreSQL: a run is a row; workers claim QUEUED rows with
- * FOR UPDATE SKIP LOCKED (two workers never get the same run), heartbeat while
- * they hold it, and a run whose heartbeat expired goes back to the queue.
+ * The run queue's statements on table `run`: a run is a row; workers claim QUEUED
+ * rows with FOR UPDATE SKIP LOCKED (two workers never get the same run), heartbeat
+ * while they hold it, and a run whose heartbeat expired goes back to the queue.
+ *
+ * Raw SQL, not Prisma (src/store/runs.ts has the plain reads and writes): the claim
+ * needs SKIP LOCKED; every statement here is one conditional UPDATE ... RETURNING
+ * that must be atomic (CASE over the row's own status); the times come from the
+ * database's clock (now()), which heartbeat expiry and the queue's order compare
+ * against; and they take a SqlClient, so the run executor's yielding client
+ * (src/jobs/execute.ts, yieldingSql) and the test hooks' transactions apply.
  */
-import type { Store } from "../store/store";
-import type { SqlClient } from "../store/sql";
+import type { Store } from "./store";
+import type { SqlClient } from "./sql";
+import type { RunStatus } from "../generated/prisma/enums";
+import type { EndedStatus } from "./runs";
 
-export type RunStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
-
+/** A run as a worker holds it: what executing it needs. */
 export interface QueuedRun {
   id: string;
   modelName: string;
@@ -43,6 +51,7 @@ export async function enqueueRun(sql: SqlClient, run: NewRun): Promise<string> {
 
 const CLAIMED = `id, model_name, spec_yaml, spec_hash, seed, data_cutoff, attempts, checkpoint`;
 
+/** The columns CLAIMED selects, as the database returns them. */
 type ClaimedRow = {
   id: string;
   model_name: string;
@@ -160,7 +169,7 @@ export async function saveCheckpoint(sql: SqlClient, runId: string, workerId: st
 }
 
 export interface Outcome {
-  status: "SUCCEEDED" | "FAILED" | "CANCELLED";
+  status: EndedStatus;
   metrics?: unknown;
   error?: string;
 }
@@ -174,33 +183,4 @@ export async function finishRun(sql: SqlClient, runId: string, workerId: string,
     [runId, workerId, outcome.status, outcome.metrics === undefined ? null : JSON.stringify(outcome.metrics), outcome.error ?? null],
   );
   return n === 1;
-}
-
-/**
- * Cancels a run: a QUEUED run at once, a RUNNING one by request (its worker stops
- * within one step and keeps its last checkpoint). Returns the status after the call,
- * or null when there is no such run.
- */
-export async function cancelRun(sql: SqlClient, runId: string): Promise<RunStatus | null> {
-  const rows = await sql.query<{ status: RunStatus }>(
-    `UPDATE run SET
-        status = CASE WHEN status = 'QUEUED' THEN 'CANCELLED'::run_status ELSE status END,
-        finished_at = CASE WHEN status = 'QUEUED' THEN now() ELSE finished_at END,
-        cancel_requested = cancel_requested OR status = 'RUNNING'
-      WHERE id = $1 RETURNING status`,
-    [runId],
-  );
-  return rows.length ? rows[0].status : null;
-}
-
-/** 1 for the next run to be claimed; null when the run is not QUEUED. */
-export async function queuePosition(sql: SqlClient, runId: string): Promise<number | null> {
-  const rows = await sql.query<{ position: number | null }>(
-    `SELECT CASE WHEN r.status = 'QUEUED' THEN
-              (SELECT count(*)::int FROM run q WHERE q.status = 'QUEUED' AND (q.created_at, q.id) <= (r.created_at, r.id))
-            END AS position
-       FROM run r WHERE r.id = $1`,
-    [runId],
-  );
-  return rows.length ? rows[0].position : null;
 }
