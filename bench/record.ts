@@ -60,7 +60,10 @@ export function phaseNotes(p: ScalePhase, n: (x: unknown) => string = String): s
       return `${n(d.users)} users, ${n(d.plays)} plays, ${n(d.typedArrayMb)} MB of arrays (${n(d.bytesPerPlay)} B per play), built in ${n(d.buildSeconds)} s`;
     case "train":
       return (
-        `dataset ${n(d.datasetSeconds)} s; epoch steps ${n(d.epochStepSeconds)} s and test (${n(d.testRows)} rows) ${n(d.trainAndTestSeconds)} s; ` +
+        `dataset ${n(d.datasetSeconds)} s; ` +
+        (d.resumedRun
+          ? `resumed run ${String(d.resumedRun).slice(0, 8)}: its epoch ${n(d.epochSeconds)} s (${n(d.epochSamplesPerSecond)} samples/s), test (${n(d.testRows)} rows) ${n(d.trainAndTestSeconds)} s; `
+          : `epoch steps ${n(d.epochStepSeconds)} s and test (${n(d.testRows)} rows) ${n(d.trainAndTestSeconds)} s; `) +
         `user embeddings ${n(d.embeddingsSeconds)} s${d.failed ? "; FAILED" : ""}`
       );
     case "serve": {

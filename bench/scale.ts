@@ -6,6 +6,7 @@
  *   npm run bench:scale -- [--users 150000] [--tracks 100000] [--days 28] [--seed 1]
  *                          [--store DIR] [--phases generate,embed,...] [--json FILE]
  *                          [--clients 16] [--seconds 8] [--threads auto|N] [--keep]
+ *                          [--resume RUN_ID] [--record-train STDERR_FILE,REPORT_FILE]
  *
  * Phases, in order (--phases runs a subset; the store must then hold what the
  * skipped ones would have made):
@@ -19,7 +20,11 @@
  *             training.threads T (--threads, default auto = data-parallel on every
  *             core): the worker's path, one process for dataset, one epoch, test
  *             evaluation and every user's embedding materialised; each stage's seconds
- *             come from the worker's log lines. Its run is the model served next
+ *             come from the worker's log lines. Its run is the model served next.
+ *             --resume RUN_ID: rubato train --resume RUN_ID --json instead, for a run an
+ *             earlier train phase left part-way (its epochs' figures from the run's
+ *             history); --record-train: the same figures from such a command run outside
+ *             the bench under /usr/bin/time -v (its stderr file, its stdout file)
  *   serve     rubato serve (no demo, no worker, no default models) until /health
  *             answers and a first userEmbedding works; peak RSS at that point
  *   queries   userEmbedding, similarTracks by user and by track at --clients
@@ -72,6 +77,10 @@ interface Options {
   threads: string;
   /** Keep the temp store afterwards (a --store DIR is always kept). */
   keep: boolean;
+  /** The train phase resumes this run (rubato train --resume) instead of starting one. */
+  resume: string | null;
+  /** Record the train phase from a finished `rubato train --resume` process's stderr and stdout files, without running it. */
+  recordTrain: [string, string] | null;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -93,6 +102,8 @@ function parseArgs(argv: string[]): Options {
   const users = int("users", 150_000);
   const tracks = int("tracks", 100_000);
   const days = int("days", 28);
+  const recordTrain = value("record-train");
+  if (recordTrain && recordTrain.split(",").length !== 2) throw new Error("--record-train expects STDERR_FILE,REPORT_FILE");
   return {
     users,
     tracks,
@@ -105,10 +116,45 @@ function parseArgs(argv: string[]): Options {
     seconds: int("seconds", 8),
     threads: value("threads") ?? "auto",
     keep: argv.includes("--keep"),
+    resume: value("resume") ?? null,
+    recordTrain: recordTrain ? (recordTrain.split(",") as [string, string]) : null,
   };
 }
 
 type PhaseResult = ScalePhase<Phase>;
+
+/** What `rubato train --json` prints that the train phase records. */
+interface TrainReport {
+  runId: string;
+  training: { history: { epoch: number; seconds: number; samplesPerSecond: number }[] } | null;
+  test: { rows: number; model: { l2: number; hr10: number }; average: { l2: number; hr10: number }; recent: { l2: number; hr10: number } } | null;
+}
+
+/**
+ * The train phase's figures: each stage's seconds from the worker's log lines; with a
+ * `rubato train --json` report, the epochs' seconds and rate from the run's history (an
+ * epoch a resumed run trained in an earlier process keeps the figures measured there).
+ */
+function trainDetails(logText: string, report: TrainReport | null): Record<string, unknown> {
+  const stage = (re: RegExp) => {
+    const m = re.exec(logText);
+    return m ? Number(m[1]) : null;
+  };
+  const first = report?.training?.history[0];
+  const t = report?.test;
+  return {
+    datasetSeconds: stage(/dataset built in ([\d.]+) s/),
+    trainAndTestSeconds: stage(/trained in ([\d.]+) s/),
+    // A resumed run's "steps in" is this process's share: its test, when the epoch ran before.
+    epochStepSeconds: report ? null : stage(/steps in ([\d.]+) s/),
+    epochSeconds: first ? round(first.seconds, 1) : stage(/epoch 1\/\d+ in ([\d.]+) s/),
+    epochSamplesPerSecond: first ? Math.round(first.samplesPerSecond) : stage(/epoch 1\/\d+ in [\d.]+ s \((\d+) samples\/s\)/),
+    testRows: stage(/test metrics on (\d+) rows/),
+    embeddingsSeconds: stage(/user embeddings stored in ([\d.]+) s/),
+    ...(report ? { resumedRun: report.runId } : {}),
+    ...(t ? { test: { l2: t.model.l2, hr10: t.model.hr10, averageL2: t.average.l2, recentL2: t.recent.l2, recentHr10: t.recent.hr10 } } : {}),
+  };
+}
 
 const mb = (kb: number) => Math.round(kb / 1024);
 const log = (line: string) => console.error(`bench:scale: ${line}`);
@@ -269,26 +315,35 @@ class Bench {
   }
 
   async train() {
+    if (this.o.resume) {
+      // A run an earlier train phase left part-way (stopped, or its process killed) goes on from its checkpoint.
+      const r = await this.cli("train", ["train", "--resume", this.o.resume, "--json"], { RUBATO_LOG_LEVEL: "debug" });
+      const logText = fs.readFileSync(path.join(this.dir, "logs", "train.log"), "utf8");
+      this.record("train", r.command, r, trainDetails(logText, JSON.parse(r.stdout) as TrainReport));
+      return;
+    }
     const out = path.join(this.dir, "logs", "train.json");
     const set = JSON.stringify({ training: { threads: this.o.threads === "auto" ? "auto" : Number(this.o.threads) } });
     const args = ["eval", "--models", MODEL, "--seeds", "1", "--epochs", "1", "--fresh", "--set", set, "--out", out];
     const r = await this.cli("train", args, { RUBATO_LOG_LEVEL: "debug" });
     const json = JSON.parse(fs.readFileSync(out, "utf8")) as { seconds: number; failed: number };
     const logText = fs.readFileSync(path.join(this.dir, "logs", "train.log"), "utf8");
-    const stage = (re: RegExp) => {
-      const m = re.exec(logText);
-      return m ? Number(m[1]) : null;
-    };
-    this.record("train", r.command, r, {
-      datasetSeconds: stage(/dataset built in ([\d.]+) s/),
-      trainAndTestSeconds: stage(/trained in ([\d.]+) s/),
-      epochStepSeconds: stage(/steps in ([\d.]+) s/),
-      epochSeconds: stage(/epoch 1\/\d+ in ([\d.]+) s/),
-      testRows: stage(/test metrics on (\d+) rows/),
-      embeddingsSeconds: stage(/user embeddings stored in ([\d.]+) s/),
-      evaluationSeconds: round(json.seconds, 2),
-      failed: json.failed,
-    });
+    this.record("train", r.command, r, { ...trainDetails(logText, null), evaluationSeconds: round(json.seconds, 2), failed: json.failed });
+  }
+
+  /**
+   * The train phase from a `rubato train --resume RUN --json` that ran outside the bench under
+   * `/usr/bin/time -v` (its stderr: the worker's log lines, then GNU time's report), and its stdout.
+   */
+  recordTrain(stderrFile: string, reportFile: string) {
+    const logText = fs.readFileSync(stderrFile, "utf8");
+    const report = JSON.parse(fs.readFileSync(reportFile, "utf8")) as TrainReport;
+    const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(logText);
+    const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(logText);
+    if (!wall || !rss) throw new Error(`${stderrFile}: no GNU time -v report (wall clock, maximum resident set)`);
+    const seconds = Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]);
+    const command = `rubato train --resume ${report.runId} --json (run outside the bench under /usr/bin/time -v; recorded from ${path.basename(stderrFile)})`;
+    this.record("train", command, { seconds, peakKb: Number(rss[1]) }, trainDetails(logText, report));
   }
 
   /** serve (start-up) and queries: one server process, read by /proc while it runs. */
@@ -471,6 +526,7 @@ async function main() {
     if (phase === "generate") await bench.generate();
     else if (phase === "embed") await bench.embed();
     else if (phase === "dataset") await bench.dataset();
+    else if (phase === "train" && o.recordTrain) bench.recordTrain(...o.recordTrain);
     else if (phase === "train") await bench.train();
     else if (phase === "serve") await bench.serve(true, o.phases.includes("queries"));
     else if (phase === "queries" && !o.phases.includes("serve")) await bench.serve(false, true);
