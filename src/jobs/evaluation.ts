@@ -27,6 +27,7 @@ import { modelFor } from "../model/registry";
 import { enqueueRun } from "../store/run-queue";
 import { hasEnded, reusableRun, runModelNames, runsAhead, runStates as storedRunStates, type RunStatus } from "../store/runs";
 import { trainingData } from "../store/plays";
+import { bestEpochReconstruction } from "../store/run-progress";
 import { resolveRunSpec, SpecInvalid, storedSpec } from "./runs";
 import { RunWorker } from "./worker";
 
@@ -496,14 +497,7 @@ async function resolveBetaGrid(
 async function selectBetas(store: Store, grid: ResolvedGrid, plan: PlannedRun[], states: Map<string, RunState>): Promise<BetaSelection> {
   const runOf = (beta: number, seed: number) => plan.find((p) => p.model === `${grid.model} beta=${beta}` && p.seed === seed)!;
   const ids = grid.betas.flatMap((b) => grid.candidates[0].resolved.perSeed.map((s) => runOf(b, s.seed).runId));
-  const rows = await store.sql.query<{ id: string; reconstruction: number | null }>(
-    `SELECT DISTINCT ON (p.run_id) p.run_id AS id, (p."values"->'validation'->>'reconstruction')::float8 AS reconstruction
-       FROM run_progress p JOIN run r ON r.id = p.run_id
-      WHERE p.run_id = ANY($1::uuid[]) AND p.kind = 'epoch' AND p.epoch = (r.metrics->'best'->>'epoch')::int
-      ORDER BY p.run_id, p.seq DESC`,
-    [ids],
-  );
-  const reconstruction = new Map(rows.map((r) => [r.id, r.reconstruction === null ? null : Number(r.reconstruction)]));
+  const reconstruction = await bestEpochReconstruction(store, ids);
   return {
     model: grid.model,
     betas: grid.betas,

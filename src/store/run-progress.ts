@@ -54,3 +54,19 @@ export async function recordProgress(
     [report.runId, report.seq, report.kind, report.epoch, report.step, report.json],
   );
 }
+
+/**
+ * Each run's validation reconstruction at its best epoch (the epoch report of
+ * `metrics.best.epoch`; null when the run has none): how `rubato eval --beta-grid`
+ * compares runs whose losses weight the KL differently.
+ */
+export async function bestEpochReconstruction(store: Store, runIds: readonly string[]): Promise<Map<string, number | null>> {
+  const rows = await store.sql.query<{ id: string; reconstruction: number | null }>(
+    `SELECT DISTINCT ON (p.run_id) p.run_id AS id, (p."values"->'validation'->>'reconstruction')::float8 AS reconstruction
+       FROM run_progress p JOIN run r ON r.id = p.run_id
+      WHERE p.run_id = ANY($1::uuid[]) AND p.kind = 'epoch' AND p.epoch = (r.metrics->'best'->>'epoch')::int
+      ORDER BY p.run_id, p.seq DESC`,
+    [runIds],
+  );
+  return new Map(rows.map((r) => [r.id, r.reconstruction === null ? null : Number(r.reconstruction)]));
+}
