@@ -86,16 +86,7 @@ export function unpackArtifact<M extends { variables: Variables }>(
 }
 
 export function saveModel(model: FsVae, extra: Record<string, unknown> = {}): ModelArtifactData {
-  return {
-    topology: {
-      format: "rubato-fsvae/1",
-      type: "fs-vae",
-      config: model.config,
-      variables: model.variables.map(({ key, variable }) => ({ key, shape: variable.shape })),
-      extra,
-    },
-    weights: packWeights(model.variables),
-  };
+  return packArtifact("rubato-fsvae/1", "fs-vae", model.config, model.variables, extra) as ModelArtifactData;
 }
 
 export function loadModel(artifact: ModelArtifactData): FsVae {

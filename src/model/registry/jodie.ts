@@ -4,38 +4,31 @@
  * format, the user state and the summary `rubato validate` prints.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { packArtifact, unpackArtifact } from "../artifact";
+import { unpackArtifact } from "../artifact";
 import { embeddingScaleOf } from "../compile";
 import { createJodie, disposeJodie, jodieConfig, jodieForward, jodieLoss, staticWidth, type Jodie, type JodieConfig } from "../jodie";
 import { denseParams, type LayerSummary, type ModelSummary } from "../summary";
-import type { LearnedModule, Model, UserState } from "./types";
+import { deterministicModel } from "./deterministic";
+import type { LearnedModule, Model } from "./types";
 
 export const JODIE_FORMAT = "rubato-jodie/1";
 
-/** The interface over one Jodie: deterministic, no KL term. */
+/** The interface over one Jodie: deterministic, no KL term; its state mu = [û(t + Δ), ū]. */
 export function wrapJodie(m: Jodie): Model {
   const c = m.config;
-  return {
+  return deterministicModel({
     type: "jodie",
+    format: JODIE_FORMAT,
     config: c,
     variables: m.variables,
     inputs: { window: c.window, fastStep: c.stepDim, slowDim: c.slowDim, outputDim: c.embeddingDim },
-    schedule: { beta: 0, warmupSteps: 0, freeBits: 0 },
-    probabilistic: false,
-    latentUnits: 0,
     loss: (input, y) => jodieLoss(m, input, y),
-    predict: (input) => tf.tidy(() => jodieForward(m, input).yHat),
-    embed: (input, options) =>
-      tf.tidy(() => {
-        // The user's state at prediction time, mu = [û(t + Δ), ū], and from the same pass the prediction.
-        const { projected, static: stat, yHat } = jodieForward(m, input);
-        const state: UserState = { mu: stat ? tf.concat([projected, stat], 1) : projected, sigma: null, parts: {} };
-        if (options?.predict) state.predicted = yHat;
-        return state as unknown as tf.TensorContainer;
-      }) as unknown as UserState,
-    save: (extra) => packArtifact(JODIE_FORMAT, "jodie", c, m.variables, extra),
+    forward: (input) => {
+      const { projected, static: stat, yHat } = jodieForward(m, input);
+      return { state: stat ? tf.concat([projected, stat], 1) : projected, yHat };
+    },
     dispose: () => disposeJodie(m),
-  };
+  });
 }
 
 /** The layers of a JODIE graph, from its config alone. */

@@ -3,8 +3,7 @@
  * itself is ../latent-cross.ts; this file only adapts it: config from a spec,
  * its artifact format, the user state and the summary `rubato validate` prints.
  */
-import * as tf from "@tensorflow/tfjs-core";
-import { packArtifact, unpackArtifact } from "../artifact";
+import { unpackArtifact } from "../artifact";
 import { embeddingScaleOf } from "../compile";
 import {
   contextOutWidth,
@@ -17,35 +16,25 @@ import {
   type LatentCrossConfig,
 } from "../latent-cross";
 import { denseParams, type LayerSummary, type ModelSummary } from "../summary";
-import type { LearnedModule, Model, UserState } from "./types";
+import { deterministicModel } from "./deterministic";
+import type { LearnedModule, Model } from "./types";
 
 export const LATENT_CROSS_FORMAT = "rubato-latent-cross/1";
 
-/** The interface over one LatentCross: deterministic, no KL term. */
+/** The interface over one LatentCross: deterministic, no KL term; its state mu = h̃, the crossed RNN output. */
 export function wrapLatentCross(m: LatentCross): Model {
   const c = m.config;
-  return {
+  return deterministicModel({
     type: "latent-cross",
+    format: LATENT_CROSS_FORMAT,
     config: c,
     variables: m.variables,
     // The dataset's x_n whenever the spec has slow features; the model reads only its hours_since_last.
     inputs: { window: c.window, fastStep: c.stepDim, slowDim: c.slowDim, outputDim: c.embeddingDim },
-    schedule: { beta: 0, warmupSteps: 0, freeBits: 0 },
-    probabilistic: false,
-    latentUnits: 0,
     loss: (input, y, options) => latentCrossLoss(m, input, y, { noise: options.noise }),
-    predict: (input) => tf.tidy(() => latentCrossForward(m, input).yHat),
-    embed: (input, options) =>
-      tf.tidy(() => {
-        // The user's state, mu = h̃ (the crossed RNN output), and from the same pass the prediction.
-        const { state: mu, yHat } = latentCrossForward(m, input);
-        const state: UserState = { mu, sigma: null, parts: {} };
-        if (options?.predict) state.predicted = yHat;
-        return state as unknown as tf.TensorContainer;
-      }) as unknown as UserState,
-    save: (extra) => packArtifact(LATENT_CROSS_FORMAT, "latent-cross", c, m.variables, extra),
+    forward: (input) => latentCrossForward(m, input),
     dispose: () => disposeLatentCross(m),
-  };
+  });
 }
 
 /** The layers of a LatentCross graph, from its config alone. */

@@ -5,7 +5,7 @@
  * itself as "rubato-vae-cf/1" in artifact.ts's layout.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { packWeights, unpackWeights } from "../artifact";
+import { packArtifact, unpackArtifact } from "../artifact";
 import type { ModelSpec } from "../../spec/schema";
 import type { ModelSummary } from "../summary";
 import {
@@ -19,7 +19,7 @@ import {
   type VaeCf,
   type VaeCfConfig,
 } from "../vae-cf";
-import type { ArtifactData, LearnedModule, Model, ModelInput, UserState } from "./types";
+import type { LearnedModule, Model, ModelInput, UserState } from "./types";
 
 export const VAE_CF_FORMAT = "rubato-vae-cf/1";
 
@@ -46,16 +46,7 @@ export function wrapVaeCf(m: VaeCf): Model {
       const state: UserState = { mu, sigma, parts: {}, ...(predicted ? { predicted } : {}) };
       return state;
     },
-    save: (extra = {}) => ({
-      topology: {
-        format: VAE_CF_FORMAT,
-        type: "vae-cf",
-        config: c,
-        variables: m.variables.map(({ key, variable }) => ({ key, shape: variable.shape })),
-        extra,
-      },
-      weights: packWeights(m.variables),
-    }),
+    save: (extra) => packArtifact(VAE_CF_FORMAT, "vae-cf", c, m.variables, extra),
     dispose: () => disposeVaeCf(m),
   };
 }
@@ -124,9 +115,5 @@ export const vaeCfModule: LearnedModule = {
   create: (spec, dims, seed = spec.training.seed) => wrapVaeCf(createVaeCf(vaeCfConfig(spec, dims.embeddingDim, dims.catalogueRms), seed)),
   fromConfig: (config, seed) => wrapVaeCf(createVaeCf(config as VaeCfConfig, seed)),
   formats: [VAE_CF_FORMAT],
-  load: (artifact: ArtifactData) => {
-    const model = createVaeCf(artifact.topology.config as VaeCfConfig, 0);
-    unpackWeights(model.variables, artifact.topology.variables, artifact.weights);
-    return wrapVaeCf(model);
-  },
+  load: (artifact) => wrapVaeCf(unpackArtifact(artifact, (config) => createVaeCf(config as VaeCfConfig, 0), disposeVaeCf)),
 };

@@ -3,6 +3,7 @@ import { compare, type ColumnMap } from "./columns";
 import type { BadRow } from "./report";
 import type { SourceRecord, UnreadableRecord } from "./source";
 import { parseBoolean, parseId, parseNumber, parseOptionalInt, parseText, show, timestampText, ValueError } from "./values";
+import type { NewPlay } from "../plays";
 
 export const EVENT_FIELDS = [
   "user",
@@ -19,15 +20,8 @@ type EventField = (typeof EVENT_FIELDS)[number];
 const REQUIRED: readonly EventField[] = ["user", "track", "played_at"];
 
 /** One play, as imported (external ids). */
-export interface EventRow {
+export interface EventRow extends NewPlay {
   line: number;
-  user: string;
-  track: string;
-  playedAt: Date;
-  skipped: boolean;
-  liked: boolean;
-  addedToPlaylist: boolean;
-  restarted: boolean;
   msPlayed: number | null;
   context: string | null;
   /** The track's title and artist, for formats that carry them (used when the track is created). */
