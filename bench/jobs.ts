@@ -12,6 +12,12 @@
  * The last is a second run, training.threads N (data-parallel: helpers on the other
  * cores), the case where the server's own thread has the least CPU to itself; it is
  * skipped when N is 1.
+ *
+ * A checkpoint's write blocks the embedded store's thread (PGlite runs in it), so it also
+ * times writing and reading a 5 MB checkpoint (fs-vae-quick's size on this world) with
+ * PGlite's own bytea codec and with Rubato's (src/store/bytea.ts), side by side:
+ *   checkpoint_write_ms_pglite_codec N   checkpoint_write_ms N   checkpoint_write_speedup N
+ *   checkpoint_read_ms_pglite_codec N    checkpoint_read_ms N    checkpoint_read_speedup N
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -23,6 +29,8 @@ import { RunWorker } from "../src/jobs/worker";
 import { loadDemoWorld } from "../src/data/demo-data";
 import { openStore, type Store } from "../src/store/store";
 import { resolveThreads } from "../src/train/parallel";
+import { PGlite } from "@electric-sql/pglite";
+import { byteaCodecs } from "../src/store/bytea";
 import { recorder } from "./record";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -91,6 +99,40 @@ async function duringTraining(store: Store, worker: RunWorker, url: string, thre
   }
 }
 
+/** Median ms to write and to read a 5 MB bytea in an in-memory PGlite, with the given codecs (none: PGlite's own). */
+async function checkpointMs(codecs: typeof byteaCodecs | undefined): Promise<{ write: number; read: number }> {
+  const db = await PGlite.create({ ...codecs });
+  const checkpoint = Buffer.alloc(5 * 1024 * 1024);
+  for (let i = 0; i < checkpoint.length; i++) checkpoint[i] = (i * 2654435761) >>> 24; // not compressible
+  const writes: number[] = [];
+  const reads: number[] = [];
+  try {
+    await db.exec("CREATE TABLE run (id int PRIMARY KEY, checkpoint bytea); INSERT INTO run VALUES (1, NULL)");
+    for (let i = 0; i < 3; i++) {
+      let t = performance.now();
+      await db.query("UPDATE run SET checkpoint = $1 WHERE id = 1", [checkpoint]);
+      writes.push(performance.now() - t);
+      t = performance.now();
+      const { rows } = await db.query<{ checkpoint: Uint8Array }>("SELECT checkpoint FROM run WHERE id = 1");
+      reads.push(performance.now() - t);
+      if (!Buffer.from(rows[0].checkpoint).equals(checkpoint)) throw new Error("the checkpoint read back differs from the one written");
+    }
+  } finally {
+    await db.close();
+  }
+  return { write: percentile(writes, 50), read: percentile(reads, 50) };
+}
+
+async function checkpointFigures() {
+  const theirs = await checkpointMs(undefined);
+  const ours = await checkpointMs(byteaCodecs);
+  for (const op of ["write", "read"] as const) {
+    rec.figure(`checkpoint_${op}_ms_pglite_codec`, theirs[op], 0);
+    rec.figure(`checkpoint_${op}_ms`, ours[op], 0);
+    rec.figure(`checkpoint_${op}_speedup`, theirs[op] / ours[op], 1);
+  }
+}
+
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rubato-bench-jobs-"));
   const store = await openStore({ backend: "pglite", location: path.join(dir, "pgdata") });
@@ -112,6 +154,8 @@ async function main() {
       rec.figure(`health_p99_ms_${label}`, percentile(values, 99), 1);
       console.error(`  ${label}: ${values.length} requests, max ${Math.max(...values).toFixed(1)} ms`);
     }
+    console.error("bench:jobs: writing and reading a 5 MB checkpoint, PGlite's bytea codec and Rubato's...");
+    await checkpointFigures();
     rec.save();
     await worker.stop();
     await server.close();

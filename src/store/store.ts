@@ -4,6 +4,7 @@ import path from "node:path";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite/vector";
 import { PrismaPGlite } from "pglite-prisma-adapter";
+import { byteaCodecs, withFastBytea } from "./bytea";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
@@ -75,6 +76,7 @@ async function openPglite(dataDir: string, template?: Blob): Promise<Store> {
       extensions: { vector },
       relaxedDurability: true,
       loadDataDir: template,
+      ...byteaCodecs,
     });
     await db.exec("CREATE EXTENSION IF NOT EXISTS vector");
   } catch (err) {
@@ -94,7 +96,7 @@ async function openPglite(dataDir: string, template?: Blob): Promise<Store> {
       });
     },
   });
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(withFastBytea(db)) });
   return {
     backend: "pglite",
     location: dataDir,
