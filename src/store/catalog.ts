@@ -3,14 +3,14 @@
  * (embedding dimension and provenance, the catalogue version), the event counters and
  * the demo-world mark. Plain reads and writes go through the Prisma client (a Store).
  * Raw SQL (a SqlClient) stays for two kinds of statement:
- * - writes inside the importers' and embed-tracks' own transactions (with COPY),
+ * - reads and writes inside the importers' and embed-tracks' own transactions (with COPY),
  *   which a Prisma call cannot join: setEmbeddingDim, setEmbeddingProvenance,
  *   clearEmbeddingProvenance, and embeddingDimIn, the dimension an import checks its
  *   rows against in the transaction that may set it;
  * - in-place jsonb arithmetic that must be atomic under concurrent writers, which a
  *   Prisma read-then-write would not be (two writers read 5, both write 6):
  *   bumpCatalogVersion, and the event counters (addEventStats adds each batch in its
- *   writer's transaction; getEventStats is also read inside recordPlays' transaction,
+ *   writer's transaction; getEventStats is also read inside appendPlays' transaction,
  *   and counts an older store's events once with INSERT ... SELECT ... ON CONFLICT).
  * Each key's value is encoded and decoded in one place, whichever path reads or writes it.
  */
