@@ -85,7 +85,7 @@ async function findOrMakeRun(store: Store): Promise<string> {
   }
   const loaded = loadSpec("fs-vae-quick");
   if (!loaded.ok) throw new Error("fs-vae-quick does not load");
-  const model = compileSpec(loaded.spec, (await getEmbeddingDim(store.sql))!);
+  const model = compileSpec(loaded.spec, (await getEmbeddingDim(store))!);
   const artifact = saveModel(model, { featureStats: { transform: loaded.spec.features.slow.transform, mean: [], std: [] } });
   disposeFsVae(model);
   const [{ id }] = await store.sql.query<{ id: string }>(

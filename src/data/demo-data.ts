@@ -23,7 +23,7 @@ export interface DemoDataReport {
  * are skipped, so the store ends as if the first load had finished.
  */
 export async function unfinishedDemoWorld(store: Store): Promise<WorldOptions | null> {
-  const mark = await demoWorldMark<WorldOptions & { start?: string }>(store.sql);
+  const mark = await demoWorldMark<WorldOptions & { start?: string }>(store);
   if (!mark) return null;
   const { start, ...rest } = mark;
   return start ? { ...rest, start: new Date(start) } : rest;
@@ -43,7 +43,7 @@ export async function loadDemoWorld(
 ): Promise<DemoDataReport> {
   signal?.throwIfAborted();
   const world = generateWorld(options);
-  await markDemoWorld(store.sql, world.options);
+  await markDemoWorld(store, world.options);
   async function* trackRows(): AsyncGenerator<TrackRow[]> {
     let line = 0;
     yield world.tracks.map((t) => ({
@@ -92,6 +92,6 @@ export async function loadDemoWorld(
     file: "demo-world/events",
     onProgress: (p) => onProgress?.("events", { ...p, total: Math.round(expectedPlays) }),
   });
-  await clearDemoWorldMark(store.sql);
+  await clearDemoWorldMark(store);
   return { tracks, events };
 }

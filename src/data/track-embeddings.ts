@@ -120,7 +120,7 @@ export async function embedTracks(store: Store, options: EmbedTracksOptions = {}
   const started = performance.now();
   const existing = await tracksWithEmbedding(store.sql);
   if (existing > 0 && !o.overwrite) {
-    const dim = await getEmbeddingDim(store.sql);
+    const dim = await getEmbeddingDim(store);
     throw new Conflict(
       `embed-tracks: ${existing} track(s) already have embeddings (${dim ?? "?"}-d, imported or learnt before); ` +
         `pass --overwrite to replace every track's embedding with co-occurrence embeddings (models trained on the old ones will need retraining)`,
@@ -203,7 +203,7 @@ export async function embedTracks(store: Store, options: EmbedTracksOptions = {}
 
 /** How the catalogue's current embeddings were learnt by embed-tracks; null when they were not (imported, or none). */
 export function embeddingProvenance(store: Store): Promise<EmbeddingProvenance | null> {
-  return getEmbeddingProvenance(store.sql);
+  return getEmbeddingProvenance(store);
 }
 
 /** A track's genres from its genre column: MovieLens style "A|B|C"; "(no genres listed)" and empty mean none. */

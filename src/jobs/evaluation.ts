@@ -411,7 +411,7 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
     options.onWarning?.(warnings[warnings.length - 1]);
   }
   const testStart = testPeriodStart(models);
-  const leak = testStart ? embeddingLeakWarning(await getEmbeddingProvenance(store.sql), testStart) : null;
+  const leak = testStart ? embeddingLeakWarning(await getEmbeddingProvenance(store), testStart) : null;
   if (leak) {
     warnings.push(leak);
     options.onWarning?.(leak);

@@ -82,7 +82,7 @@ export async function validateSpecText(store: Store, spec: string, modelsDir = S
     return { valid: false, errors: result.errors, warnings: result.warnings, name: null, hash: null, resolved: null, summary: null };
   const tooBig = await memoryProblem(store, result.spec);
   if (tooBig) return { valid: false, errors: [tooBig], warnings: result.warnings, name: null, hash: null, resolved: null, summary: null };
-  const dim = (await getEmbeddingDim(store.sql)) ?? 80;
+  const dim = (await getEmbeddingDim(store)) ?? 80;
   return {
     valid: true,
     errors: [],

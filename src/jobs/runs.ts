@@ -137,7 +137,7 @@ export async function startRun(
  * (80 before there is one) and the store's plays; null when it fits.
  */
 export async function memoryProblem(store: Store, spec: ModelSpec): Promise<SpecError | null> {
-  const embeddingDim = (await getEmbeddingDim(store.sql)) ?? 80;
+  const embeddingDim = (await getEmbeddingDim(store)) ?? 80;
   const { count } = await getEventStats(store.sql);
   return checkMemory(spec, { embeddingDim, events: count }, memoryBudget());
 }

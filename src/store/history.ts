@@ -52,7 +52,7 @@ const CATALOGUE_PAGE_SQL = `
  * or metric can place (it would be every short query's nearest neighbour).
  */
 export async function loadCatalogue(store: Store, pageSize = 5_000): Promise<Catalogue> {
-  const dim = (await getEmbeddingDim(store.sql)) ?? 0;
+  const dim = (await getEmbeddingDim(store)) ?? 0;
   const [{ n }] = await store.sql.query<{ n: number }>("SELECT count(*)::int AS n FROM track");
   const externalIds: string[] = [];
   const trackIds = new Int32Array(n);
@@ -395,7 +395,7 @@ const catalogues = new WeakMap<Store, { version: number; catalogue: Catalogue }>
 
 /** The catalogue, reloaded only when the store's catalogue version moved. */
 export async function cachedCatalogue(store: Store): Promise<Catalogue> {
-  const version = await getCatalogVersion(store.sql);
+  const version = await getCatalogVersion(store);
   const hit = catalogues.get(store);
   if (hit && hit.version === version) return hit.catalogue;
   const catalogue = await loadCatalogue(store);

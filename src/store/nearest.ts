@@ -67,10 +67,10 @@ const matrices = new WeakMap<Store, TrackMatrix>();
 
 /** The in-memory catalogue, reloaded only when the catalogue version moved. */
 export async function trackMatrix(store: Store): Promise<TrackMatrix> {
-  const version = await getCatalogVersion(store.sql);
+  const version = await getCatalogVersion(store);
   const cached = matrices.get(store);
   if (cached && cached.version === version) return cached;
-  const dim = (await getEmbeddingDim(store.sql)) ?? 0;
+  const dim = (await getEmbeddingDim(store)) ?? 0;
   const rows = await store.sql.query<{ external_id: string; embedding: number[] }>(
     `SELECT external_id, embedding FROM track WHERE ${HAS_EMBEDDING} ORDER BY id`,
   );
@@ -104,7 +104,7 @@ const OPS: Record<Metric, { op: string; opclass: string }> = {
  */
 export async function ensureVectorIndex(store: Store): Promise<boolean> {
   if (!store.hasVector) return false;
-  const dim = await getEmbeddingDim(store.sql);
+  const dim = await getEmbeddingDim(store);
   if (!dim) return false;
   for (const [metric, { opclass }] of Object.entries(OPS)) {
     // The index is over an expression, so the column stays a plain real[] on every backend.
@@ -127,7 +127,7 @@ export async function nearestTracks(
   const exclude = new Set(options.exclude ?? []);
   const method = options.method ?? "auto";
   if (method === "index" && !store.hasVector) throw new Error("nearestTracks: this database has no vector extension; use method exact");
-  const dim = await getEmbeddingDim(store.sql);
+  const dim = await getEmbeddingDim(store);
   if (dim === null) return [];
   if (vector.length !== dim) throw new Error(`nearestTracks: query has ${vector.length} values; expected ${dim}`);
   if (method === "exact" || !store.hasVector) return (await trackMatrix(store)).nearest(vector, k, metric, exclude);

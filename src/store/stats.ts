@@ -29,7 +29,7 @@ export async function storeStats(store: Store): Promise<StoreStats> {
     tracks: row.tracks,
     tracksWithEmbedding: row.embedded,
     events: events.count,
-    embeddingDim: await getEmbeddingDim(store.sql),
+    embeddingDim: await getEmbeddingDim(store),
     firstPlay: events.first,
     lastPlay: events.last,
   };

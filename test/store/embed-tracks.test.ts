@@ -35,19 +35,19 @@ describe(`embed-tracks on a demo world (${backendName})`, () => {
   afterAll(() => store.close());
 
   it("refuses to replace the tracks' embeddings without overwrite, and changes nothing", async () => {
-    const dim = await getEmbeddingDim(store.sql);
-    const version = await getCatalogVersion(store.sql);
+    const dim = await getEmbeddingDim(store);
+    const version = await getCatalogVersion(store);
     const error = await embedTracks(store, { dim: 24 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Conflict);
     expect((error as Error).message).toBe(
       `embed-tracks: 400 track(s) already have embeddings (${dim}-d, imported or learnt before); pass --overwrite to replace every track's embedding with co-occurrence embeddings (models trained on the old ones will need retraining)`,
     );
-    expect(await getEmbeddingDim(store.sql)).toBe(dim);
-    expect(await getCatalogVersion(store.sql)).toBe(version);
+    expect(await getEmbeddingDim(store)).toBe(dim);
+    expect(await getCatalogVersion(store)).toBe(version);
   });
 
   it("with overwrite, gives every track it can place a 24-d vector whose nearest neighbours share its genre", async () => {
-    const version = await getCatalogVersion(store.sql);
+    const version = await getCatalogVersion(store);
     const progress: string[] = [];
     const report = await embedTracks(store, { dim: 24, overwrite: true, seed: 3, onProgress: (p) => progress.push(p.phase) });
     const [{ plays, users }] = await store.sql.query<{ plays: number; users: number }>(
@@ -72,8 +72,8 @@ describe(`embed-tracks on a demo world (${backendName})`, () => {
     expect(progress.filter((p) => p === "reading").length).toBeGreaterThan(2);
     expect(progress.slice(-2)).toEqual(["factorising", "writing"]);
 
-    expect(await getEmbeddingDim(store.sql)).toBe(24);
-    expect(await getCatalogVersion(store.sql)).toBeGreaterThan(version);
+    expect(await getEmbeddingDim(store)).toBe(24);
+    expect(await getCatalogVersion(store)).toBeGreaterThan(version);
     const [lengths] = await store.sql.query<{ n: number; d: number }>(
       "SELECT count(*)::int AS n, min(array_length(embedding, 1))::int AS d FROM track WHERE array_length(embedding, 1) = 24",
     );
@@ -150,7 +150,7 @@ describe(`embed-tracks where the data has no embeddings (${backendName})`, () =>
       plays++;
     }
     await importEventsFile(store, writeTemp("embed-plays.csv", csv), "csv", { createTracks: true });
-    expect(await getEmbeddingDim(store.sql)).toBeNull();
+    expect(await getEmbeddingDim(store)).toBeNull();
     const report = await embedTracks(store, { dim: 8, minCount: 3 });
     expect(report).toMatchObject({ dim: 8, replaced: 0, plays, until: null, sessions: null, normalized: true });
     const [often] = await store.sql.query<{ n: number }>(
@@ -160,7 +160,7 @@ describe(`embed-tracks where the data has no embeddings (${backendName})`, () =>
     expect(report.withoutVector.neverPlayed).toBe(1);
     expect(report.withoutVector.playedOnlyAfterUntil).toBe(0);
     expect(report.factorised + report.foldedIn + report.withoutVector.total).toBe(report.tracks);
-    expect(await getEmbeddingDim(store.sql)).toBe(8);
+    expect(await getEmbeddingDim(store)).toBe(8);
     const [lonely] = await store.sql.query<{ embedding: number[] | null }>(
       "SELECT embedding FROM track WHERE external_id = 'never-played'",
     );

@@ -156,7 +156,7 @@ describe(`import formats (${backendName})`, () => {
     it("turns the track features into standardised embeddings (mssd-tracks)", async () => {
       const report = await importTracks(store, fixture("mssd/tf.csv"), { format: "mssd-tracks" });
       expect(report).toMatchObject({ rows: 9, tracksCreated: 9, badRows: 0 });
-      expect(await getEmbeddingDim(store.sql)).toBe(MSSD_FEATURES.length);
+      expect(await getEmbeddingDim(store)).toBe(MSSD_FEATURES.length);
 
       // Expected z-scores, computed here from the file itself.
       const [header, ...lines] = fs.readFileSync(fixture("mssd/tf.csv"), "utf8").trim().split("\n");

@@ -1,6 +1,6 @@
 import type { Store } from "../store";
 import { csvLine } from "../sql";
-import { bumpCatalogVersion, clearEmbeddingProvenance, getEmbeddingDim, setEmbeddingDim } from "../catalog";
+import { bumpCatalogVersion, clearEmbeddingProvenance, embeddingDimIn, setEmbeddingDim } from "../catalog";
 import { parseColumnMap, type ColumnMap } from "./columns";
 import { BadRows, emptyReport, type BadRow, type ImportOptions, type ImportReport } from "./report";
 import { readRecords, type FileFormat, type SourceRecord, type UnreadableRecord } from "./source";
@@ -79,7 +79,7 @@ export async function loadTracks(
   const bad = new BadRows(report, options);
   const batchSize = options.batchSize ?? 5_000;
   await store.transaction(async (tx) => {
-    let dim = await getEmbeddingDim(tx);
+    let dim = await embeddingDimIn(tx);
     const dimWasSet = dim !== null;
     const before = await countTracks(tx);
     let embeddings = false;
