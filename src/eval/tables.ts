@@ -122,18 +122,23 @@ export function tableRow(m: ModelResults): TableRow {
       : null,
     activeUnits,
     collapsed: units.some(([a, t]) => collapseWarning(a, t) !== null),
-    schedule: formatSchedule(m.latent, ok[0]?.schedule ?? m.runs.find((r) => r.schedule)?.schedule ?? null),
+    schedule: formatSchedule(m.latent, ok.length ? ok.map((r) => r.schedule) : [m.runs.find((r) => r.schedule)?.schedule ?? null]),
     succeeded: ok.length,
     failed: m.runs.length - ok.length,
   };
 }
 
 /** "β 0.01, warm-up 500 steps, free bits 0.05" | "β 0.5, constant" | "deterministic (no KL)" | "-". */
-export function formatSchedule(latent: LatentKind, s: BetaSchedule | null): string {
+/** The runs' beta schedule; betas that differ by run (picked per seed by --beta-grid) are all named. */
+export function formatSchedule(latent: LatentKind, schedules: readonly (BetaSchedule | null)[]): string {
   if (latent === "none") return "-";
   if (latent === "deterministic") return "deterministic (no KL)";
+  const known = schedules.filter((x): x is BetaSchedule => x !== null);
+  const s = known[0];
   if (!s) return "?";
-  const parts = [`β ${s.beta}`, s.warmupSteps > 0 ? `warm-up ${s.warmupSteps.toLocaleString("en-US")} steps` : "constant"];
+  const betas = [...new Set(known.map((x) => x.beta))];
+  const beta = betas.length === 1 ? `β ${s.beta}` : `β ${known.map((x) => x.beta).join(" / ")} by seed`;
+  const parts = [beta, s.warmupSteps > 0 ? `warm-up ${s.warmupSteps.toLocaleString("en-US")} steps` : "constant"];
   if (s.freeBits > 0) parts.push(`free bits ${s.freeBits}`);
   return parts.join(", ");
 }

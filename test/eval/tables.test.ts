@@ -83,10 +83,16 @@ describe("paper tables", () => {
   });
 
   it("formats the beta schedule", () => {
-    expect(formatSchedule("probabilistic", schedule)).toBe("β 0.01, warm-up 500 steps, free bits 0.05");
-    expect(formatSchedule("probabilistic", { beta: 0.5, warmupSteps: 0, freeBits: 0 })).toBe("β 0.5, constant");
-    expect(formatSchedule("deterministic", null)).toBe("deterministic (no KL)");
-    expect(formatSchedule("none", null)).toBe("-");
+    expect(formatSchedule("probabilistic", [schedule, schedule])).toBe("β 0.01, warm-up 500 steps, free bits 0.05");
+    expect(formatSchedule("probabilistic", [{ beta: 0.5, warmupSteps: 0, freeBits: 0 }])).toBe("β 0.5, constant");
+    expect(formatSchedule("probabilistic", [null])).toBe("?");
+    expect(formatSchedule("deterministic", [null])).toBe("deterministic (no KL)");
+    expect(formatSchedule("none", [null])).toBe("-");
+  });
+
+  it("names every seed's beta when --beta-grid picked different ones", () => {
+    const picked = [0.05, 0.01, 0.01].map((beta) => ({ ...schedule, beta }));
+    expect(formatSchedule("probabilistic", picked)).toBe("β 0.05 / 0.01 / 0.01 by seed, warm-up 500 steps, free bits 0.05");
   });
 
   it("bolds the lowest distance and the highest ranking score of each column", () => {
