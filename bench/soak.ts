@@ -177,6 +177,36 @@ function procKb(pid: number, field: "VmRSS" | "VmHWM"): number | null {
   }
 }
 
+/**
+ * The resident MB of each of a process's WebAssembly memories (by address), from
+ * /proc/PID/smaps. V8 reserves a memory's whole 32-bit space and guard pages up front
+ * (8 to 10 GB of address space, inaccessible) and makes the part in use readable and
+ * writable, which splits the reservation: a memory is a read-write mapping directly
+ * followed by an inaccessible one of 4 GB or more (PGlite's PostgreSQL; tfjs's wasm
+ * backend in serving and in the training thread). Null when the process is gone.
+ */
+function wasmMemoriesMb(pid: number): number[] | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/smaps`, "utf8");
+  } catch {
+    return null;
+  }
+  const maps: { start: bigint; end: bigint; perms: string; rssKb: number }[] = [];
+  for (const line of text.split("\n")) {
+    const range = /^([0-9a-f]+)-([0-9a-f]+) (\S+) /.exec(line);
+    if (range) maps.push({ start: BigInt(`0x${range[1]}`), end: BigInt(`0x${range[2]}`), perms: range[3], rssKb: 0 });
+    else if (line.startsWith("Rss:") && maps.length) maps[maps.length - 1].rssKb = Number(/(\d+) kB/.exec(line)![1]);
+  }
+  const out: number[] = [];
+  for (let i = 0; i + 1 < maps.length; i++) {
+    const [used, rest] = [maps[i], maps[i + 1]];
+    if (used.perms.startsWith("rw") && rest.perms.startsWith("---") && rest.start === used.end && rest.end - rest.start >= 4n * 1024n ** 3n)
+      out.push(round(used.rssKb / 1024));
+  }
+  return out;
+}
+
 /** User + system CPU seconds of a process so far (/proc/PID/stat fields 14 and 15). */
 function cpuSeconds(pid: number): number | null {
   try {
@@ -415,6 +445,8 @@ interface RssSample {
   /** The server's V8 heap in use and memory outside it (WebAssembly memories, buffers), MB, from its latest probe. */
   heapUsedMb?: number;
   externalMb?: number;
+  /** Resident MB of each WebAssembly memory of the server (wasmMemoriesMb), in address order. */
+  wasmMb?: number[];
 }
 
 interface TrainingState {
@@ -517,12 +549,15 @@ async function main() {
     const sampler = setInterval(() => {
       const kb = procKb(pid, "VmRSS");
       const m = server.memory();
+      // smaps every 30 s only: reading it holds the server's memory-map lock for a few ms.
+      const wasm = samples.length % Math.max(1, Math.round(30 / o.sampleSeconds)) === 0 ? wasmMemoriesMb(pid) : null;
       if (kb !== null)
         samples.push({
           t: round((performance.now() - t0) / 1000),
           rssMb: round(kb / 1024),
           load1: round(os.loadavg()[0], 2),
           ...(m ? { heapUsedMb: m.heapUsed, externalMb: m.external } : {}),
+          ...(wasm ? { wasmMb: wasm } : {}),
         });
     }, o.sampleSeconds * 1000);
     samples.push({ t: 0, rssMb: round((rssStartKb ?? 0) / 1024), load1: round(os.loadavg()[0], 2) });
@@ -730,6 +765,11 @@ async function main() {
       console.log(
         `V8 heap used / outside the heap (MB, from the server's memory probe): ` +
           probed.map((x) => `${Math.round(x.heapUsedMb!)}/${Math.round(x.externalMb!)}`).join(" "),
+      );
+    const withWasm = samples.filter((x) => x.wasmMb);
+    if (withWasm.length)
+      console.log(
+        `WebAssembly memories, resident MB each (from /proc/PID/smaps): ` + withWasm.map((x) => x.wasmMb!.map(Math.round).join("+")).join(" "),
       );
     console.log(`requests per minute: ${perMinute.join(" ")}`);
     console.log(
