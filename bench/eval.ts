@@ -13,6 +13,12 @@
  * BENCH_EPOCHS (overrides training.epochs of the learned models) and
  * BENCH_CONCURRENCY (runs at once, default 1), e.g.
  *   BENCH_USERS=300 BENCH_TRACKS=1000 BENCH_DAYS=14 BENCH_SEEDS=1 npm run bench:eval
+ *
+ * BENCH_STORE=DIR keeps the store in DIR instead of a temp dir (the world is loaded
+ * only when DIR holds no plays), so a run stopped part-way (hours) continues where it
+ * was: runs that succeeded are reused, runs left running resume from their
+ * checkpoints. Per-run seconds are each run's own (stored with it); eval_wall_s is
+ * recorded only when this invocation trained every run (none reused).
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -21,6 +27,7 @@ import { evaluateModels, parseSeeds } from "../src/jobs/evaluation";
 import { formatEvaluationMarkdown, PAPER_MODELS } from "../src/eval/tables";
 import { loadDemoWorld } from "../src/data/demo-data";
 import { openStore } from "../src/store/store";
+import { getEventStats } from "../src/store/catalog";
 import { recorder } from "./record";
 
 const rec = recorder("eval");
@@ -37,11 +44,15 @@ async function main() {
   const models = process.env.BENCH_MODELS ? process.env.BENCH_MODELS.split(",").map((m) => m.trim()) : [...PAPER_MODELS];
   const epochs = process.env.BENCH_EPOCHS ? env("BENCH_EPOCHS", 1) : undefined;
   const concurrency = env("BENCH_CONCURRENCY", 1);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rubato-bench-eval-"));
+  const kept = process.env.BENCH_STORE;
+  const dir = kept ? path.resolve(kept) : fs.mkdtempSync(path.join(os.tmpdir(), "rubato-bench-eval-"));
   const store = await openStore({ backend: "pglite", location: path.join(dir, "pgdata") });
   try {
-    console.error(`bench:eval: loading the demo world (${world.users} users, ${world.tracks} tracks, ${world.days} days)...`);
-    await loadDemoWorld(store, world);
+    if (kept && (await getEventStats(store.sql)).count > 0) console.error(`bench:eval: continuing in ${dir} (BENCH_STORE)`);
+    else {
+      console.error(`bench:eval: loading the demo world (${world.users} users, ${world.tracks} tracks, ${world.days} days)...`);
+      await loadDemoWorld(store, world);
+    }
     console.error(
       `bench:eval: ${models.length} models x ${seeds.length} seeds, concurrency ${concurrency}${epochs ? `, ${epochs} epochs` : ""}`,
     );
@@ -59,7 +70,8 @@ async function main() {
           );
       },
     });
-    rec.figure("eval_wall_s", (Date.now() - started) / 1000, 1);
+    if (result.reused === 0) rec.figure("eval_wall_s", (Date.now() - started) / 1000, 1);
+    else rec.note(`${result.reused} of ${result.runs.length} runs reused from ${dir}: no eval_wall_s`);
     rec.figure("eval_runs", result.runs.length);
     for (const m of result.models) {
       const seconds = m.runs.flatMap((r) => (r.wallSeconds === null ? [] : [r.wallSeconds]));
@@ -71,7 +83,7 @@ async function main() {
     else rec.save();
   } finally {
     await store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (!kept) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
