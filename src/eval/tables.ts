@@ -128,8 +128,10 @@ export function tableRow(m: ModelResults): TableRow {
   };
 }
 
-/** "β 0.01, warm-up 500 steps, free bits 0.05" | "β 0.5, constant" | "deterministic (no KL)" | "-". */
-/** The runs' beta schedule; betas that differ by run (picked per seed by --beta-grid) are all named. */
+/**
+ * The runs' beta schedule: "β 0.01, warm-up 500 steps, free bits 0.05" | "β 0.5, constant" |
+ * "deterministic (no KL)" | "-"; betas that differ by run (picked per seed by --beta-grid) are all named.
+ */
 export function formatSchedule(latent: LatentKind, schedules: readonly (BetaSchedule | null)[]): string {
   if (latent === "none") return "-";
   if (latent === "deterministic") return "deterministic (no KL)";
