@@ -42,6 +42,15 @@ export const KEEP_ALIVE_MS = 65_000;
  */
 const DRAIN_MS = 2000;
 
+/**
+ * How long close() goes on answering after it begins, before it closes the idle
+ * connections. A request a client wrote on a kept-alive connection a moment before
+ * the signal can still be unread in its socket, and Node counts that connection as
+ * idle: closing it at once resets the request unanswered. Meanwhile every answer
+ * carries `connection: close`, so the clients leave of their own accord.
+ */
+const GRACE_MS = 500;
+
 class TooLarge extends Error {}
 
 function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> {
@@ -155,8 +164,9 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     serving,
     async close() {
       await ws.close();
-      // No new connections; idle ones closed; the requests in flight get DRAIN_MS to finish.
       closing = true;
+      await new Promise((r) => setTimeout(r, GRACE_MS));
+      // No new connections; idle ones closed; the requests in flight get DRAIN_MS to finish.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const deadline = Date.now() + DRAIN_MS;
