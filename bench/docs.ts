@@ -11,7 +11,7 @@
  *   {{run BENCH}}            where BENCH.json came from: its command, when, at which commit, the load
  *   {{figures BENCH}}        a table of every figure BENCH.json holds
  *   {{scale WORLD}}          bench:scale's phase and query tables of bench/results/scale-WORLD.json
- *   {{soak}}                 bench:soak's operations table and memory of bench/results/soak.json
+ *   {{soak [NAME]}}          bench:soak's operations table and memory of bench/results/soak.json (or NAME.json)
  * A bench not run yet renders as such; an unknown directive or bench is an error.
  */
 import fs from "node:fs";
@@ -96,7 +96,8 @@ function scale(dir: string, world: string): string {
 interface SoakFile {
   startedAt: string;
   machine: { loadAverage: { start: number[]; end: number[] } };
-  options: { minutes: number; clients: number };
+  options: { minutes: number; clients: number; warmupMinutes: number; training?: boolean };
+  environment?: Record<string, string>;
   requests: number;
   reqPerS: number;
   errors: { total: number; byKind: Record<string, number> };
@@ -105,14 +106,31 @@ interface SoakFile {
   server: {
     rssMb: { idle: number; afterWarmup: number; end: number; peak: number };
     growthAfterWarmupPercent: number;
+    /** Absent from soaks recorded before the trend was measured. */
+    trendMbPerMinute?: number;
+    trendGrowthPercent?: number;
     stopSeconds: number;
     exitCode: number;
   };
 }
 
-function soak(dir: string): string {
-  const s = readJson<SoakFile>(dir, "soak");
-  if (!s) return "_not recorded yet: `npm run bench:soak` writes it_";
+/** The command line that gives a soak with these options (bench:soak's defaults left out). */
+function soakCommand(o: SoakFile["options"], name: string, environment: Record<string, string> = {}): string {
+  const args = [
+    o.minutes !== 10 ? `--minutes ${o.minutes}` : "",
+    o.warmupMinutes !== 1 ? `--warmup-minutes ${o.warmupMinutes}` : "",
+    o.clients !== 64 ? `--clients ${o.clients}` : "",
+    o.training === false ? "--without-training" : "",
+    name !== "soak" ? `--json bench/results/${name}.json` : "",
+  ].filter(Boolean);
+  const env = Object.entries(environment).map(([k, v]) => `${k}=${/^[\w.,=-]+$/.test(v) ? v : `"${v}"`} `);
+  return `${env.join("")}npm run bench:soak${args.length ? ` -- ${args.join(" ")}` : ""}`;
+}
+
+function soak(dir: string, name = "soak"): string {
+  const s = readJson<SoakFile>(dir, name);
+  if (!s) return `_not recorded yet: \`npm run bench:soak\` writes it (bench/results/${name}.json)_`;
+  const training = s.options.training !== false;
   const ops = table(
     [
       ["operation", "weight", "requests", "errors", "p50 ms", "p99 ms", "req/s"],
@@ -130,8 +148,12 @@ function soak(dir: string): string {
     ["l", "r", "r", "r", "r", "r", "r"],
   );
   const m = s.server.rssMb;
+  const trend =
+    s.server.trendMbPerMinute === undefined
+      ? ""
+      : ` Trend after warm-up: ${s.server.trendMbPerMinute} MB a minute, **${s.server.trendGrowthPercent} %** over the measured span (the Theil-Sen slope of every sample).`;
   const facts = [
-    `- **Run:** \`npm run bench:soak\` (${s.options.minutes} minutes, ${s.options.clients} clients), ${when(s.startedAt)}; load average ${s.machine.loadAverage.start[0]} at the start, ${s.machine.loadAverage.end[0]} at the end.`,
+    `- **Run:** \`${soakCommand(s.options, name, s.environment)}\` (${s.options.minutes} minutes, ${s.options.warmupMinutes} of warm-up, ${s.options.clients} clients, ${training ? "training" : "no training"}), ${when(s.startedAt)}; load average ${s.machine.loadAverage.start[0]} at the start, ${s.machine.loadAverage.end[0]} at the end.`,
     `- **Errors:** ${number(s.errors.total)}${
       s.errors.total
         ? ` (${Object.entries(s.errors.byKind)
@@ -139,11 +161,11 @@ function soak(dir: string): string {
             .join(", ")})`
         : ""
     }.`,
-    `- **Training during the soak:** ${number(s.training.stepsDuringSoak)} steps, ${s.training.stepsPerSecond} a second.`,
-    `- **Server RSS:** ${number(Math.round(m.idle))} MB idle, ${number(Math.round(m.afterWarmup))} MB after warm-up, ${number(Math.round(m.end))} MB at the end (growth after warm-up ${s.server.growthAfterWarmupPercent} %, goal under 5 %), peak ${number(Math.round(m.peak))} MB.`,
+    training ? `- **Training during the soak:** ${number(s.training.stepsDuringSoak)} steps, ${s.training.stepsPerSecond} a second.` : "",
+    `- **Server RSS:** ${number(Math.round(m.idle))} MB idle, ${number(Math.round(m.afterWarmup))} MB after warm-up, ${number(Math.round(m.end))} MB at the end (${s.server.growthAfterWarmupPercent} % by the 30-s medians at each end), peak ${number(Math.round(m.peak))} MB.${trend}`,
     `- **SIGTERM at the end:** exit ${s.server.exitCode} after ${s.server.stopSeconds} s.`,
   ];
-  return `${ops}\n\n${facts.join("\n")}`;
+  return `${s.options.clients > 0 ? `${ops}\n\n` : ""}${facts.filter(Boolean).join("\n")}`;
 }
 
 function figures(r: BenchRecord): string {
@@ -179,8 +201,8 @@ export function renderBenchmarks(template: string, dir = RESULTS): string {
         need(1);
         return scale(dir, args[0]);
       case "soak":
-        need(0);
-        return soak(dir);
+        if (args.length > 1) throw new Error(`${whole}: soak takes at most 1 argument`);
+        return soak(dir, args[0]);
       default:
         throw new Error(`${whole}: unknown directive "${directive}" (value, run, figures, scale, soak)`);
     }

@@ -53,6 +53,8 @@ const KEY = "bench-soak-key";
 const WORLD = { users: 2000, tracks: 5000, days: 28 };
 const TRAINING = { model: "fs-vae-quick", overrides: { training: { epochs: 10_000, early_stopping: { patience: 0 } } } };
 const REQUEST_TIMEOUT_MS = 30_000;
+/** Variables a soak records when set: glibc's malloc arenas, and extra flags for the server's node. */
+const SERVER_ENVIRONMENT = ["MALLOC_ARENA_MAX", "BENCH_SERVER_NODE_FLAGS"];
 
 const DOCUMENTED = new Set(DOCUMENTED_CODES);
 
@@ -69,6 +71,9 @@ time and its growth after warm-up (goal under 5 %), the training run's steps.
                        (default 1, or a fifth of a soak shorter than 5 minutes)
   --sample-seconds N   RSS sampling interval (default 5)
   --json FILE          where the figures go (default bench/results/soak.json)
+  --clients 0          no load: the training alone (with --without-training: idle)
+  --without-training   no training run: the load alone. With --clients 0 these
+                       two tell the memory of serving from that of training
   --fresh              make the template store (demo world + one-epoch model) again
   --keep               keep the soak's store afterwards (the server's log is
                        always kept beside it, as DIR.log)
@@ -84,6 +89,7 @@ interface Options {
   json: string;
   fresh: boolean;
   keep: boolean;
+  training: boolean;
 }
 
 const OPTIONS = {
@@ -94,6 +100,7 @@ const OPTIONS = {
   json: { type: "string" },
   fresh: { type: "boolean" },
   keep: { type: "boolean" },
+  "without-training": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -110,10 +117,10 @@ function options(argv: string[]): Options | null {
   })();
   const values = parsed.values;
   if (values.help) return null;
-  const positive = (name: string, text: string | undefined, dflt: number, integer = false) => {
+  const positive = (name: string, text: string | undefined, dflt: number, integer = false, zero = false) => {
     const n = text === undefined ? dflt : Number(text);
-    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
-      throw new UsageError(`--${name} expects a positive ${integer ? "integer" : "number"}, got "${text}"`);
+    if (!Number.isFinite(n) || n < 0 || (n === 0 && !zero) || (integer && !Number.isInteger(n)))
+      throw new UsageError(`--${name} expects a ${zero ? "non-negative" : "positive"} ${integer ? "integer" : "number"}, got "${text}"`);
     return n;
   };
   const minutes = positive("minutes", values.minutes, 10);
@@ -121,12 +128,13 @@ function options(argv: string[]): Options | null {
   if (warmupMinutes >= minutes) throw new UsageError(`--warmup-minutes (${warmupMinutes}) must be shorter than --minutes (${minutes})`);
   return {
     minutes,
-    clients: positive("clients", values.clients, 64, true),
+    clients: positive("clients", values.clients, 64, true, true),
     warmupMinutes,
     sampleSeconds: positive("sample-seconds", values["sample-seconds"], 5),
     json: path.resolve(values.json ?? path.join(ROOT, "bench/results/soak.json")),
     fresh: values.fresh ?? false,
     keep: values.keep ?? false,
+    training: !values["without-training"],
   };
 }
 
@@ -149,8 +157,8 @@ async function template(fresh: boolean): Promise<string> {
   return dir;
 }
 
-/** External ids of users and of tracks with an embedding, read from the template (closed again before the server opens its copy). */
-async function ids(dir: string): Promise<{ users: string[]; tracks: string[] }> {
+/** External ids of users and of tracks with an embedding, and the trained run, read from the template (closed again before the server opens its copy). */
+async function ids(dir: string): Promise<{ users: string[]; tracks: string[]; trainedRunId: string }> {
   const store = await openStore({ backend: "pglite", location: path.join(dir, "pgdata") });
   try {
     const users = (await store.sql.query<{ external_id: string }>("SELECT external_id FROM app_user ORDER BY id")).map(
@@ -159,7 +167,8 @@ async function ids(dir: string): Promise<{ users: string[]; tracks: string[] }> 
     const tracks = (await store.sql.query<{ external_id: string }>(`SELECT external_id FROM track WHERE ${HAS_EMBEDDING} ORDER BY id`)).map(
       (r) => r.external_id,
     );
-    return { users, tracks };
+    const [run] = await store.sql.query<{ id: string }>(`SELECT id FROM run WHERE status = 'SUCCEEDED' ORDER BY created_at LIMIT 1`);
+    return { users, tracks, trainedRunId: run.id };
   } finally {
     await store.close();
   }
@@ -261,7 +270,8 @@ function startServer(dir: string, logPath: string, probeMs: number): Promise<Ser
         NODE_ENV: "production",
         BENCH_PROBE_MS: String(probeMs),
       },
-      stdio: ["ignore", "ignore", "pipe"],
+      // stdout to the log too: what node flags print (--trace-gc) goes there.
+      stdio: ["ignore", "pipe", "pipe"],
     },
   );
   let memory: MemoryProbe | null = null;
@@ -271,6 +281,7 @@ function startServer(dir: string, logPath: string, probeMs: number): Promise<Ser
   let onWarm: () => void = () => undefined;
   const warmed = new Promise<void>((resolve) => (onWarm = resolve));
   return new Promise((resolve, reject) => {
+    child.stdout!.on("data", (d: Buffer) => logFile.write(d));
     child.stderr!.on("data", (d: Buffer) => {
       logFile.write(d);
       const lines = (partial + d.toString("utf8")).split("\n");
@@ -464,7 +475,7 @@ async function main() {
   const loadAtStart = os.loadavg();
   const startedAt = new Date();
   const templateDir = await template(o.fresh);
-  const { users, tracks } = await ids(templateDir);
+  const { users, tracks, trainedRunId } = await ids(templateDir);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rubato-bench-soak-"));
   fs.cpSync(path.join(templateDir, "pgdata"), path.join(dir, "pgdata"), { recursive: true });
   log(`store: a fresh copy in ${dir}; ${users.length} users, ${tracks.length} tracks`);
@@ -513,22 +524,25 @@ async function main() {
         await startTraining();
       }
     };
-    await startTraining();
-    const waitStarted = performance.now();
-    while (current().lastStep === null) {
-      if (performance.now() - waitStarted > 15 * 60_000) throw new Error("the training run took no step in 15 minutes");
-      await sleep(1000);
-      await watchTraining(false);
+    if (o.training) {
+      await startTraining();
+      const waitStarted = performance.now();
+      while (current().lastStep === null) {
+        if (performance.now() - waitStarted > 15 * 60_000) throw new Error("the training run took no step in 15 minutes");
+        await sleep(1000);
+        await watchTraining(false);
+      }
+      log(`training: step ${current().lastStep} after ${((performance.now() - waitStarted) / 1000).toFixed(0)} s (dataset built)`);
+      current().firstStep = current().lastStep;
     }
-    log(`training: step ${current().lastStep} after ${((performance.now() - waitStarted) / 1000).toFixed(0)} s (dataset built)`);
-    current().firstStep = current().lastStep;
 
     // The soak.
     const ms = o.minutes * 60_000;
     const warmupMs = o.warmupMinutes * 60_000;
     const rng = new Rng(17, 5);
     const cursors: string[] = [];
-    const ops = operations(users, tracks, () => current().id, cursors);
+    // (without training, runProgress asks for the template's trained run)
+    const ops = operations(users, tracks, () => current()?.id ?? trainedRunId, cursors);
     const totalWeight = ops.reduce((s, op) => s + op.weight, 0);
     const stats = new Map<string, OperationStats>(ops.map((op) => [op.name, { requests: 0, errors: 0, latency: new Samples() }]));
     const errors = new Map<string, number>(); // "kind: detail" -> count
@@ -568,7 +582,7 @@ async function main() {
       minuteRequests = 0;
     }, 60_000);
     const watcher = setInterval(() => {
-      void watchTraining(true).catch((err: Error) => log(`training watch: ${err.message}`));
+      if (o.training) void watchTraining(true).catch((err: Error) => log(`training watch: ${err.message}`));
       if (performance.now() - lastProgressLog >= 60_000) {
         lastProgressLog = performance.now();
         const done = [...stats.values()].reduce((s, x) => s + x.requests, 0);
@@ -576,7 +590,7 @@ async function main() {
         const kb = procKb(pid, "VmRSS");
         log(
           `  ${((lastProgressLog - t0) / 60_000).toFixed(0)} min: ${done} requests, ${failed} errors, RSS ${kb ? Math.round(kb / 1024) : "?"} MB, ` +
-            `training step ${current().lastStep}, load ${os.loadavg()[0].toFixed(1)}`,
+            `${o.training ? `training step ${current().lastStep}` : "no training"}, load ${os.loadavg()[0].toFixed(1)}`,
         );
       }
     }, 5000);
@@ -613,6 +627,7 @@ async function main() {
         }
       }
     };
+    if (o.clients === 0) await sleep(ms);
     await Promise.all(Array.from({ length: o.clients }, client));
     const seconds = (performance.now() - t0) / 1000;
     clearInterval(sampler);
@@ -623,13 +638,14 @@ async function main() {
     const rssEndKb = procKb(pid, "VmRSS");
     samples.push({ t: round(seconds), rssMb: round((rssEndKb ?? 0) / 1024), load1: round(os.loadavg()[0], 2) });
     const cpuAtEnd = cpuSeconds(pid);
-    await watchTraining(true);
+    if (o.training) await watchTraining(true);
     const peakKb = procKb(pid, "VmHWM");
 
     // Stop: cancel the training run, then SIGTERM, timed.
-    await post(url, `mutation($id: ID!) { cancelTraining(input: { runId: $id }) { run { status } } }`, { id: current().id }, auth).catch((err: Error) =>
-      log(`cancelTraining: ${err.message}`),
-    );
+    if (o.training)
+      await post(url, `mutation($id: ID!) { cancelTraining(input: { runId: $id }) { run { status } } }`, { id: current().id }, auth).catch(
+        (err: Error) => log(`cancelTraining: ${err.message}`),
+      );
     const t0Stop = performance.now();
     server.child.kill("SIGTERM");
     const exitCode = await server.exited.catch(() => null);
@@ -646,6 +662,16 @@ async function main() {
     const afterWarmup = median(samples.filter((x) => x.t >= warmSeconds && x.t <= warmSeconds + window).map((x) => x.rssMb));
     const atEnd = median(samples.filter((x) => x.t >= seconds - window).map((x) => x.rssMb));
     const growth = ((atEnd - afterWarmup) / afterWarmup) * 100;
+    // The trend, which one GC's sawtooth at either end cannot decide: the Theil-Sen slope
+    // (the median of the slopes between every two samples) after warm-up, over the measured span.
+    const measured = samples.filter((x) => x.t >= warmSeconds);
+    const slopes: number[] = [];
+    for (let i = 0; i < measured.length; i++)
+      for (let j = i + 1; j < measured.length; j++)
+        if (measured[j].t > measured[i].t) slopes.push((measured[j].rssMb - measured[i].rssMb) / (measured[j].t - measured[i].t));
+    const trendMbPerMinute = median(slopes) * 60;
+    const measuredMinutes = (seconds - warmSeconds) / 60;
+    const trendGrowth = ((trendMbPerMinute * measuredMinutes) / median(measured.map((x) => x.rssMb))) * 100;
 
     const total = [...stats.values()].reduce((s, x) => s + x.requests, 0);
     const byKind: Record<string, number> = {};
@@ -657,7 +683,15 @@ async function main() {
     const loadAtEnd = os.loadavg();
     const figures = {
       startedAt: startedAt.toISOString(),
-      options: { minutes: o.minutes, clients: o.clients, warmupMinutes: o.warmupMinutes, sampleSeconds: o.sampleSeconds },
+      options: {
+        minutes: o.minutes,
+        clients: o.clients,
+        warmupMinutes: o.warmupMinutes,
+        sampleSeconds: o.sampleSeconds,
+        training: o.training,
+      },
+      // Set in the environment the server inherits, and which change how it uses memory.
+      environment: Object.fromEntries(SERVER_ENVIRONMENT.filter((name) => process.env[name]).map((name) => [name, process.env[name]])),
       machine: {
         cores: os.cpus().length,
         memoryGb: Math.round(os.totalmem() / 2 ** 30),
@@ -709,6 +743,9 @@ async function main() {
           peak: peakKb === null ? null : round(peakKb / 1024),
         },
         growthAfterWarmupPercent: round(growth, 2),
+        trendMbPerMinute: round(trendMbPerMinute, 2),
+        trendGrowthPercent: round(trendGrowth, 2),
+        trendMethod: "Theil-Sen slope of VmRSS after warm-up, times the measured minutes, over the median VmRSS after warm-up",
         growthMethod: `median VmRSS of the samples in the ${round(window)} s after warm-up and in the last ${round(window)} s`,
         cpuSeconds: cpuAtStart !== null && cpuAtEnd !== null ? round(cpuAtEnd - cpuAtStart) : null,
         stopSeconds: round(stopSeconds, 2),
@@ -722,7 +759,7 @@ async function main() {
     // The report.
     const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
     console.log(
-      `\nbench:soak ${o.minutes} min at ${o.clients} clients while ${TRAINING.model} trains, ${startedAt.toISOString()}\n` +
+      `\nbench:soak ${o.minutes} min at ${o.clients} clients ${o.training ? `while ${TRAINING.model} trains` : "with no training"}, ${startedAt.toISOString()}\n` +
         `machine: ${os.cpus().length} cores, load average ${load(loadAtStart)} at the start, ${load(loadAtEnd)} at the end (shared machine)\n`,
     );
     const rows = [
@@ -741,7 +778,8 @@ async function main() {
       }),
       ["all", String(totalWeight), String(total), String(figures.errors.total), "", "", figures.reqPerS.toFixed(1)],
     ];
-    console.log(table(rows));
+    if (o.clients > 0) console.log(table(rows));
+    else console.log("no load (--clients 0)");
     console.log(`\nerrors: ${figures.errors.total} (goal 0)${figures.errors.total ? "" : ": none of any kind"}`);
     for (const [key, n] of errors) {
       const at = errorTimes.get(key)!;
@@ -749,8 +787,9 @@ async function main() {
     }
     const r = figures.server.rssMb;
     console.log(
-      `\nserver RSS MB: idle ${r.idle}, soak start (training) ${r.start}, after warm-up ${afterWarmup}, end ${atEnd}, peak ${r.peak}; ` +
-        `growth after warm-up ${growth.toFixed(2)} % (goal < 5 %; ${figures.server.growthMethod})`,
+      `\nserver RSS MB: idle ${r.idle}, soak start${o.training ? " (training)" : ""} ${r.start}, after warm-up ${afterWarmup}, end ${atEnd}, peak ${r.peak}; ` +
+        `growth after warm-up ${growth.toFixed(2)} % (goal < 5 %; ${figures.server.growthMethod}); ` +
+        `trend ${trendMbPerMinute.toFixed(2)} MB/min, ${trendGrowth.toFixed(2)} % over the ${measuredMinutes.toFixed(1)} measured minutes`,
     );
     const every = Math.max(1, Math.round(30 / o.sampleSeconds));
     console.log(
@@ -769,13 +808,16 @@ async function main() {
     const withWasm = samples.filter((x) => x.wasmMb);
     if (withWasm.length)
       console.log(
-        `WebAssembly memories, resident MB each (from /proc/PID/smaps): ` + withWasm.map((x) => x.wasmMb!.map(Math.round).join("+")).join(" "),
+        `WebAssembly memories, resident MB each (from /proc/PID/smaps): ` +
+          withWasm.map((x) => x.wasmMb!.map(Math.round).join("+")).join(" "),
       );
     console.log(`requests per minute: ${perMinute.join(" ")}`);
-    console.log(
-      `training: ${stepsDuring} steps during the soak (${figures.training.stepsPerSecond}/s), ` +
-        training.runs.map((x) => `run ${x.id.slice(0, 8)} ${x.status} epoch ${x.epoch} step ${x.lastStep}`).join("; "),
-    );
+    if (!o.training) console.log("training: none (--without-training)");
+    else
+      console.log(
+        `training: ${stepsDuring} steps during the soak (${figures.training.stepsPerSecond}/s), ` +
+          training.runs.map((x) => `run ${x.id.slice(0, 8)} ${x.status} epoch ${x.epoch} step ${x.lastStep}`).join("; "),
+      );
     console.log(
       `server: ${figures.server.cpuSeconds} CPU s during the soak; SIGTERM to exit ${stopSeconds.toFixed(1)} s (code ${exitCode})`,
     );

@@ -72,7 +72,41 @@ describe("renderBenchmarks", () => {
     expect(out).toContain("_not run yet_");
     expect(out).toContain("_not recorded yet: `npm run bench:eval` writes it_");
     expect(out).toContain("_health_p99_ms_idle not in the latest run_");
-    expect(out).toContain("_not recorded yet: `npm run bench:soak` writes it_");
+    expect(out).toContain("_not recorded yet: `npm run bench:soak` writes it (bench/results/soak.json)_");
+  });
+
+  it("renders a named soak with the command that gives it (its environment too), its trend, and no operations table without clients", () => {
+    fs.writeFileSync(
+      path.join(dir, "soak-idle.json"),
+      JSON.stringify({
+        startedAt: "2026-12-06T23:53:00.000Z",
+        machine: { loadAverage: { start: [1.5], end: [2.7] } },
+        options: { minutes: 15, clients: 0, warmupMinutes: 3, training: false },
+        environment: { MALLOC_ARENA_MAX: "2" },
+        requests: 0,
+        reqPerS: 0,
+        errors: { total: 0, byKind: {} },
+        operations: {},
+        training: { stepsDuringSoak: 0, stepsPerSecond: 0 },
+        server: {
+          rssMb: { idle: 557, afterWarmup: 883, end: 938, peak: 1080 },
+          growthAfterWarmupPercent: 6.29,
+          trendMbPerMinute: 0.17,
+          trendGrowthPercent: 0.22,
+          stopSeconds: 0.9,
+          exitCode: 0,
+        },
+      }),
+    );
+    const out = renderBenchmarks("{{soak soak-idle}}", dir);
+    expect(out).toContain(
+      "`MALLOC_ARENA_MAX=2 npm run bench:soak -- --minutes 15 --warmup-minutes 3 --clients 0 --without-training --json bench/results/soak-idle.json`",
+    );
+    expect(out).toContain("0.17 MB a minute, **0.22 %**");
+    expect(out).toContain("(6.29 % by the 30-s medians at each end)");
+    expect(out).not.toContain("| operation |");
+    expect(out).not.toContain("Training during the soak");
+    expect(() => renderBenchmarks("{{soak a b}}", dir)).toThrow(/soak takes at most 1 argument/);
   });
 
   it("refuses an unknown directive, an unknown bench and a wrong argument count", () => {
