@@ -63,7 +63,9 @@ const HELP = `npm run bench:soak -- [options]
 A real rubato serve on a fresh copy of the demo world, driven by --clients
 connections with mixed operations for --minutes while a model trains in it.
 Prints errors by kind, p50/p99 and req/s per operation, the server's RSS over
-time and its growth after warm-up (goal under 5 %), the training run's steps.
+time and its growth after warm-up (the trend: goal under 5 %), the training
+run's steps. MALLOC_ARENA_MAX and BENCH_SERVER_NODE_FLAGS (extra node flags for
+the server, e.g. --trace-gc) are passed on and recorded.
 
   --minutes N          length of the soak, warm-up included (default 10)
   --clients N          concurrent connections (default 64)
@@ -72,8 +74,8 @@ time and its growth after warm-up (goal under 5 %), the training run's steps.
   --sample-seconds N   RSS sampling interval (default 5)
   --json FILE          where the figures go (default bench/results/soak.json)
   --clients 0          no load: the training alone (with --without-training: idle)
-  --without-training   no training run: the load alone. With --clients 0 these
-                       two tell the memory of serving from that of training
+  --without-training   no training run: the load alone (beside a soak with
+                       --clients 0, it tells serving's memory from training's)
   --fresh              make the template store (demo world + one-epoch model) again
   --keep               keep the soak's store afterwards (the server's log is
                        always kept beside it, as DIR.log)
