@@ -790,8 +790,8 @@ async function main() {
     const r = figures.server.rssMb;
     console.log(
       `\nserver RSS MB: idle ${r.idle}, soak start${o.training ? " (training)" : ""} ${r.start}, after warm-up ${afterWarmup}, end ${atEnd}, peak ${r.peak}; ` +
-        `growth after warm-up ${growth.toFixed(2)} % (goal < 5 %; ${figures.server.growthMethod}); ` +
-        `trend ${trendMbPerMinute.toFixed(2)} MB/min, ${trendGrowth.toFixed(2)} % over the ${measuredMinutes.toFixed(1)} measured minutes`,
+        `growth after warm-up ${growth.toFixed(2)} % (${figures.server.growthMethod}); ` +
+        `trend ${trendMbPerMinute.toFixed(2)} MB/min, ${trendGrowth.toFixed(2)} % over the ${measuredMinutes.toFixed(1)} measured minutes (goal < 5 %)`,
     );
     const every = Math.max(1, Math.round(30 / o.sampleSeconds));
     console.log(
