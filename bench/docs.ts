@@ -12,6 +12,7 @@
  *   {{figures BENCH}}        a table of every figure BENCH.json holds
  *   {{scale WORLD}}          bench:scale's phase and query tables of bench/results/scale-WORLD.json
  *   {{soak [NAME]}}          bench:soak's operations table and memory of bench/results/soak.json (or NAME.json)
+ *   {{soaks NAME...}}        one row per soak (bench/results/NAME.json): its settings, load, memory and trend, its command
  * A bench not run yet renders as such; an unknown directive or bench is an error.
  */
 import fs from "node:fs";
@@ -112,6 +113,7 @@ interface SoakFile {
     stopSeconds: number;
     exitCode: number;
   };
+  rssSeries?: { t: number; rssMb: number }[];
 }
 
 /** The command line that gives a soak with these options (bench:soak's defaults left out). */
@@ -168,6 +170,49 @@ function soak(dir: string, name = "soak"): string {
   return `${s.options.clients > 0 ? `${ops}\n\n` : ""}${facts.filter(Boolean).join("\n")}`;
 }
 
+/** Soaks side by side: what varies between runs of one soak shows beside what a setting changes. */
+function soaks(dir: string, names: string[]): string {
+  const rows = names.map((name) => {
+    const s = readJson<SoakFile>(dir, name);
+    if (!s) throw new Error(`{{soaks}}: no bench/results/${name}.json`);
+    const warm = s.options.warmupMinutes * 60;
+    const measured = (s.rssSeries ?? []).filter((x) => x.t >= warm).map((x) => x.rssMb).sort((a, b) => a - b);
+    const median = measured.length ? number(Math.round(measured[Math.floor((measured.length - 1) / 2)])) : "";
+    const settings = Object.entries(s.environment ?? {}).map(([k, v]) => `\`${k}=${v}\``);
+    const m = s.server.rssMb;
+    return [
+      when(s.startedAt),
+      settings.join(" ") || "none",
+      `${number(s.requests)} (${number(Math.round(s.reqPerS))}/s)`,
+      number(s.errors.total),
+      number(s.training.stepsPerSecond),
+      number(Math.round(s.operations.userEmbedding?.p99Ms ?? NaN)),
+      `${number(Math.round(m.afterWarmup))} / ${median} / ${number(Math.round(m.peak))}`,
+      s.server.trendMbPerMinute === undefined ? "" : number(s.server.trendMbPerMinute),
+      s.server.trendGrowthPercent === undefined ? "" : `**${number(s.server.trendGrowthPercent)} %**`,
+      `\`${soakCommand(s.options, name, s.environment)}\``,
+    ];
+  });
+  return table(
+    [
+      [
+        "started",
+        "settings",
+        "requests",
+        "errors",
+        "training steps/s",
+        "userEmbedding p99 ms",
+        "RSS MB: after warm-up / median / peak",
+        "trend MB/min",
+        "trend",
+        "command",
+      ],
+      ...rows,
+    ],
+    ["l", "l", "r", "r", "r", "r", "r", "r", "r", "l"],
+  );
+}
+
 function figures(r: BenchRecord): string {
   return table([["figure", "value"], ...Object.entries(r.figures).map(([k, v]) => [`\`${k}\``, number(v)])], ["l", "r"]);
 }
@@ -203,8 +248,11 @@ export function renderBenchmarks(template: string, dir = RESULTS): string {
       case "soak":
         if (args.length > 1) throw new Error(`${whole}: soak takes at most 1 argument`);
         return soak(dir, args[0]);
+      case "soaks":
+        if (args.length === 0) throw new Error(`${whole}: soaks takes one or more soak names`);
+        return soaks(dir, args);
       default:
-        throw new Error(`${whole}: unknown directive "${directive}" (value, run, figures, scale, soak)`);
+        throw new Error(`${whole}: unknown directive "${directive}" (value, run, figures, scale, soak, soaks)`);
     }
   });
   const left = /\{\{[^}]*\}\}/.exec(body);

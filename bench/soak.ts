@@ -53,8 +53,8 @@ const KEY = "bench-soak-key";
 const WORLD = { users: 2000, tracks: 5000, days: 28 };
 const TRAINING = { model: "fs-vae-quick", overrides: { training: { epochs: 10_000, early_stopping: { patience: 0 } } } };
 const REQUEST_TIMEOUT_MS = 30_000;
-/** Variables a soak records when set: glibc's malloc arenas, and extra flags for the server's node. */
-const SERVER_ENVIRONMENT = ["MALLOC_ARENA_MAX", "BENCH_SERVER_NODE_FLAGS"];
+/** Variables a soak records when set: glibc's malloc tunables (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, ...) and extra flags for the server's node. */
+const recordedEnvironment = (name: string) => name.startsWith("MALLOC_") || name === "BENCH_SERVER_NODE_FLAGS";
 
 const DOCUMENTED = new Set(DOCUMENTED_CODES);
 
@@ -64,8 +64,9 @@ A real rubato serve on a fresh copy of the demo world, driven by --clients
 connections with mixed operations for --minutes while a model trains in it.
 Prints errors by kind, p50/p99 and req/s per operation, the server's RSS over
 time and its growth after warm-up (the trend: goal under 5 %), the training
-run's steps. MALLOC_ARENA_MAX and BENCH_SERVER_NODE_FLAGS (extra node flags for
-the server, e.g. --trace-gc) are passed on and recorded.
+run's steps. glibc's MALLOC_* tunables (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_)
+and BENCH_SERVER_NODE_FLAGS (extra node flags for the server, e.g. --trace-gc) are
+passed on and recorded.
 
   --minutes N          length of the soak, warm-up included (default 10)
   --clients N          concurrent connections (default 64)
@@ -693,7 +694,7 @@ async function main() {
         training: o.training,
       },
       // Set in the environment the server inherits, and which change how it uses memory.
-      environment: Object.fromEntries(SERVER_ENVIRONMENT.filter((name) => process.env[name]).map((name) => [name, process.env[name]])),
+      environment: Object.fromEntries(Object.entries(process.env).filter(([name, value]) => recordedEnvironment(name) && value)),
       machine: {
         cores: os.cpus().length,
         memoryGb: Math.round(os.totalmem() / 2 ** 30),

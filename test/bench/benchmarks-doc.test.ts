@@ -109,6 +109,44 @@ describe("renderBenchmarks", () => {
     expect(() => renderBenchmarks("{{soak a b}}", dir)).toThrow(/soak takes at most 1 argument/);
   });
 
+  it("puts soaks side by side, one row each with its settings, median RSS after warm-up, trend and command", () => {
+    const soakFile = (environment: Record<string, string>, trend: number, series: number[]) => ({
+      startedAt: "2026-12-07T03:12:00.000Z",
+      machine: { loadAverage: { start: [0.5], end: [2.5] } },
+      options: { minutes: 15, clients: 64, warmupMinutes: 3, training: true },
+      environment,
+      requests: 316774,
+      reqPerS: 351.9,
+      errors: { total: 0, byKind: {} },
+      operations: { userEmbedding: { weight: 30, requests: 1, errors: 0, p50Ms: 200, p99Ms: 449.4, reqPerS: 1 } },
+      training: { stepsDuringSoak: 18000, stepsPerSecond: 20.4 },
+      server: {
+        rssMb: { idle: 554, afterWarmup: 1134.8, end: 1111.7, peak: 1263.2 },
+        growthAfterWarmupPercent: -2.04,
+        trendMbPerMinute: trend,
+        trendGrowthPercent: trend + 0.1,
+        stopSeconds: 0.9,
+        exitCode: 0,
+      },
+      // Samples before the 3-minute warm-up are left out of the median.
+      rssSeries: series.map((rssMb, i) => ({ t: i * 60, rssMb })),
+    });
+    fs.writeFileSync(path.join(dir, "soak-a.json"), JSON.stringify(soakFile({}, 2.2, [500, 500, 500, 1100, 1150, 1300])));
+    fs.writeFileSync(path.join(dir, "soak-b.json"), JSON.stringify(soakFile({ MALLOC_MMAP_THRESHOLD_: "131072" }, 5.5, [1000, 1000, 1000, 1000])));
+    const out = renderBenchmarks("{{soaks soak-a soak-b}}", dir);
+    const rows = out.split("\n").filter((line) => line.startsWith("| 2026-12-07 03:12 UTC |"));
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toContain("| none |");
+    expect(rows[0]).toContain("1,135 / 1,150 / 1,263");
+    expect(rows[0]).toContain("**2.3 %**");
+    expect(rows[0]).toContain("`npm run bench:soak -- --minutes 15 --warmup-minutes 3 --json bench/results/soak-a.json`");
+    expect(rows[1]).toContain("`MALLOC_MMAP_THRESHOLD_=131072`");
+    expect(rows[1]).toContain("1,135 / 1,000 / 1,263");
+    expect(rows[1]).toContain("`MALLOC_MMAP_THRESHOLD_=131072 npm run bench:soak -- --minutes 15 --warmup-minutes 3 --json bench/results/soak-b.json`");
+    expect(() => renderBenchmarks("{{soaks}}", dir)).toThrow(/soaks takes one or more soak names/);
+    expect(() => renderBenchmarks("{{soaks soak-missing}}", dir)).toThrow(/no bench\/results\/soak-missing.json/);
+  });
+
   it("refuses an unknown directive, an unknown bench and a wrong argument count", () => {
     expect(() => renderBenchmarks("{{figure train x}}", dir)).toThrow(/unknown directive "figure"/);
     expect(() => renderBenchmarks("{{run trian}}", dir)).toThrow(/unknown bench "trian"/);
