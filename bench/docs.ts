@@ -116,6 +116,10 @@ interface SoakFile {
   rssSeries?: { t: number; rssMb: number }[];
 }
 
+/** A soak's recorded environment as shell assignments (`NAME=value`, quoted where the shell needs it). */
+const assignments = (environment: Record<string, string> = {}) =>
+  Object.entries(environment).map(([k, v]) => `${k}=${/^[\w.,=-]+$/.test(v) ? v : `"${v}"`}`);
+
 /** The command line that gives a soak with these options (bench:soak's defaults left out). */
 function soakCommand(o: SoakFile["options"], name: string, environment: Record<string, string> = {}): string {
   const args = [
@@ -125,8 +129,7 @@ function soakCommand(o: SoakFile["options"], name: string, environment: Record<s
     o.training === false ? "--without-training" : "",
     name !== "soak" ? `--json bench/results/${name}.json` : "",
   ].filter(Boolean);
-  const env = Object.entries(environment).map(([k, v]) => `${k}=${/^[\w.,=-]+$/.test(v) ? v : `"${v}"`} `);
-  return `${env.join("")}npm run bench:soak${args.length ? ` -- ${args.join(" ")}` : ""}`;
+  return [...assignments(environment), "npm run bench:soak", ...(args.length ? ["--", ...args] : [])].join(" ");
 }
 
 function soak(dir: string, name = "soak"): string {
@@ -178,7 +181,7 @@ function soaks(dir: string, names: string[]): string {
     const warm = s.options.warmupMinutes * 60;
     const measured = (s.rssSeries ?? []).filter((x) => x.t >= warm).map((x) => x.rssMb).sort((a, b) => a - b);
     const median = measured.length ? number(Math.round(measured[Math.floor((measured.length - 1) / 2)])) : "";
-    const settings = Object.entries(s.environment ?? {}).map(([k, v]) => `\`${k}=${v}\``);
+    const settings = assignments(s.environment).map((a) => `\`${a}\``);
     const m = s.server.rssMb;
     return [
       when(s.startedAt),
