@@ -34,7 +34,16 @@ import type { UncertaintyReport } from "./uncertainty";
 /** Models of the paper's Table 2 (ablations of FS-VAE). */
 export const ABLATIONS = ["no-fast", "no-slow", "shuffle", "non-probabilistic"] as const;
 /** Models of Table 1 that are not FS-VAE itself: the paper's baselines (vae-cf: Mult-VAE as the paper adapted it), and recent (the fast window's mean, not in the paper). */
-export const BASELINE_MODELS = ["jodie", "latent-cross", "vae-cf", "vanilla-rnn", "aggregate-sequence", "average", "recent", "popularity"] as const;
+export const BASELINE_MODELS = [
+  "jodie",
+  "latent-cross",
+  "vae-cf",
+  "vanilla-rnn",
+  "aggregate-sequence",
+  "average",
+  "recent",
+  "popularity",
+] as const;
 
 /** Every model of the paper's two tables, FS-VAE as the shipped quick configuration: what `rubato eval` runs by default. */
 export const PAPER_MODELS = ["fs-vae-quick", ...BASELINE_MODELS, ...ABLATIONS] as const;
@@ -241,6 +250,14 @@ export function evaluationJson(input: EvaluationTablesInput) {
   };
 }
 
+/** A warning when the runs were tested on different numbers of rows (they should share one test split); null when they agree. */
+export function testRowsWarning(models: readonly ModelResults[]): string | null {
+  const rows = new Set(models.flatMap((m) => m.runs.flatMap((r) => (r.testRows === null ? [] : [r.testRows]))));
+  return rows.size > 1
+    ? `the runs were tested on different numbers of rows (${[...rows].join(", ")}): check the models' training.split`
+    : null;
+}
+
 /** Per model whose runs measured it: the uncertainty report's figures, mean ± std over the runs; null when no model has any. */
 export function uncertaintyTable(models: readonly ModelResults[]): string | null {
   const lines: string[] = [];
@@ -260,4 +277,32 @@ export function uncertaintyTable(models: readonly ModelResults[]): string | null
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...lines,
   ].join("\n");
+}
+
+/** What a beta grid chose, per seed: every candidate's validation reconstruction at its best epoch. */
+export interface BetaSelection {
+  model: string;
+  betas: number[];
+  seeds: {
+    seed: number;
+    /** The beta with the lowest validation reconstruction; null when no candidate succeeded. */
+    chosen: number | null;
+    candidates: { beta: number; runId: string; status: string; validationReconstruction: number | null }[];
+  }[];
+}
+
+/** The beta chosen per seed, with every candidate's figure, as Markdown (after the tables). */
+export function formatBetaSelectionMarkdown(s: BetaSelection): string {
+  const fmt = (v: number | null) => (v === null ? "n/a" : v.toFixed(4));
+  const lines = [
+    `Beta of ${s.model}, chosen per seed among ${s.betas.join(", ")} by the validation reconstruction at each run's best epoch (lower is better):`,
+    "",
+  ];
+  for (const seed of s.seeds)
+    lines.push(
+      `- seed ${seed.seed}: ${seed.chosen === null ? "none succeeded" : `beta ${seed.chosen}`} (` +
+        seed.candidates.map((c) => `${c.beta}: ${c.status === "SUCCEEDED" ? fmt(c.validationReconstruction) : c.status}`).join(", ") +
+        ")",
+    );
+  return lines.join("\n");
 }

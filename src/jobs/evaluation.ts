@@ -20,7 +20,14 @@ import { getEmbeddingProvenance } from "../store/catalog";
 import { BadUserInput, Conflict } from "../errors";
 import type { Metrics } from "../eval/metrics";
 import type { UncertaintyReport } from "../eval/uncertainty";
-import type { BetaSchedule, LatentKind, ModelResults, SeedResult } from "../eval/tables";
+import {
+  testRowsWarning,
+  type BetaSchedule,
+  type BetaSelection,
+  type LatentKind,
+  type ModelResults,
+  type SeedResult,
+} from "../eval/tables";
 import { baselineWarnings, pairedComparison, type PairedComparison } from "../eval/compare";
 import { embeddingLeakWarning } from "../eval/leakage";
 import { modelFor } from "../model/registry";
@@ -69,18 +76,6 @@ export interface EvaluationOptions {
    * that weights the KL by beta) stands for the model in the tables. The result's `betaSelection`.
    */
   betaGrid?: { model: string; betas: readonly number[] };
-}
-
-/** What a beta grid chose, per seed: every candidate's validation reconstruction at its best epoch. */
-export interface BetaSelection {
-  model: string;
-  betas: number[];
-  seeds: {
-    seed: number;
-    /** The beta with the lowest validation reconstruction; null when no candidate succeeded. */
-    chosen: number | null;
-    candidates: { beta: number; runId: string; status: string; validationReconstruction: number | null }[];
-  }[];
 }
 
 export interface PlannedRun {
@@ -233,7 +228,8 @@ async function planRuns(store: Store, resolved: ResolvedModel[], cutoff: Date, f
     for (const s of m.perSeed) {
       const existing = fresh ? null : await reusableRun(store, s.hash, s.seed, cutoff);
       const runId =
-        existing ?? (await enqueueRun(store.sql, { modelName: s.name, specYaml: s.yaml, specHash: s.hash, seed: s.seed, dataCutoff: cutoff }));
+        existing ??
+        (await enqueueRun(store.sql, { modelName: s.name, specYaml: s.yaml, specHash: s.hash, seed: s.seed, dataCutoff: cutoff }));
       planned.push({
         index: planned.length + 1,
         model: m.model,
@@ -276,7 +272,6 @@ interface StoredMetrics {
     uncertainty?: UncertaintyReport | null;
   } | null;
 }
-
 
 async function runStates(store: Store, ids: readonly string[]): Promise<Map<string, RunState>> {
   const rows = (await storedRunStates(store, ids)) as RunState[];
@@ -405,10 +400,10 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
       : plan.filter((p) => p.model === m.model).map((p) => seedResult(p, states.get(p.runId)!));
     return { model: m.model, latent: m.latent, runs };
   });
-  const testRows = new Set(models.flatMap((m) => m.runs.flatMap((r) => (r.testRows === null ? [] : [r.testRows]))));
-  if (testRows.size > 1) {
-    warnings.push(`the runs were tested on different numbers of rows (${[...testRows].join(", ")}): check the models' training.split`);
-    options.onWarning?.(warnings[warnings.length - 1]);
+  const rows = testRowsWarning(models);
+  if (rows) {
+    warnings.push(rows);
+    options.onWarning?.(rows);
   }
   const testStart = testPeriodStart(models);
   const leak = testStart ? embeddingLeakWarning(await getEmbeddingProvenance(store), testStart) : null;
@@ -433,30 +428,28 @@ export async function evaluateModels(store: Store, options: EvaluationOptions): 
   };
 }
 
-/** The beta chosen per seed, with every candidate's figure, as Markdown (after the tables). */
-export function formatBetaSelectionMarkdown(s: BetaSelection): string {
-  const fmt = (v: number | null) => (v === null ? "n/a" : v.toFixed(4));
-  const lines = [
-    `Beta of ${s.model}, chosen per seed among ${s.betas.join(", ")} by the validation reconstruction at each run's best epoch (lower is better):`,
-    "",
-  ];
-  for (const seed of s.seeds)
-    lines.push(
-      `- seed ${seed.seed}: ${seed.chosen === null ? "none succeeded" : `beta ${seed.chosen}`} (` +
-        seed.candidates.map((c) => `${c.beta}: ${c.status === "SUCCEEDED" ? fmt(c.validationReconstruction) : c.status}`).join(", ") +
-        ")",
-    );
-  return lines.join("\n");
-}
-
 /** "vae-cf=0.2,0.1,0.01": the model and its betas (the --beta-grid flag). */
 export function parseBetaGrid(text: string): { model: string; betas: number[] } {
   const at = text.lastIndexOf("=");
   const model = at > 0 ? text.slice(0, at).trim() : "";
-  const parts = at > 0 ? text.slice(at + 1).split(",").map((p) => p.trim()) : [];
+  const parts =
+    at > 0
+      ? text
+          .slice(at + 1)
+          .split(",")
+          .map((p) => p.trim())
+      : [];
   const betas = parts.map(Number);
-  if (!model || !parts.length || parts.some((p) => p === "") || betas.some((b) => !Number.isFinite(b) || b < 0) || new Set(betas).size !== betas.length)
-    throw new BadUserInput(`--beta-grid expects MODEL=B1,B2,... with distinct non-negative numbers, e.g. vae-cf=0.2,0.1,0.05,0.01; got "${text}"`);
+  if (
+    !model ||
+    !parts.length ||
+    parts.some((p) => p === "") ||
+    betas.some((b) => !Number.isFinite(b) || b < 0) ||
+    new Set(betas).size !== betas.length
+  )
+    throw new BadUserInput(
+      `--beta-grid expects MODEL=B1,B2,... with distinct non-negative numbers, e.g. vae-cf=0.2,0.1,0.05,0.01; got "${text}"`,
+    );
   return { model, betas };
 }
 

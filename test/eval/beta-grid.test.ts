@@ -3,7 +3,8 @@
  * validation data): one run per beta and seed, the one with the lowest
  * validation reconstruction at its best epoch stands for the model.
  */
-import { evaluateModels, formatBetaSelectionMarkdown, parseBetaGrid } from "../../src/jobs/evaluation";
+import { evaluateModels, parseBetaGrid } from "../../src/jobs/evaluation";
+import { formatBetaSelectionMarkdown } from "../../src/eval/tables";
 import { loadDemoWorld } from "../../src/data/demo-data";
 import type { Store } from "../../src/store/store";
 import { backendName, openTestStore } from "../helpers/store";

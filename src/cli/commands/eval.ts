@@ -1,9 +1,11 @@
 import fs from "node:fs";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import cliProgress from "cli-progress";
-import { evaluateModels, formatBetaSelectionMarkdown, parseBetaGrid, parseSeeds, type EvaluationProgress } from "../../jobs/evaluation";
-import { evaluationJson, formatEvaluationMarkdown, PAPER_MODELS } from "../../eval/tables";
-import { formatComparisonMarkdown } from "../../eval/compare";
+import { evaluateModels, parseBetaGrid, parseSeeds, type EvaluationProgress } from "../../jobs/evaluation";
+import { PAPER_MODELS } from "../../eval/tables";
+import { evaluationOutput, type EvaluationOutputInput } from "../../eval/output";
+import { mergeEvaluations } from "../../eval/merge";
+import { BadUserInput } from "../../errors";
 import { withStore } from "../store";
 import { log } from "../../log";
 
@@ -26,7 +28,11 @@ interface EvalFlags {
   markdown?: string;
   compare?: string;
   betaGrid?: string;
+  merge?: string[];
 }
+
+/** The training options, which a merge (no training) cannot take. */
+const TRAINING_FLAGS = ["models", "seeds", "epochs", "batchSize", "set", "concurrency", "fresh", "betaGrid"];
 
 const time = (s: number | null) =>
   s === null ? "?" : s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 90 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`;
@@ -92,6 +98,12 @@ export function registerEval(program: Command): void {
       "--beta-grid <model=b1,b2,...>",
       "Mult-VAE's selection of beta, e.g. vae-cf=0.2,0.1,0.05,0.01: one run of that model per beta and seed; per seed the one with the lowest validation reconstruction stands for it (the chosen betas print after the tables; `betaSelection` in the JSON)",
     )
+    .addOption(
+      new Option(
+        "--merge <files...>",
+        "train nothing: build the tables from the JSON of earlier evaluations (--out) of the same data and seeds, e.g. the paper's two tables evaluated in two sittings",
+      ).conflicts(TRAINING_FLAGS),
+    )
     .option("--json", "print JSON (every run id and per-seed figure) instead of Markdown")
     .option("--out <file.json>", "also write the JSON to this file")
     .option("--markdown <file.md>", "also write the Markdown tables to this file")
@@ -115,9 +127,15 @@ export function registerEval(program: Command): void {
         "\nExamples:\n" +
         `  rubato eval --models ${PAPER_MODELS.join(",")} --seeds 3\n` +
         "  rubato eval --models fs-vae-quick,average,no-fast --seeds 2 --epochs 1 --markdown tables.md --out tables.json\n" +
-        "  rubato eval --models fs-vae-quick,non-probabilistic,average,recent --seeds 6 --compare recent",
+        "  rubato eval --models fs-vae-quick,non-probabilistic,average,recent --seeds 6 --compare recent\n" +
+        "\nIn parts (hours each on a small machine; the same store, or stores loaded with the same data):\n" +
+        "  rubato eval --models fs-vae-quick,jodie,latent-cross,vae-cf,vanilla-rnn,aggregate-sequence,average,recent,popularity --out table1.json\n" +
+        "  rubato eval --models no-fast,no-slow,shuffle,non-probabilistic --out table2.json\n" +
+        "  rubato eval --merge table1.json table2.json --markdown tables.md\n" +
+        "The parts must share the data cut-off and the seeds; a model in two parts must have the same runs there.",
     )
     .action((flags: EvalFlags) => {
+      if (flags.merge) return mergeParts(flags, flags.merge);
       // Options are checked before the store opens.
       const seeds = parseSeeds(flags.seeds);
       const betaGrid = flags.betaGrid === undefined ? undefined : parseBetaGrid(flags.betaGrid);
@@ -157,23 +175,7 @@ export function registerEval(program: Command): void {
             // debug, so they do not break the progress bar (RUBATO_LOG_LEVEL=debug shows them).
             log: (message, fields) => log.debug(fields ?? {}, message),
           }).finally(() => progress.stop());
-          const markdown = [
-            formatEvaluationMarkdown(result),
-            ...(result.comparison ? [formatComparisonMarkdown(result.comparison)] : []),
-            ...(result.betaSelection ? [formatBetaSelectionMarkdown(result.betaSelection)] : []),
-          ].join("\n\n");
-          const json = {
-            ...evaluationJson(result),
-            comparison: result.comparison,
-            betaSelection: result.betaSelection,
-            seconds: result.seconds,
-            reused: result.reused,
-            failed: result.failed,
-            warnings: [...result.warnings, ...result.modelWarnings],
-          };
-          if (flags.out) fs.writeFileSync(flags.out, `${JSON.stringify(json, null, 2)}\n`);
-          if (flags.markdown) fs.writeFileSync(flags.markdown, `${markdown}\n`);
-          console.log(flags.json ? JSON.stringify(json, null, 2) : markdown);
+          write(flags, result);
           for (const w of result.modelWarnings) console.error(`warning: ${w}`);
           console.error(
             `${result.runs.length} runs (${result.reused} reused, ${result.failed} failed) in ${time(result.seconds)}` +
@@ -185,4 +187,38 @@ export function registerEval(program: Command): void {
         }
       });
     });
+}
+
+/** Prints the tables (or the JSON) and writes --out and --markdown. */
+function write(flags: EvalFlags, result: EvaluationOutputInput, extra: Record<string, unknown> = {}): void {
+  const { markdown, json } = evaluationOutput(result, extra);
+  if (flags.out) fs.writeFileSync(flags.out, `${JSON.stringify(json, null, 2)}\n`);
+  if (flags.markdown) fs.writeFileSync(flags.markdown, `${markdown}\n`);
+  console.log(flags.json ? JSON.stringify(json, null, 2) : markdown);
+}
+
+/** --merge: the tables of earlier evaluations' JSON files, as one evaluation. */
+function mergeParts(flags: EvalFlags, files: string[]): void {
+  const parts = files.map((file) => {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch (err) {
+      throw new BadUserInput(`--merge: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    try {
+      return { source: file, json: JSON.parse(text) as unknown };
+    } catch (err) {
+      throw new BadUserInput(`--merge: ${file} is not JSON (${(err as Error).message}); expected a file written by rubato eval --out`);
+    }
+  });
+  const result = mergeEvaluations(parts, { compare: flags.compare?.trim() || undefined });
+  write(flags, result, { mergedFrom: result.parts });
+  for (const w of [...result.warnings, ...result.modelWarnings]) console.error(`warning: ${w}`);
+  const runs = result.models.reduce((n, m) => n + m.runs.length, 0);
+  console.error(
+    `${runs} runs of ${result.models.length} models merged from ${parts.length} files (${result.failed} failed)` +
+      `; data up to ${result.dataCutoff.toISOString()}`,
+  );
+  if (result.failed) process.exitCode = 1;
 }
