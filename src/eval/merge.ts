@@ -13,6 +13,7 @@
 import { z } from "zod";
 import { BadUserInput } from "../errors";
 import { baselineWarnings, pairedComparison, type PairedComparison } from "./compare";
+import type { EvaluationOutcome } from "./output";
 import { testRowsWarning, usable, type BetaSelection, type ModelResults } from "./tables";
 
 const finite = z.number();
@@ -92,20 +93,8 @@ export interface EvaluationPart {
   json: unknown;
 }
 
-export interface MergedEvaluation {
-  dataCutoff: Date;
-  seeds: number[];
-  models: ModelResults[];
-  failed: number;
-  reused: number;
-  /** The parts' own seconds, added up. */
-  seconds: number;
-  /** The parts' warnings about the evaluation itself (not about models), and whether the merged runs share their test rows. */
-  warnings: string[];
-  /** Recomputed over the merged models: learned models that do not beat Average or Recent. */
-  modelWarnings: string[];
-  comparison: PairedComparison[] | null;
-  betaSelection: BetaSelection | null;
+/** The parts as one evaluation: its seconds are the parts' added up, its warnings the parts' about the evaluation itself (those about models are worked out again over all the models). */
+export interface MergedEvaluation extends EvaluationOutcome {
   /** Each part's source and the models taken from it. */
   parts: { source: string; models: string[] }[];
 }

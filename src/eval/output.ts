@@ -10,19 +10,28 @@ import {
   formatEvaluationMarkdown,
   type BetaSelection,
   type EvaluationTablesInput,
+  type ModelResults,
 } from "./tables";
 
-export interface EvaluationOutputInput extends EvaluationTablesInput {
-  comparison: PairedComparison[] | null;
-  betaSelection: BetaSelection | null;
-  seconds: number;
-  reused: number;
+/** An evaluation's results, trained (src/jobs/evaluation.ts) or merged from parts (./merge.ts). */
+export interface EvaluationOutcome extends EvaluationTablesInput {
+  dataCutoff: Date;
+  seeds: number[];
+  models: ModelResults[];
   failed: number;
-  warnings: readonly string[];
-  modelWarnings: readonly string[];
+  reused: number;
+  seconds: number;
+  /** About the evaluation itself (queue, test rows, leaked embeddings). */
+  warnings: string[];
+  /** Learned models that do not beat Average or Recent on mean test L2 or HR@10 (./compare.ts). */
+  modelWarnings: string[];
+  /** With `compare`: every other model against it, seed by seed. */
+  comparison: PairedComparison[] | null;
+  /** With a beta grid: the beta chosen for each seed. */
+  betaSelection: BetaSelection | null;
 }
 
-export function evaluationOutput(result: EvaluationOutputInput, extra: Record<string, unknown> = {}) {
+export function evaluationOutput(result: EvaluationOutcome, extra: Record<string, unknown> = {}) {
   const markdown = [
     formatEvaluationMarkdown(result),
     ...(result.comparison ? [formatComparisonMarkdown(result.comparison)] : []),

@@ -28,7 +28,8 @@ import {
   type ModelResults,
   type SeedResult,
 } from "../eval/tables";
-import { baselineWarnings, pairedComparison, type PairedComparison } from "../eval/compare";
+import { baselineWarnings, pairedComparison } from "../eval/compare";
+import type { EvaluationOutcome } from "../eval/output";
 import { embeddingLeakWarning } from "../eval/leakage";
 import { modelFor } from "../model/registry";
 import { enqueueRun } from "../store/run-queue";
@@ -114,22 +115,8 @@ export interface EvaluationProgress {
   etaSeconds: number | null;
 }
 
-export interface EvaluationResult {
-  dataCutoff: Date;
-  seeds: number[];
-  models: ModelResults[];
+export interface EvaluationResult extends EvaluationOutcome {
   runs: PlannedRun[];
-  failed: number;
-  reused: number;
-  seconds: number;
-  /** About the evaluation itself (queue, test rows), reported as they arise. */
-  warnings: string[];
-  /** Learned models that do not beat Average or Recent on mean test L2 or HR@10 (src/eval/compare.ts). */
-  modelWarnings: string[];
-  /** With `compare`: every other model against it, seed by seed. */
-  comparison: PairedComparison[] | null;
-  /** With `betaGrid`: the beta chosen for each seed. */
-  betaSelection: BetaSelection | null;
 }
 
 /** "3" means seeds 1, 2, 3; "7,11,13" means those seeds. */

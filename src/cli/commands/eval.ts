@@ -3,7 +3,7 @@ import { Option, type Command } from "commander";
 import cliProgress from "cli-progress";
 import { evaluateModels, parseBetaGrid, parseSeeds, type EvaluationProgress } from "../../jobs/evaluation";
 import { PAPER_MODELS } from "../../eval/tables";
-import { evaluationOutput, type EvaluationOutputInput } from "../../eval/output";
+import { evaluationOutput, type EvaluationOutcome } from "../../eval/output";
 import { mergeEvaluations } from "../../eval/merge";
 import { BadUserInput } from "../../errors";
 import { withStore } from "../store";
@@ -190,7 +190,7 @@ export function registerEval(program: Command): void {
 }
 
 /** Prints the tables (or the JSON) and writes --out and --markdown. */
-function write(flags: EvalFlags, result: EvaluationOutputInput, extra: Record<string, unknown> = {}): void {
+function write(flags: EvalFlags, result: EvaluationOutcome, extra: Record<string, unknown> = {}): void {
   const { markdown, json } = evaluationOutput(result, extra);
   if (flags.out) fs.writeFileSync(flags.out, `${JSON.stringify(json, null, 2)}\n`);
   if (flags.markdown) fs.writeFileSync(flags.markdown, `${markdown}\n`);
