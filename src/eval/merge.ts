@@ -16,60 +16,59 @@ import { baselineWarnings, pairedComparison, type PairedComparison } from "./com
 import type { EvaluationOutcome } from "./output";
 import { testRowsWarning, usable, type BetaSelection, type ModelResults } from "./tables";
 
-const finite = z.number();
+const num = z.number();
 const metrics = z.object({
-  l2: finite,
-  cosine: finite,
-  hr10: finite,
-  ndcg10: finite,
-  mrr: finite,
-  n: finite,
-  predictionNorm: finite.optional(),
-  targetNorm: finite.optional(),
-  from: finite.optional(),
+  l2: num,
+  cosine: num,
+  hr10: num,
+  ndcg10: num,
+  mrr: num,
+  n: num,
+  predictionNorm: num.optional(),
+  targetNorm: num.optional(),
+  from: num.optional(),
 });
 // A correlation over points that do not vary, or the mean of an empty bin, is NaN, which JSON writes as null.
 const nanable = z
   .number()
   .nullable()
   .transform((v) => v ?? Number.NaN);
-const bin = z.object({ rows: finite, sigma: nanable, l2: nanable, history: nanable });
+const bin = z.object({ rows: num, sigma: nanable, l2: nanable, history: nanable });
 const uncertainty = z.object({
-  rows: finite,
+  rows: num,
   sigmaVsError: nanable,
   sigmaVsHistory: nanable,
   errorVsHistory: nanable,
   bySigma: z.array(bin).min(1),
-  byHistory: z.array(bin.extend({ from: finite, to: finite.nullable() })),
+  byHistory: z.array(bin.extend({ from: num, to: num.nullable() })),
 });
-const orNull = <T extends z.ZodType>(t: T) => t.nullable();
 const seedResult = z.object({
   seed: z.number().int(),
   runId: z.string(),
   status: z.string(),
   error: z.string().nullable(),
   reused: z.boolean(),
-  test: orNull(metrics),
-  average: orNull(metrics),
-  recent: orNull(metrics),
-  popularity: orNull(metrics),
-  testRows: orNull(finite),
-  uncertainty: orNull(uncertainty),
-  activeUnits: orNull(finite),
-  latentUnits: orNull(finite),
-  schedule: orNull(z.object({ beta: finite, warmupSteps: finite, freeBits: finite })),
-  epochs: orNull(finite),
-  seconds: orNull(finite),
-  wallSeconds: orNull(finite),
+  test: metrics.nullable(),
+  average: metrics.nullable(),
+  recent: metrics.nullable(),
+  popularity: metrics.nullable(),
+  testRows: num.nullable(),
+  uncertainty: uncertainty.nullable(),
+  activeUnits: num.nullable(),
+  latentUnits: num.nullable(),
+  schedule: z.object({ beta: num, warmupSteps: num, freeBits: num }).nullable(),
+  epochs: num.nullable(),
+  seconds: num.nullable(),
+  wallSeconds: num.nullable(),
 });
 const betaSelection = z.object({
   model: z.string(),
-  betas: z.array(finite),
+  betas: z.array(num),
   seeds: z.array(
     z.object({
       seed: z.number().int(),
-      chosen: finite.nullable(),
-      candidates: z.array(z.object({ beta: finite, runId: z.string(), status: z.string(), validationReconstruction: finite.nullable() })),
+      chosen: num.nullable(),
+      candidates: z.array(z.object({ beta: num, runId: z.string(), status: z.string(), validationReconstruction: num.nullable() })),
     }),
   ),
 });
@@ -84,7 +83,7 @@ const evaluationPart = z.looseObject({
     .min(1),
   betaSelection: betaSelection.nullable().optional(),
   warnings: z.array(z.string()).optional(),
-  seconds: finite.optional(),
+  seconds: num.optional(),
 });
 
 export interface EvaluationPart {
@@ -172,7 +171,10 @@ export function mergeEvaluations(parts: readonly EvaluationPart[], options: { co
   // The parts' own warnings, less those about models: those are recomputed over the merged models below.
   const warnings = [
     ...new Set(
-      parsed.flatMap(({ part }) => (part.warnings ?? []).filter((w) => !baselineWarnings(part.models as ModelResults[]).includes(w))),
+      parsed.flatMap(({ part }) => {
+        const aboutModels = new Set(baselineWarnings(part.models as ModelResults[]));
+        return (part.warnings ?? []).filter((w) => !aboutModels.has(w));
+      }),
     ),
   ];
   const rows = testRowsWarning(models);
